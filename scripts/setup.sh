@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# kharness setup: idempotent, cached. Every README command calls it first.
+# A second run only checks stamps and returns in about a second.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=${KHARNESS_CACHE:-$HOME/.cache/kharness}
+mkdir -p "$cache"
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# --- Debian packages -------------------------------------------------------
+apt_packages=(
+  qemu-system-x86 gcc make bc bison flex libelf-dev libssl-dev cpio zstd xz-utils ccache
+  linux-source-6.12 python3-venv busybox-static kmod dwarves perl git
+)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q >/dev/null || log "apt-get update failed; trying the install with the cached lists"
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- Python tools (virtme-ng, b4 for benchmarks) in a project-local venv ------
+venv="$here/.venv"
+req="$here/requirements.txt"
+req_stamp="$venv/.requirements.sha"
+want=$(sha256sum "$req" | cut -d' ' -f1)
+if [ ! -x "$venv/bin/vng" ] || [ "$(cat "$req_stamp" 2>/dev/null)" != "$want" ]; then
+  log "installing Python tools into $venv"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+  echo "$want" > "$req_stamp"
+fi
+
+# --- npm packages ----------------------------------------------------------
+lock_stamp="$here/node_modules/.kharness-lock.sha"
+want=$(sha256sum "$here/package-lock.json" | cut -d' ' -f1)
+if [ ! -d "$here/node_modules" ] || [ "$(cat "$lock_stamp" 2>/dev/null)" != "$want" ]; then
+  log "installing npm packages"
+  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$lock_stamp"
+fi
+
+# --- TypeScript build ------------------------------------------------------
+# dist/ is rebuilt when any source is newer than the last build.
+if [ ! -f "$here/dist/.built" ] || [ -n "$(find "$here/src" "$here/tsconfig.json" -newer "$here/dist/.built" -print -quit)" ]; then
+  log "compiling TypeScript"
+  (cd "$here" && npx tsc -p tsconfig.json)
+  touch "$here/dist/.built"
+fi
+
+# --- the default kernel tree: Debian's 6.12 source as a git repository -------
+tree="$cache/trees/debian-6.12"
+src_tar=/usr/src/linux-source-6.12.tar.xz
+if [ ! -f "$tree/.git/kharness-ready" ]; then
+  log "unpacking $src_tar into a git repository at $tree (once)"
+  rm -rf "$tree.tmp"
+  mkdir -p "$tree.tmp"
+  tar -xJf "$src_tar" -C "$tree.tmp" --strip-components=1
+  (
+    cd "$tree.tmp"
+    git init -q -b master
+    # Fixed identity and dates so the same Debian source gives the same commit id everywhere,
+    # which lets bundled series name it as their base-commit.
+    export GIT_AUTHOR_NAME="Debian linux-source" GIT_AUTHOR_EMAIL="debian-kernel@lists.debian.org"
+    export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
+    export GIT_AUTHOR_DATE="2024-11-17T00:00:00Z" GIT_COMMITTER_DATE="2024-11-17T00:00:00Z"
+    # The Debian tarball's .gitignore ends with '/*': force-add everything it ships.
+    git add -f -A .
+    git -c core.autocrlf=false commit -q -m "linux-source-6.12 $(dpkg-query -W -f='${Version}' linux-source-6.12)"
+    git tag debian-6.12
+  )
+  rm -rf "$tree"
+  mkdir -p "$(dirname "$tree")"
+  mv "$tree.tmp" "$tree"
+  touch "$tree/.git/kharness-ready"
+fi
+echo "$tree" > "$cache/default-tree"

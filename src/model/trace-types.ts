@@ -1,0 +1,66 @@
+/**
+ * The kernel trace as the model sees it: one record per zswap call, captured in the guest with
+ * tracefs kprobes/kretprobes (see src/guest/trace-capture.ts) and decoded on the host.
+ *
+ * Timestamps come from the trace's global clock (ordered across CPUs). A call has `start` (kprobe)
+ * and, when a kretprobe returned, `end`; `free` is a point event (start only). Calls on the same
+ * CPU and task nest: the `free` of an entry happens inside the store/load/invalidate/writeback call
+ * that released it.
+ *
+ * Slots: a swp_entry_t value decodes to (type, offset) as on x86_64 (type in the top bits,
+ * SWP_TYPE_SHIFT = 58). `entry` is the kernel address of a struct zswap_entry, as hex text.
+ */
+export interface Slot {
+  type: number;
+  offset: number;
+}
+
+interface CallBase {
+  /** position in the captured trace (0-based), for naming the events around a violation */
+  seq: number;
+  cpu: number;
+  pid: number;
+  /** ns, global trace clock */
+  start: number;
+  /** ns; undefined when the return was not captured (trace ended, or no kretprobe) */
+  end?: number;
+}
+
+export type TraceCall =
+  /** zswap_store(folio): ok = returned true */
+  | (CallBase & { kind: 'store'; slot: Slot; ok?: boolean })
+  /** zswap_load(folio): hit = returned true */
+  | (CallBase & { kind: 'load'; slot: Slot; hit?: boolean })
+  /** zswap_invalidate(swp) */
+  | (CallBase & { kind: 'invalidate'; slot: Slot })
+  /** zswap_writeback_entry(entry, swpentry): ret 0 = written back and freed */
+  | (CallBase & { kind: 'writeback'; slot: Slot; entry: string; ret?: number })
+  /** zswap_entry_free(entry): slot read from entry->swpentry */
+  | (CallBase & { kind: 'free'; slot: Slot; entry: string })
+  /** zswap_swapon(type, nr_pages) */
+  | (CallBase & { kind: 'swapon'; type: number; pages: number; ret?: number })
+  /** zswap_swapoff(type) */
+  | (CallBase & { kind: 'swapoff'; type: number });
+
+export type TraceCallKind = TraceCall['kind'];
+
+/** Counters read in the guest before and after a workload (debugfs zswap + /proc/vmstat). */
+export interface CounterSnapshot {
+  stored_pages: number;
+  written_back_pages: number;
+  zswpout: number;
+  zswpin: number;
+  zswpwb: number;
+  /** every other debugfs counter (reject_*, pool_limit_hit, ...) by name */
+  [name: string]: number;
+}
+
+/**
+ * The workload's own log of versioned page data, for the data oracle: each page of the test
+ * mapping is written with (page, version) stamped into every word, then read back.
+ */
+export type DataEvent =
+  | { kind: 'write'; seq: number; region: string; page: number; version: number }
+  | { kind: 'read'; seq: number; region: string; page: number; seenVersion: number | null; seenPage: number | null; corrupt: boolean }
+  /** the page's mapping was dropped (munmap, MADV_DONTNEED, process exit): later reads see zero */
+  | { kind: 'discard'; seq: number; region: string; page: number };
