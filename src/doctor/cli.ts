@@ -1,5 +1,90 @@
 import type { Command } from 'commander';
+import { existsSync, readdirSync, statfsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { action } from '../common/command.js';
+import { ExitCode } from '../common/errors.js';
+import { info, printJson } from '../common/output.js';
+import { cacheDir, defaultTreePath, projectRoot, venvBin } from '../common/paths.js';
+import { probeAccel } from '../boot/kvm.js';
+
+export interface DoctorCheck {
+  part: string;
+  ok: boolean;
+  detail: string;
+  /** a missing optional part does not fail doctor */
+  optional?: boolean;
+}
+
+async function version(file: string, args: string[] = ['--version']): Promise<{ ok: boolean; detail: string }> {
+  const r = await execa(file, args, { reject: false, all: true, timeout: 20_000 });
+  const first = String(r.all ?? '').split('\n').find((l) => l.trim()) ?? '';
+  return r.exitCode === 0 ? { ok: true, detail: first.trim() } : { ok: false, detail: r.failed && r.code === 'ENOENT' ? 'not installed' : first.trim() || `exit ${r.exitCode}` };
+}
+
+/** The newest kernel image kharness built, to check KVM with a real boot. */
+function newestBuiltKernel(): string | undefined {
+  const work = path.join(cacheDir(), 'work');
+  if (!existsSync(work)) return undefined;
+  let best: { p: string; t: number } | undefined;
+  for (const tree of readdirSync(work)) {
+    const art = path.join(work, tree, 'artifacts');
+    if (!existsSync(art)) continue;
+    for (const a of readdirSync(art)) {
+      const img = path.join(art, a, 'bzImage');
+      if (existsSync(img)) {
+        const t = statSync(img).mtimeMs;
+        if (!best || t > best.t) best = { p: img, t };
+      }
+    }
+  }
+  return best?.p;
+}
+
+export async function runDoctor(): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [];
+  const add = (part: string, r: { ok: boolean; detail: string }, optional = false): void => {
+    checks.push({ part, ...r, optional });
+  };
+  add('node', { ok: Number(process.versions.node.split('.')[0]) >= 20, detail: `v${process.versions.node}` });
+  add('npm packages', { ok: existsSync(path.join(projectRoot, 'node_modules', 'execa')), detail: path.join(projectRoot, 'node_modules') });
+  add('kharness build (dist/)', { ok: existsSync(path.join(projectRoot, 'dist', 'cli.js')), detail: path.join(projectRoot, 'dist') });
+  add('qemu-system-x86_64', await version('qemu-system-x86_64'));
+  add('gcc', await version('gcc'));
+  add('make', await version('make'));
+  for (const tool of ['bc', 'bison', 'flex', 'cpio', 'zstd', 'perl', 'git']) add(tool, await version(tool, tool === 'bc' ? ['--version'] : ['--version']));
+  add('ccache', await version('ccache'), true);
+  const libelf = await execa('dpkg-query', ['-W', '-f=${Version}', 'libelf-dev'], { reject: false });
+  add('libelf-dev', { ok: libelf.exitCode === 0, detail: libelf.exitCode === 0 ? String(libelf.stdout) : 'not installed' });
+  const libssl = await execa('dpkg-query', ['-W', '-f=${Version}', 'libssl-dev'], { reject: false });
+  add('libssl-dev', { ok: libssl.exitCode === 0, detail: libssl.exitCode === 0 ? String(libssl.stdout) : 'not installed' });
+  add('linux-source-6.12', { ok: existsSync('/usr/src/linux-source-6.12.tar.xz'), detail: '/usr/src/linux-source-6.12.tar.xz' });
+  const tree = defaultTreePath();
+  const head = await execa('git', ['-C', tree, 'log', '-1', '--format=%h %s'], { reject: false });
+  add('default kernel tree', { ok: head.exitCode === 0 && existsSync(path.join(tree, '.git', 'kharness-ready')), detail: head.exitCode === 0 ? `${tree} at ${String(head.stdout)}` : `${tree} missing` });
+  add('virtme-ng (vng)', existsSync(venvBin('vng')) ? await version(venvBin('vng')) : { ok: false, detail: `${venvBin('vng')} missing` });
+  add('b4 (benchmarks only)', existsSync(venvBin('b4')) ? await version(venvBin('b4')) : { ok: false, detail: 'not installed' }, true);
+  const kernel = newestBuiltKernel();
+  const accel = await probeAccel({ kernelImage: kernel });
+  add('accelerator', { ok: true, detail: `${accel.accel.toUpperCase()}: ${accel.reason}` });
+  for (const c of accel.checks) add(`  ${c.name}`, { ok: c.ok, detail: c.detail }, true);
+  const fs = statfsSync(existsSync(cacheDir()) ? cacheDir() : projectRoot);
+  const freeGiB = (fs.bavail * fs.bsize) / 2 ** 30;
+  add('cache', { ok: freeGiB > 5, detail: `${cacheDir()}: ${freeGiB.toFixed(1)} GiB free (a kernel build dir takes about 1 GiB)` });
+  return checks;
+}
 
 export function registerDoctorCommand(program: Command): void {
-  void program;
+  program
+    .command('doctor')
+    .description('show each part kharness needs and whether it works, including whether KVM is really usable')
+    .option('--json', 'print the checks as JSON')
+    .action(
+      action(async (opts: { json?: boolean }) => {
+        const checks = await runDoctor();
+        if (opts.json) printJson(checks);
+        else for (const c of checks) info({}, `${c.ok ? ' ok ' : c.optional ? ' -- ' : 'FAIL'}  ${c.part.padEnd(24)} ${c.detail}`);
+        return checks.some((c) => !c.ok && !c.optional) ? ExitCode.Infrastructure : ExitCode.Ok;
+      }),
+    );
 }

@@ -40,7 +40,15 @@ export type TraceCall =
   /** zswap_swapon(type, nr_pages) */
   | (CallBase & { kind: 'swapon'; type: number; pages: number; ret?: number })
   /** zswap_swapoff(type) */
-  | (CallBase & { kind: 'swapoff'; type: number });
+  | (CallBase & { kind: 'swapoff'; type: number })
+  /**
+   * A point the guest writes to trace_marker around the swapoff(2) syscall, which the zswap kprobes
+   * cannot see: `swapoff-begin` before the syscall (try_to_unuse() runs after it), `swapoff-end`
+   * when it returned. Lets the replay count the entries try_to_unuse() frees before zswap_swapoff().
+   */
+  | (CallBase & { kind: 'marker'; name: SwapoffMarkerName; type: number });
+
+export type SwapoffMarkerName = 'swapoff-begin' | 'swapoff-end';
 
 export type TraceCallKind = TraceCall['kind'];
 

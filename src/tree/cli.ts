@@ -1,5 +1,46 @@
 import type { Command } from 'commander';
+import { action, positiveInt } from '../common/command.js';
+import { ExitCode } from '../common/errors.js';
+import { info, printJson } from '../common/output.js';
+import { defaultTreePath } from '../common/paths.js';
+import { applySeries, chooseBase } from './apply.js';
+import { loadSeries } from './input.js';
+import { saveApplied } from './state.js';
+import { lockTree, openKernelTree } from './worktree.js';
 
 export function registerTreeCommands(program: Command): void {
-  void program;
+  program
+    .command('apply')
+    .description('apply a series, one commit per patch, in a git worktree of the kernel tree (the tree itself is never touched)')
+    .argument('<series>', 'a folder written by `kharness fetch`, or anything fetch takes (lore URL, message-id, mbox)')
+    .option('--tree <dir>', 'kernel git tree (default: the Debian 6.12 tree made by setup)')
+    .option('--base <ref>', 'apply on this commit (default: the series base-commit if the tree has it, else HEAD)')
+    .option('--work <dir>', 'where worktrees and builds live (default: ~/.cache/kharness/work)')
+    .option('-v, --version <n>', 'series version to use when fetching', positiveInt('--version'))
+    .option('--lore <url>', 'lore server to fetch from')
+    .option('--json', 'print the result as JSON')
+    .action(
+      action(async (input: string, opts: { tree?: string; base?: string; work?: string; version?: number; lore?: string; json?: boolean }) => {
+        const loaded = await loadSeries(input, { version: opts.version, lore: opts.lore });
+        const tree = await openKernelTree(opts.tree ?? defaultTreePath(), opts.work);
+        const unlock = await lockTree(tree);
+        try {
+          const base = await chooseBase(tree, { base: opts.base, seriesBase: loaded.series.baseCommit });
+          info(opts, `base ${base.commit.slice(0, 12)}: ${base.reason}`);
+          const result = await applySeries(tree, loaded.mboxPath, base, loaded.series.patches.map((p) => p.subject));
+          await saveApplied(tree, { slug: loaded.series.slug, seriesDir: loaded.dir, apply: result });
+          if (opts.json) printJson(result);
+          else {
+            for (const p of result.patches) {
+              info(opts, `[${p.index}/${result.patches.length}] ${p.status.padEnd(12)} ${p.subject}${p.commit ? `  (${p.commit.slice(0, 12)})` : ''}`);
+              for (const c of p.conflicts) info(opts, `      ${c.file}${c.hunks.length ? `: ${c.hunks.map((h) => h.split('\n')[0]).join('; ')}` : ''}`);
+            }
+            info(opts, `worktree: ${result.worktree}`);
+          }
+          return result.patches.some((p) => p.status === 'failed') ? ExitCode.PatchFailed : ExitCode.Ok;
+        } finally {
+          await unlock();
+        }
+      }),
+    );
 }

@@ -1,0 +1,146 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { InfraError, InputError } from '../common/errors.js';
+import { kernelConfigsDir } from '../common/paths.js';
+
+/**
+ * A named kernel config: `kernel-configs/NAME.config`, whose `# kharness-base: a b` line lists
+ * the fragments it is merged on top of (in order). Every fragment is merged onto
+ * `make tinyconfig` with the kernel's own merge_config.sh, then `olddefconfig`.
+ */
+export interface ConfigPlan {
+  name: string;
+  fragments: string[];
+  /** hash of the fragments' contents: part of the build directory's key */
+  hash: string;
+}
+
+/** One requested option: `CONFIG_X=y`, `CONFIG_X="s"`, or `# CONFIG_X is not set` (value 'n'). */
+export interface ConfigRequest {
+  option: string;
+  value: string;
+  fragment: string;
+  line: number;
+}
+
+export function listConfigs(dir = kernelConfigsDir): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.config') && f !== 'base.config')
+    .map((f) => f.replace(/\.config$/, ''))
+    .sort();
+}
+
+export function resolveConfig(name: string, dir = kernelConfigsDir): ConfigPlan {
+  const seen = new Set<string>();
+  const fragments: string[] = [];
+  const visit = (n: string, chain: string[]): void => {
+    const file = path.join(dir, `${n}.config`);
+    if (!existsSync(file)) {
+      const known = listConfigs(dir).join(', ');
+      throw new InputError(`unknown config "${n}"${chain.length ? ` (named by ${chain.join(' -> ')})` : ''}`, `known configs: ${known}`);
+    }
+    if (chain.includes(n)) throw new InputError(`config fragments include each other: ${[...chain, n].join(' -> ')}`);
+    const text = readFileSync(file, 'utf8');
+    const bases = /^# kharness-base:(.*)$/m.exec(text)?.[1]?.trim().split(/\s+/).filter(Boolean) ?? (n === 'base' ? [] : ['base']);
+    for (const b of bases) visit(b, [...chain, n]);
+    if (!seen.has(file)) {
+      seen.add(file);
+      fragments.push(file);
+    }
+  };
+  visit(name, []);
+  const hash = createHash('sha256');
+  for (const f of fragments) hash.update(readFileSync(f));
+  return { name, fragments, hash: hash.digest('hex').slice(0, 12) };
+}
+
+/** Reads the options a fragment asks for. Pure, for tests. */
+export function parseFragment(text: string, fragment = 'fragment'): ConfigRequest[] {
+  const out: ConfigRequest[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    let m = /^(CONFIG_[A-Za-z0-9_]+)=(.*)$/.exec(line);
+    if (m) {
+      out.push({ option: m[1]!, value: m[2]!, fragment, line: i + 1 });
+      return;
+    }
+    m = /^# (CONFIG_[A-Za-z0-9_]+) is not set$/.exec(line);
+    if (m) out.push({ option: m[1]!, value: 'n', fragment, line: i + 1 });
+  });
+  return out;
+}
+
+/** The value of every option in a .config ('n' for `is not set`). */
+export function parseDotConfig(text: string): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const r of parseFragment(text)) values.set(r.option, r.value);
+  return values;
+}
+
+export interface DroppedOption {
+  request: ConfigRequest;
+  /** what the final .config holds instead (undefined: the option does not exist there at all) */
+  got?: string;
+}
+
+/**
+ * Every option a fragment asked for must hold in the final .config. The last fragment to name an
+ * option wins, as in merge_config.sh. An option asked to be 'n' may also be absent.
+ */
+export function findDroppedOptions(requests: ConfigRequest[], final: Map<string, string>): DroppedOption[] {
+  const last = new Map<string, ConfigRequest>();
+  for (const r of requests) last.set(r.option, r);
+  const dropped: DroppedOption[] = [];
+  for (const r of last.values()) {
+    const got = final.get(r.option);
+    if (r.value === 'n' ? got === undefined || got === 'n' : got === r.value) continue;
+    dropped.push({ request: r, got });
+  }
+  return dropped;
+}
+
+export function describeDropped(d: DroppedOption): string {
+  const where = `${path.basename(d.request.fragment)}:${d.request.line}`;
+  const want = d.request.value === 'n' ? 'not set' : d.request.value;
+  if (d.got === undefined) return `${d.request.option}=${want} (${where}): the kernel has no such option, or its dependencies are not met`;
+  const got = d.got === 'n' ? 'not set' : d.got;
+  return `${d.request.option}=${want} (${where}): olddefconfig made it ${got} (unmet dependency or a select forces it)`;
+}
+
+/**
+ * Writes BUILD/.config for the plan from the source tree SRC. Skips the work when the build dir
+ * already holds the config made from the same fragments (a stamp file records their hash):
+ * re-running olddefconfig would touch include/config and force a full rebuild.
+ */
+export async function makeConfig(src: string, buildDir: string, plan: ConfigPlan, log: (line: string) => void): Promise<{ reused: boolean }> {
+  await mkdir(buildDir, { recursive: true });
+  const stamp = path.join(buildDir, '.kharness-config');
+  const dotConfig = path.join(buildDir, '.config');
+  if (existsSync(dotConfig) && existsSync(stamp) && (await readFile(stamp, 'utf8')).trim() === plan.hash) {
+    return { reused: true };
+  }
+  const run = async (file: string, args: string[], env: Record<string, string> = {}): Promise<void> => {
+    const r = await execa(file, args, { cwd: src, reject: false, all: true, env });
+    log(String(r.all ?? ''));
+    if (r.exitCode !== 0) throw new InfraError(`${[file, ...args].join(' ')} failed (exit ${r.exitCode}):\n${String(r.all ?? '').split('\n').slice(-15).join('\n')}`);
+  };
+  await run('make', ['-s', `O=${buildDir}`, 'tinyconfig']);
+  await run('scripts/kconfig/merge_config.sh', ['-m', '-O', buildDir, dotConfig, ...plan.fragments], { KCONFIG_CONFIG: dotConfig });
+  await run('make', ['-s', `O=${buildDir}`, 'olddefconfig']);
+  const requests = plan.fragments.flatMap((f) => parseFragment(readFileSync(f, 'utf8'), f));
+  const dropped = findDroppedOptions(requests, parseDotConfig(await readFile(dotConfig, 'utf8')));
+  if (dropped.length > 0) {
+    // Leave no stamp: the next attempt must redo the config, not trust this one.
+    throw new InputError(
+      `config "${plan.name}": ${dropped.length} option(s) the fragments ask for did not survive olddefconfig:\n` +
+        dropped.map((d) => `  ${describeDropped(d)}`).join('\n'),
+      'fix the fragment in kernel-configs/ (a typo, or a dependency that must be enabled too)',
+    );
+  }
+  await copyFile(dotConfig, path.join(buildDir, '.config.kharness'));
+  await writeFile(stamp, `${plan.hash}\n`);
+  return { reused: false };
+}

@@ -1,0 +1,230 @@
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { InfraError, InputError } from '../common/errors.js';
+import type { Verdict } from '../common/verdict.js';
+import { git, type KernelTree } from '../tree/worktree.js';
+import { checkpatchCommit, type CheckpatchResult } from './checkpatch.js';
+import { makeConfig, resolveConfig, type ConfigPlan } from './config.js';
+import { allWarnings, newWarnings, parseDiagnostics, updateWarningDb, type Diagnostic, type WarningDb } from './diagnostics.js';
+import { runMake } from './make.js';
+
+export * from './config.js';
+export * from './diagnostics.js';
+export * from './checkpatch.js';
+
+/** What one build of one commit left behind, kept after the build dir moves on. */
+export interface BuildArtifacts {
+  dir: string;
+  image: string;
+  systemMap: string;
+  config: string;
+  /** preprocessed mm/zswap.c of this build: struct layouts for the trace probes come from it */
+  zswapPreprocessed?: string;
+  /** test_zswap built from this tree's own selftest sources */
+  selftest?: string;
+}
+
+export interface BuildResult {
+  commit: string;
+  config: string;
+  verdict: Verdict;
+  /** one line saying why, for reports */
+  summary: string;
+  durationMs: number;
+  errors: Diagnostic[];
+  /** warnings this commit introduced over the previous build of the series (NIPA-style delta) */
+  newWarnings: Diagnostic[];
+  warningsTotal: number;
+  checkpatch?: CheckpatchResult;
+  logPath: string;
+  artifacts?: BuildArtifacts;
+  /** objects make recompiled: shows the build was incremental */
+  objectsBuilt: number;
+  /** the whole result came from an earlier identical build (same commit and config) */
+  cached: boolean;
+}
+
+export interface BuildOptions {
+  tree: KernelTree;
+  commit: string;
+  configName: string;
+  /** the commit built before this one in the series: its warnings are the baseline */
+  previousCommit?: string;
+  /** run checkpatch on the commit (patches of a series; not the base) */
+  checkpatch?: boolean;
+  logDir: string;
+  /** reuse an earlier result for the same commit and config (default true) */
+  reuse?: boolean;
+}
+
+export function buildDirFor(tree: KernelTree, plan: ConfigPlan): string {
+  return path.join(tree.workDir, `build-${plan.name}-${plan.hash}`);
+}
+
+function artifactDir(tree: KernelTree, plan: ConfigPlan, commit: string): string {
+  return path.join(tree.workDir, 'artifacts', `${commit.slice(0, 12)}-${plan.name}-${plan.hash}`);
+}
+
+async function readJson<T>(p: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(p, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The last lines of a log, for errors we cannot parse into diagnostics. */
+function tail(log: string, n = 20): string {
+  return log.trimEnd().split('\n').slice(-n).join('\n');
+}
+
+const ENVIRONMENT_FAILURE = /No space left on device|Cannot allocate memory|virtual memory exhausted|Killed signal terminated program|fork: Resource temporarily unavailable|make: \*\*\* No rule to make target 'bzImage'/;
+
+/**
+ * Builds COMMIT of the tree's worktree with the named config in the persistent build dir, so
+ * only what changed since the last build is recompiled. A compiler error is the patch's `fail`;
+ * make killed, a full disk or a broken toolchain is our `error`.
+ */
+export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
+  const plan = resolveConfig(opts.configName);
+  const buildDir = buildDirFor(opts.tree, plan);
+  const artifacts = artifactDir(opts.tree, plan, opts.commit);
+  const resultPath = path.join(artifacts, 'result.json');
+  const logPath = path.join(opts.logDir, `build-${opts.commit.slice(0, 12)}.log`);
+  mkdirSync(opts.logDir, { recursive: true });
+
+  if (opts.reuse !== false) {
+    const cached = await readJson<BuildResult>(resultPath);
+    if (cached && cached.verdict !== 'error' && (!cached.artifacts || existsSync(cached.artifacts.image))) {
+      if (existsSync(cached.logPath) && cached.logPath !== logPath) await copyFile(cached.logPath, logPath).catch(() => undefined);
+      const baseline = opts.previousCommit ? await readJson<WarningDb>(path.join(artifactDir(opts.tree, plan, opts.previousCommit), 'warnings.json')) : undefined;
+      const mine = await readJson<WarningDb>(path.join(artifacts, 'warnings.json'));
+      const fresh = baseline && mine ? newWarnings(allWarnings(baseline), allWarnings(mine)) : cached.newWarnings;
+      const checkpatch = opts.checkpatch ? (cached.checkpatch ?? (await checkpatchCommit(opts.tree.worktree, opts.commit))) : undefined;
+      return finish({ ...cached, logPath: existsSync(logPath) ? logPath : cached.logPath, newWarnings: fresh, checkpatch, cached: true });
+    }
+  }
+
+  const wt = git(opts.tree.worktree);
+  await wt.raw(['checkout', '--quiet', '--detach', opts.commit]);
+
+  const configLog: string[] = [];
+  await makeConfig(opts.tree.worktree, buildDir, plan, (l) => configLog.push(l));
+  const dbPath = path.join(buildDir, '.kharness-warnings.json');
+  let db = await readJson<WarningDb>(dbPath);
+  if (!db) {
+    // Objects without a record of their warnings cannot give an honest delta: start clean.
+    const keep = path.join(buildDir, '.config');
+    if (existsSync(path.join(buildDir, 'vmlinux'))) {
+      await execa('make', [`O=${buildDir}`, 'clean'], { cwd: opts.tree.worktree, reject: false });
+    }
+    if (!existsSync(keep)) throw new InfraError(`build dir ${buildDir} lost its .config`);
+    db = {};
+  }
+
+  const targets = ['bzImage'];
+  const hasZswap = existsSync(path.join(opts.tree.worktree, 'mm', 'zswap.c'));
+  if (hasZswap) targets.push('mm/zswap.i');
+  const outcome = await runMake(opts.tree.worktree, buildDir, targets, logPath);
+  const roots = [opts.tree.worktree, buildDir, '..'];
+  const diagnostics = parseDiagnostics(outcome.log, roots);
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  db = updateWarningDb(db, outcome.log, roots);
+  await writeFile(dbPath, JSON.stringify(db));
+  // Kept even when the build fails, so the next patch's warning delta has a baseline.
+  mkdirSync(artifacts, { recursive: true });
+  await writeFile(path.join(artifacts, 'warnings.json'), JSON.stringify(db));
+  const objectsBuilt = outcome.log.split('\n').filter((l) => /^\s+CC\s/.test(l)).length;
+
+  const baseline = opts.previousCommit ? await readJson<WarningDb>(path.join(artifactDir(opts.tree, plan, opts.previousCommit), 'warnings.json')) : undefined;
+  const warnings = allWarnings(db);
+  const fresh = baseline ? newWarnings(allWarnings(baseline), warnings) : [];
+  const checkpatch = opts.checkpatch ? await checkpatchCommit(opts.tree.worktree, opts.commit) : undefined;
+
+  const base = {
+    commit: opts.commit,
+    config: plan.name,
+    durationMs: outcome.durationMs,
+    errors,
+    newWarnings: fresh,
+    warningsTotal: warnings.length,
+    checkpatch,
+    logPath,
+    objectsBuilt,
+    cached: false,
+  };
+
+  if (outcome.signal || outcome.exitCode === undefined) {
+    return finish({ ...base, verdict: 'error', summary: `make was killed (${outcome.signal ?? 'no exit code'}); not the patch's fault` });
+  }
+  if (outcome.exitCode !== 0) {
+    const env = ENVIRONMENT_FAILURE.exec(outcome.log);
+    if (env && errors.length === 0) return finish({ ...base, verdict: 'error', summary: `the build environment failed: ${env[0]}` });
+    if (env) return finish({ ...base, verdict: 'error', summary: `the build environment failed (${env[0]}) while compiling; errors are not trusted` });
+    if (errors.length === 0) {
+      return finish({ ...base, verdict: 'fail', summary: `make exited ${outcome.exitCode} without a compiler diagnostic:\n${tail(outcome.log)}` });
+    }
+    const first = errors[0]!;
+    return finish({ ...base, verdict: 'fail', summary: `build error: ${first.file}${first.line ? `:${first.line}` : ''}: ${first.message}` });
+  }
+
+  // Keep what later stages need, since the build dir moves on to the next patch.
+  mkdirSync(artifacts, { recursive: true });
+  const art: BuildArtifacts = {
+    dir: artifacts,
+    image: path.join(artifacts, 'bzImage'),
+    systemMap: path.join(artifacts, 'System.map'),
+    config: path.join(artifacts, 'config'),
+  };
+  await copyFile(path.join(buildDir, 'arch/x86/boot/bzImage'), art.image);
+  await copyFile(path.join(buildDir, 'System.map'), art.systemMap);
+  await copyFile(path.join(buildDir, '.config'), art.config);
+  if (hasZswap && existsSync(path.join(buildDir, 'mm/zswap.i'))) {
+    art.zswapPreprocessed = path.join(artifacts, 'zswap.i');
+    await copyFile(path.join(buildDir, 'mm/zswap.i'), art.zswapPreprocessed);
+  }
+  art.selftest = await buildSelftest(opts.tree.worktree, artifacts);
+  const newCount = fresh.length;
+  const result: BuildResult = {
+    ...base,
+    verdict: newCount > 0 ? 'fail' : 'pass',
+    summary: newCount > 0 ? `built with ${newCount} new warning(s): ${fresh.map((w) => `${w.file}:${w.line}: ${w.message}`).join('; ')}` : `built in ${(outcome.durationMs / 1000).toFixed(1)}s (${objectsBuilt} objects compiled)`,
+    artifacts: art,
+  };
+  await writeFile(resultPath, JSON.stringify({ ...result, checkpatch: undefined }, null, 2));
+  return finish(result);
+}
+
+/** A checkpatch ERROR fails the patch; warnings and checks are reported but do not. */
+function finish(r: BuildResult): BuildResult {
+  if (r.verdict === 'pass' && r.checkpatch && r.checkpatch.errors > 0) {
+    const first = r.checkpatch.findings.find((f) => f.level === 'ERROR')!;
+    return { ...r, verdict: 'fail', summary: `checkpatch: ${r.checkpatch.errors} error(s), first: ${first.type ? `${first.type}: ` : ''}${first.message}` };
+  }
+  return r;
+}
+
+/**
+ * Builds tools/testing/selftests/cgroup/test_zswap from the tree under test, statically so the
+ * guest needs nothing but the binary. Undefined when the tree has no such test.
+ */
+export async function buildSelftest(src: string, outDir: string): Promise<string | undefined> {
+  const dir = path.join(src, 'tools/testing/selftests/cgroup');
+  const source = path.join(dir, 'test_zswap.c');
+  if (!existsSync(source)) return undefined;
+  const out = path.join(outDir, 'test_zswap');
+  const r = await execa('gcc', ['-O2', '-Wall', '-pthread', '-static', '-o', out, source, path.join(dir, 'cgroup_util.c')], { cwd: dir, reject: false, all: true });
+  if (r.exitCode !== 0) {
+    await writeFile(path.join(outDir, 'test_zswap.build.log'), String(r.all ?? ''));
+    return undefined;
+  }
+  return out;
+}
+
+export function removeBuildDir(tree: KernelTree, configName: string): void {
+  rmSync(buildDirFor(tree, resolveConfig(configName)), { recursive: true, force: true });
+}
+
+export { InputError };

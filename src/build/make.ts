@@ -1,0 +1,67 @@
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { cpus } from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { spawnTracked } from '../common/exec.js';
+import { cacheDir } from '../common/paths.js';
+
+export interface MakeOutcome {
+  exitCode: number | undefined;
+  /** the signal that killed make, if one did (OOM killer, Ctrl-C, a user's kill) */
+  signal?: string;
+  durationMs: number;
+  log: string;
+}
+
+export function makeJobs(): number {
+  const n = Number(process.env.KHARNESS_JOBS);
+  return Number.isInteger(n) && n > 0 ? n : cpus().length;
+}
+
+/** ccache is used when installed; its cache lives with ours so CI can keep it between runs. */
+export function compilerArgs(): string[] {
+  if (process.env.KHARNESS_CCACHE === '0') return [];
+  const ccache = ['/usr/bin/ccache', '/usr/local/bin/ccache'].find((p) => existsSync(p));
+  return ccache ? [`CC=${ccache} gcc`] : [];
+}
+
+export function makeEnv(): Record<string, string> {
+  const ccacheDir = path.join(cacheDir(), 'ccache');
+  mkdirSync(ccacheDir, { recursive: true });
+  return {
+    CCACHE_DIR: ccacheDir,
+    CCACHE_MAXSIZE: process.env.CCACHE_MAXSIZE ?? '5G',
+    // kbuild's own inputs that would otherwise differ per run and defeat the cache
+    KBUILD_BUILD_USER: 'kharness',
+    KBUILD_BUILD_HOST: 'kharness',
+    LC_ALL: 'C',
+  };
+}
+
+/**
+ * Runs `make` in SRC with O=BUILD for the given targets, streaming the combined output to
+ * LOGFILE. make's exit code is returned, never thrown: the caller decides fail versus error.
+ */
+export async function runMake(src: string, buildDir: string, targets: string[], logFile: string, extraArgs: string[] = []): Promise<MakeOutcome> {
+  mkdirSync(path.dirname(logFile), { recursive: true });
+  const out = createWriteStream(logFile);
+  const started = Date.now();
+  const child = spawnTracked('make', [`-j${makeJobs()}`, `O=${buildDir}`, ...compilerArgs(), ...extraArgs, ...targets], {
+    cwd: src,
+    env: makeEnv(),
+    all: true,
+    buffer: { all: true },
+    maxBuffer: 256 * 1024 * 1024,
+    stdin: 'ignore',
+  });
+  child.all?.pipe(out);
+  const result = await child;
+  out.end();
+  await once(out, 'close').catch(() => undefined);
+  return {
+    exitCode: result.exitCode,
+    signal: result.signal ?? undefined,
+    durationMs: Date.now() - started,
+    log: String(result.all ?? ''),
+  };
+}

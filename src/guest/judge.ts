@@ -1,0 +1,265 @@
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { BootOutcome } from '../boot/vm.js';
+import type { Finding } from '../boot/triage.js';
+import type { Verdict } from '../common/verdict.js';
+import { checkCounters, type CounterFinding } from '../model/counters.js';
+import { checkData } from '../model/data-oracle.js';
+import { LIFETIME_PATHS, replayTrace, type LifetimePath, type LifetimeStats } from '../model/replay.js';
+import type { Violation } from '../model/rules.js';
+import { describeBadPage, parseDataLog, parseTap, parseWorkloadOutput, toSnapshot, type BadPage, type GuestTestLine, type TapCase } from './results.js';
+import { REQUIRED_FUNCTIONS, decodeTrace, parseTraceText, type ProbePlan } from './trace-capture.js';
+
+export type CheckVerdict = 'pass' | 'fail' | 'skipped' | 'error';
+
+export interface CheckOutcome {
+  verdict: CheckVerdict;
+  reason: string;
+}
+
+export interface CoverageEntry {
+  path: string;
+  label: string;
+  count: number;
+  source: 'trace' | 'counters';
+}
+
+export interface TestJudgement {
+  name: string;
+  verdict: Verdict;
+  summary: string;
+  durationMs?: number;
+  counters?: { before: Record<string, number>; after: Record<string, number>; delta: Record<string, number> };
+  /** how many times each lifetime path ran */
+  coverage: CoverageEntry[];
+  /** paths this test is meant to drive that never ran: a visible gap, not a silent pass */
+  gaps: string[];
+  badPages: BadPage[];
+  badPagesTotal: number;
+  violations: Violation[];
+  conformance: CheckOutcome & { events?: number; inconclusiveSlots?: number };
+  dataOracle: CheckOutcome & { reads?: number };
+  counterOracle: CheckOutcome & { findings?: CounterFinding[] };
+  findings: Finding[];
+  selftest?: { cases: TapCase[]; plan?: number };
+  evidence: string[];
+  logs: Record<string, string>;
+}
+
+/** The lifetime paths each test exists to drive. */
+export const EXPECTED_PATHS: Record<string, LifetimePath[]> = {
+  'swap-cycle': ['store', 'loadHit', 'invalidateLive', 'storeFailed', 'swapoffUnuse', 'swapoff', 'swapon', 'free'],
+  writeback: ['store', 'writeback', 'loadHit', 'free'],
+  'swapoff-race': ['store', 'loadHit', 'invalidateLive', 'writeback', 'swapoffUnuse', 'swapoff', 'swapon', 'free'],
+  'selftest-zswap': ['store', 'loadHit'],
+};
+
+interface JudgeInput {
+  name: string;
+  line?: GuestTestLine;
+  runDir: string;
+  boot: BootOutcome;
+  findings: Finding[];
+  tracing?: { probes: ProbePlan; placed: string[]; failed: { fn: string; reason: string }[] };
+  setupError?: string;
+}
+
+const read = async (p: string): Promise<string | undefined> => (existsSync(p) ? readFile(p, 'utf8') : undefined);
+
+function deltaOf(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const d: Record<string, number> = {};
+  for (const k of Object.keys(after)) d[k] = (after[k] ?? 0) - (before[k] ?? 0);
+  return d;
+}
+
+/** Coverage from vmstat/debugfs alone, for a run without a trace. */
+function coverageFromCounters(delta: Record<string, number>): CoverageEntry[] {
+  const rejects = Object.entries(delta).filter(([k]) => k.startsWith('reject_')).reduce((s, [, v]) => s + v, 0);
+  const entry = (p: LifetimePath, count: number): CoverageEntry => ({ path: p, label: LIFETIME_PATHS[p], count, source: 'counters' });
+  return [entry('store', delta.zswpout ?? 0), entry('loadHit', delta.zswpin ?? 0), entry('writeback', delta.zswpwb ?? 0), entry('storeFailed', rejects)];
+}
+
+function coverageFromStats(stats: LifetimeStats): CoverageEntry[] {
+  return (Object.keys(LIFETIME_PATHS) as LifetimePath[]).map((p) => ({ path: p, label: LIFETIME_PATHS[p], count: stats[p], source: 'trace' as const }));
+}
+
+export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
+  const { name, line, runDir, boot } = input;
+  const logs: Record<string, string> = {};
+  for (const [k, f] of [
+    ['workload', `${name}.out`],
+    ['reject-workload', `${name}-reject.out`],
+    ['trace', `${name}.trace`],
+    ['data', `${name}.data`],
+    ['tap', `${name}.tap`],
+  ] as const) {
+    if (existsSync(path.join(runDir, f))) logs[k] = path.join(runDir, f);
+  }
+  const evidence: string[] = [];
+  const violations: Violation[] = [];
+  const base: TestJudgement = {
+    name,
+    verdict: 'pass',
+    summary: '',
+    coverage: [],
+    gaps: [],
+    badPages: [],
+    badPagesTotal: 0,
+    violations,
+    conformance: { verdict: 'skipped', reason: 'not traced' },
+    dataOracle: { verdict: 'skipped', reason: 'no data log' },
+    counterOracle: { verdict: 'skipped', reason: 'no trace to count events from' },
+    findings: input.findings,
+    evidence,
+    logs,
+  };
+
+  if (!line) {
+    const consoleText = await readFile(boot.consoleLog, 'utf8').catch(() => '');
+    const started = consoleText.includes(`kharness-guest: test ${name}: start`);
+    if (boot.status === 'error') return { ...base, verdict: 'error', summary: `not run: ${boot.reason}` };
+    if (input.setupError) {
+      return { ...base, verdict: 'error', summary: `the guest suite could not set up: ${input.setupError}` };
+    }
+    if (started) {
+      const first = input.findings[0];
+      return {
+        ...base,
+        verdict: 'fail',
+        summary: `${boot.status === 'completed' ? 'did not finish' : boot.status} while running: ${first ? first.title : boot.reason}`,
+        evidence: [`console tail:\n${boot.consoleTail}`],
+      };
+    }
+    return { ...base, verdict: 'skipped', summary: `not reached: the VM ${boot.status === 'completed' ? 'ended' : `ended (${boot.status})`} before this test` };
+  }
+
+  const before = line.counters_before ?? {};
+  const after = line.counters_after ?? {};
+  const delta = deltaOf(before, after);
+  base.counters = { before, after, delta };
+  base.durationMs = line.duration_ms;
+
+  // The workload's own page checks: exactly which page held which wrong data.
+  for (const key of ['workload', 'reject-workload'] as const) {
+    const text = logs[key] ? await read(logs[key]!) : undefined;
+    if (!text) continue;
+    const out = parseWorkloadOutput(text);
+    base.badPages.push(...out.bad);
+    base.badPagesTotal += out.badTotal ?? out.bad.length;
+    if (out.error) evidence.push(`workload error: ${out.error}`);
+  }
+  for (const b of base.badPages.slice(0, 8)) evidence.push(describeBadPage(b));
+
+  // Data oracle: every read against the model's prediction from the workload's own log.
+  const dataFiles = [`${name}.data`, `${name}-reject.data`].map((f) => path.join(runDir, f)).filter((f) => existsSync(f));
+  if (dataFiles.length > 0) {
+    let reads = 0;
+    let mismatches = 0;
+    for (const f of dataFiles) {
+      const result = checkData(parseDataLog(await readFile(f, 'utf8')));
+      reads += result.reads;
+      mismatches += result.mismatches.length;
+      violations.push(...result.violations.slice(0, 20));
+    }
+    base.dataOracle = mismatches
+      ? { verdict: 'fail', reason: `${mismatches} read(s) saw data other than the model predicts`, reads }
+      : { verdict: 'pass', reason: `${reads} reads all saw the predicted version`, reads };
+  }
+
+  // Trace conformance and the counter oracle.
+  let stats: LifetimeStats | undefined;
+  if (input.tracing) {
+    const missing = [...input.tracing.probes.missing, ...input.tracing.failed];
+    const missingRequired = missing.filter((m) => (REQUIRED_FUNCTIONS as readonly string[]).includes(m.fn));
+    const traceText = logs.trace ? await read(logs.trace) : undefined;
+    const lostText = await read(path.join(runDir, `${name}.trace-lost`));
+    const lostOverrun = Number(lostText?.trim() ?? '0') || 0;
+    if (missingRequired.length > 0) {
+      base.conformance = { verdict: 'skipped', reason: `probe(s) not placed: ${missingRequired.map((m) => `${m.fn} (${m.reason})`).join('; ')}` };
+    } else if (traceText === undefined) {
+      base.conformance = { verdict: 'skipped', reason: 'no trace came back from the guest' };
+    } else {
+      const parsed = parseTraceText(traceText);
+      const lost = parsed.lost + lostOverrun;
+      if (lost > 0) {
+        // A history with holes cannot be judged: skipping is honest, passing or failing is not.
+        base.conformance = { verdict: 'skipped', reason: `the trace lost ${lost} event(s) (ring buffer overrun): history incomplete`, events: parsed.events.length };
+      } else {
+        const { calls } = decodeTrace(parsed.events);
+        const replay = replayTrace(calls, { window: 6 });
+        stats = replay.stats;
+        violations.push(...replay.violations);
+        base.conformance = replay.violations.length
+          ? { verdict: 'fail', reason: `${replay.violations.length} model violation(s), first: ${replay.violations[0]!.rule}: ${replay.violations[0]!.message}`, events: parsed.events.length, inconclusiveSlots: replay.inconclusive.length }
+          : {
+              verdict: 'pass',
+              reason: `${calls.length} zswap calls on ${replay.slotsChecked} slots replay through the model${replay.inconclusive.length ? ` (${replay.inconclusive.length} slot(s) too concurrent to decide, not blamed)` : ''}`,
+              events: parsed.events.length,
+              inconclusiveSlots: replay.inconclusive.length,
+            };
+        if (Object.keys(before).length && Object.keys(after).length) {
+          const counters = checkCounters(toSnapshot(before), toSnapshot(after), replay.stats, { bracket: { tracingOn: toSnapshot(before), tracingOff: toSnapshot(after) } });
+          violations.push(...counters.violations);
+          base.counterOracle = counters.violations.length
+            ? { verdict: 'fail', reason: counters.findings.filter((f) => !f.ok).map((f) => `${f.counter} moved ${f.observed}, events say ${f.counted} (allowed ${f.min}..${f.max})`).join('; '), findings: counters.findings }
+            : { verdict: 'pass', reason: 'stored_pages, written_back_pages, zswpout, zswpin, zswpwb agree with the traced events', findings: counters.findings };
+        }
+      }
+    }
+    if (!traceText && logs.trace === undefined) await writeFile(path.join(runDir, `${name}.trace.missing`), 'no trace\n').catch(() => undefined);
+  }
+
+  base.coverage = stats ? coverageFromStats(stats) : coverageFromCounters(delta);
+  const expected = EXPECTED_PATHS[name] ?? [];
+  base.gaps = expected.filter((p) => {
+    const c = base.coverage.find((e) => e.path === p);
+    return c !== undefined && c.count === 0;
+  });
+  if (!stats) {
+    const unknown = expected.filter((p) => !base.coverage.some((e) => e.path === p));
+    if (unknown.length) evidence.push(`not measurable without a trace: ${unknown.map((p) => LIFETIME_PATHS[p]).join(', ')}`);
+  }
+
+  if (name === 'selftest-zswap' && logs.tap) {
+    const tap = parseTap((await read(logs.tap)) ?? '');
+    // kselftest output is duplicated when a forked child flushes the parent's buffer: keep one per number.
+    const byNumber = new Map<number, TapCase>();
+    for (const c of tap.cases) byNumber.set(c.number, c);
+    base.selftest = { cases: [...byNumber.values()].sort((a, b) => a.number - b.number), plan: tap.plan };
+    for (const c of base.selftest.cases.filter((c) => c.status === 'fail')) evidence.push(`selftest case failed: ${c.name}`);
+  }
+
+  // Verdict: the workload's status, the console, the model and the oracles together.
+  const reasons: string[] = [];
+  let verdict: Verdict = 'pass';
+  if (line.status === 'error') {
+    verdict = 'error';
+    reasons.push(String(line.reason ?? 'the guest could not run this test'));
+  } else if (line.status === 'skip') {
+    verdict = 'skipped';
+    reasons.push(String(line.reason ?? 'skipped in the guest'));
+  }
+  if (verdict !== 'error') {
+    if (line.status === 'fail') {
+      verdict = 'fail';
+      if (base.badPagesTotal) reasons.push(`${base.badPagesTotal} page(s) read back wrong, first: ${describeBadPage(base.badPages[0]!)}`);
+      else if (base.selftest) reasons.push(`selftest case(s) failed: ${base.selftest.cases.filter((c) => c.status === 'fail').map((c) => c.name).join(', ') || `exit ${line.rc}`}`);
+      else reasons.push(`the workload failed (exit ${line.rc ?? '?'})`);
+    }
+    if (input.findings.length) {
+      verdict = 'fail';
+      reasons.push(`kernel: ${input.findings[0]!.title}${input.findings[0]!.function ? ` (in ${input.findings[0]!.function})` : ''}`);
+    }
+    for (const check of [base.conformance, base.dataOracle, base.counterOracle]) {
+      if (check.verdict === 'fail') {
+        verdict = 'fail';
+        reasons.push(check.reason);
+      }
+    }
+  }
+  for (const v of violations.slice(0, 5)) evidence.push(`${v.rule}: ${v.message}`);
+  base.verdict = verdict;
+  base.summary = reasons.length ? reasons.join('; ') : `passed${base.gaps.length ? `, but never ran: ${base.gaps.map((g) => LIFETIME_PATHS[g as LifetimePath]).join(', ')}` : ''}`;
+  return base;
+}

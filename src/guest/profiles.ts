@@ -1,0 +1,83 @@
+/**
+ * Durations and sizes of the guest suite. `quick` keeps the whole suite within a few minutes
+ * under TCG for CI; `soak` is for a maintainer's machine and runs the races for long.
+ */
+export interface SuiteProfile {
+  name: string;
+  cyclePages: number;
+  cycleRounds: number;
+  rejectPages: number;
+  writebackPages: number;
+  writebackRounds: number;
+  /** memory.zswap.max of the writeback test's cgroup: small, so zswap must write back */
+  writebackZswapMax: string;
+  racePages: number;
+  raceSeconds: number;
+  raceThreads: number;
+  selftestTimeoutS: number;
+  /** guest memory and CPUs */
+  memory: string;
+  cpus: number;
+  /** swap disk size per device */
+  swapMiB: number;
+  /** host watchdog: whole-boot budget and console silence */
+  budgetS: number;
+  silenceS: number;
+}
+
+export const PROFILES: Record<string, SuiteProfile> = {
+  quick: {
+    name: 'quick',
+    cyclePages: 2048,
+    cycleRounds: 2,
+    rejectPages: 256,
+    writebackPages: 2048,
+    writebackRounds: 2,
+    writebackZswapMax: '1M',
+    racePages: 1024,
+    raceSeconds: 20,
+    raceThreads: 2,
+    selftestTimeoutS: 180,
+    memory: '1G',
+    cpus: 2,
+    swapMiB: 256,
+    budgetS: 600,
+    silenceS: 90,
+  },
+  soak: {
+    name: 'soak',
+    cyclePages: 16384,
+    cycleRounds: 8,
+    rejectPages: 2048,
+    writebackPages: 16384,
+    writebackRounds: 6,
+    writebackZswapMax: '4M',
+    racePages: 8192,
+    raceSeconds: 1800,
+    raceThreads: 4,
+    selftestTimeoutS: 900,
+    memory: '2G',
+    cpus: 4,
+    swapMiB: 1024,
+    budgetS: 3 * 3600,
+    silenceS: 300,
+  },
+};
+
+export const ALL_TESTS = ['swap-cycle', 'writeback', 'swapoff-race', 'selftest-zswap'] as const;
+export type GuestTestName = (typeof ALL_TESTS)[number];
+
+export function profileEnv(p: SuiteProfile, overrides: { durationS?: number } = {}): Record<string, string> {
+  return {
+    CYCLE_PAGES: String(p.cyclePages),
+    CYCLE_ROUNDS: String(p.cycleRounds),
+    REJECT_PAGES: String(p.rejectPages),
+    WRITEBACK_PAGES: String(p.writebackPages),
+    WRITEBACK_ROUNDS: String(p.writebackRounds),
+    WRITEBACK_ZSWAP_MAX: p.writebackZswapMax,
+    RACE_PAGES: String(p.racePages),
+    RACE_SECONDS: String(overrides.durationS ?? p.raceSeconds),
+    RACE_THREADS: String(p.raceThreads),
+    SELFTEST_TIMEOUT: String(p.selftestTimeoutS),
+  };
+}

@@ -1,0 +1,224 @@
+#!/bin/bash
+# kharness guest suite: runs inside the VM booted by `kharness boot/test`.
+#
+# $1 is the run directory, shared read-write with the host at the same path. It holds plan.env
+# (written by the host), the workload binaries, and receives results.jsonl, per-test traces,
+# data logs and the final `status` file. The host trusts only what this script writes there,
+# never vng's exit status.
+set -u
+RUN=${1:?run directory}
+# shellcheck source=/dev/null
+. "$RUN/plan.env"
+RESULTS=$RUN/results.jsonl
+TRACEFS=/sys/kernel/tracing
+DEBUGFS=/sys/kernel/debug
+CG=/sys/fs/cgroup
+: > "$RESULTS"
+
+say() { printf 'kharness-guest: %s\n' "$*"; }
+now_ms() { local s; s=$(cat /proc/uptime); s=${s%% *}; echo $(( ${s%.*} * 1000 + 10#${s#*.} * 10 )); }
+json_escape() { sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\t/\\t/g' | tr -d '\000-\010\013-\037' | awk 'BEGIN{ORS="\\n"} {print}'; }
+
+mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mountpoint -q $TRACEFS || mount -t tracefs tracefs $TRACEFS 2>/dev/null
+mountpoint -q $CG || mount -t cgroup2 cgroup2 $CG 2>/dev/null
+echo +memory > $CG/cgroup.subtree_control 2>/dev/null
+
+# Counters as one JSON object: debugfs zswap counters and vmstat zswp*.
+counters() {
+	local first=1 f v
+	printf '{'
+	for f in $DEBUGFS/zswap/*; do
+		[ -f "$f" ] || continue
+		v=$(cat "$f" 2>/dev/null) || continue
+		case $v in ''|*[!0-9]*) continue ;; esac
+		[ $first = 1 ] || printf ','
+		first=0
+		printf '"%s":%s' "${f##*/}" "$v"
+	done
+	while read -r k v; do
+		case $k in zswp*|pswp*|swap_ra*) [ $first = 1 ] || printf ','; first=0; printf '"%s":%s' "$k" "$v" ;; esac
+	done < /proc/vmstat
+	printf '}'
+}
+
+# --- swap devices: the virtio disks the host attached (vng --disk) ----------------------------
+DEVS=""
+for d in $SWAP_DEVICES; do
+	if [ -b "$d" ]; then
+		mkswap "$d" >/dev/null 2>&1 && swapon "$d" && DEVS="$DEVS $d"
+	fi
+done
+if [ -z "$DEVS" ]; then
+	say "no swap device could be enabled (wanted: $SWAP_DEVICES)"
+	ls -l /dev/vd* /dev/sd* /dev/zram* 2>/dev/null
+	echo "error no-swap-device" > "$RUN/status"
+	exit 3
+fi
+DEV_ARGS=""
+for d in $DEVS; do DEV_ARGS="$DEV_ARGS --dev $d"; done
+say "swap on:$DEVS"
+
+# --- zswap parameters ---------------------------------------------------------------------
+ZP=/sys/module/zswap/parameters
+if [ ! -d $ZP ]; then
+	echo "error no-zswap: /sys/module/zswap/parameters missing" > "$RUN/status"
+	exit 3
+fi
+echo Y > $ZP/enabled 2>/dev/null
+[ -f $ZP/shrinker_enabled ] && echo Y > $ZP/shrinker_enabled
+say "zswap: enabled=$(cat $ZP/enabled) compressor=$(cat $ZP/compressor) zpool=$(cat $ZP/zpool) max_pool_percent=$(cat $ZP/max_pool_percent)"
+
+# --- tracing: kprobes the host derived from the kernel it built -------------------------------
+TRACE_OK=0
+if [ "${TRACE:-0}" = 1 ] && [ -d $TRACEFS ] && [ -f "$RUN/probes.txt" ]; then
+	echo 0 > $TRACEFS/tracing_on
+	echo > $TRACEFS/trace
+	echo "${TRACE_CLOCK:-global}" > $TRACEFS/trace_clock
+	echo "${TRACE_BUFFER_KB:-8192}" > $TRACEFS/buffer_size_kb
+	: > "$RUN/probes.status"
+	while IFS= read -r line; do
+		[ -n "$line" ] || continue
+		if echo "$line" >> $TRACEFS/kprobe_events 2>/dev/null; then
+			echo "ok $line" >> "$RUN/probes.status"
+		else
+			echo "fail $line" >> "$RUN/probes.status"
+		fi
+	done < "$RUN/probes.txt"
+	if [ -d $TRACEFS/events/kharness ]; then
+		echo 1 > $TRACEFS/events/kharness/enable && TRACE_OK=1
+	fi
+	say "tracing: $(grep -c '^ok' "$RUN/probes.status") probes placed, $(grep -c '^fail' "$RUN/probes.status") failed"
+fi
+
+trace_start() {
+	[ $TRACE_OK = 1 ] || return 0
+	echo > $TRACEFS/trace
+	echo 1 > $TRACEFS/tracing_on
+	# Stream the buffer out while the test runs, so a long test does not overwrite it.
+	cat $TRACEFS/trace_pipe > "/tmp/kh-$1.trace" &
+	TRACE_PID=$!
+}
+trace_stop() {
+	[ $TRACE_OK = 1 ] || return 0
+	echo 0 > $TRACEFS/tracing_on
+	sleep 0.3
+	kill "$TRACE_PID" 2>/dev/null
+	wait "$TRACE_PID" 2>/dev/null
+	# Lost events make the trace incomplete: the host must not judge a partial history.
+	local lost=0 n
+	for n in $TRACEFS/per_cpu/cpu*/stats; do
+		v=$(sed -n 's/^overrun: //p' "$n")
+		lost=$((lost + ${v:-0}))
+	done
+	cp "/tmp/kh-$1.trace" "$RUN/$1.trace"
+	rm -f "/tmp/kh-$1.trace"
+	echo "$lost" > "$RUN/$1.trace-lost"
+}
+
+# A fresh memory cgroup per test so memory.zswap.max and memory.reclaim act on our pages only.
+cg_enter() {
+	local cg=$CG/kh-$1
+	[ -d "$cg" ] || mkdir "$cg"
+	echo "$cg"
+}
+
+# result NAME STATUS START_MS BEFORE AFTER [EXTRA-JSON]
+result() {
+	local end; end=$(now_ms)
+	printf '{"test":"%s","status":"%s","duration_ms":%s,"counters_before":%s,"counters_after":%s%s}\n' \
+		"$1" "$2" "$((end - $3))" "$4" "$5" "${6:+,$6}" >> "$RESULTS"
+}
+
+heartbeat() { while :; do sleep 5; say "alive $(cat /proc/uptime)"; done; }
+heartbeat &
+HB=$!
+
+# Each workload has a budget: past it, the blocked tasks' stacks go to the console (the
+# evidence of a hang) and the test is reported as hung. A task stuck in D state cannot be
+# killed; then the host watchdog ends the VM.
+run_workload() { # name cgroup args...
+	local name=$1 cg=$2; shift 2
+	(echo $BASHPID > "$cg/cgroup.procs" && exec timeout -s KILL "${TEST_TIMEOUT:-300}" "$RUN/zswap-stress" "$@") \
+		> "$RUN/$name.out" 2> "$RUN/$name.err"
+	local rc=$?
+	if [ $rc = 137 ]; then
+		say "test $name: hung past ${TEST_TIMEOUT:-300}s, blocked tasks follow"
+		echo w > /proc/sysrq-trigger
+		echo "$name" >> "$RUN/hung"
+	fi
+	return $rc
+}
+
+for t in $TESTS; do
+	say "test $t: start"
+	start=$(now_ms)
+	# Counters are read inside the traced window (after tracing starts, before it stops), so
+	# every event that moved them is in the trace too: the counter oracle can be exact.
+	trace_start $t
+	before=$(counters)
+	extra=""
+	status=pass
+	case $t in
+	swap-cycle)
+		cg=$(cg_enter $t)
+		run_workload $t "$cg" cycle --pages "$CYCLE_PAGES" --rounds "$CYCLE_ROUNDS" $DEV_ARGS \
+			--incompressible-every 8 --log "$RUN/$t.data"
+		rc=$?
+		# rejected stores: incompressible pages over slots that held compressible ones
+		run_workload $t-reject "$cg" reject --pages "$REJECT_PAGES" --rounds 2 --log "$RUN/$t-reject.data"
+		rc2=$?
+		[ $rc = 0 ] && [ $rc2 = 0 ] || status=fail
+		extra="\"rc\":$rc,\"reject_rc\":$rc2"
+		;;
+	writeback)
+		cg=$(cg_enter $t)
+		echo "$WRITEBACK_ZSWAP_MAX" > "$cg/memory.zswap.max"
+		run_workload $t "$cg" writeback --pages "$WRITEBACK_PAGES" --rounds "$WRITEBACK_ROUNDS" --log "$RUN/$t.data" &
+		wl=$!
+		# proactive reclaim drives the zswap shrinker too
+		while kill -0 $wl 2>/dev/null; do echo 4M > "$cg/memory.reclaim" 2>/dev/null; sleep 1; done
+		wait $wl
+		rc=$?
+		[ $rc = 0 ] || status=fail
+		extra="\"rc\":$rc"
+		;;
+	swapoff-race)
+		cg=$(cg_enter $t)
+		run_workload $t "$cg" race --pages "$RACE_PAGES" --seconds "$RACE_SECONDS" --threads "$RACE_THREADS" \
+			$DEV_ARGS --log "$RUN/$t.data" &
+		wl=$!
+		while kill -0 $wl 2>/dev/null; do echo 2M > "$cg/memory.reclaim" 2>/dev/null; sleep 2; done
+		wait $wl
+		rc=$?
+		[ $rc = 0 ] || status=fail
+		extra="\"rc\":$rc"
+		;;
+	selftest-zswap)
+		if [ -x "$RUN/test_zswap" ]; then
+			(cd "$RUN" && timeout "$SELFTEST_TIMEOUT" ./test_zswap) > "$RUN/$t.tap" 2>&1
+			rc=$?
+			extra="\"rc\":$rc"
+			[ $rc = 0 ] || status=fail
+			[ $rc = 4 ] && status=skip   # KSFT_SKIP
+			[ $rc = 124 ] && status=fail && extra="$extra,\"timeout\":true"
+		else
+			status=skip
+			extra="\"reason\":\"test_zswap was not built\""
+		fi
+		;;
+	*)
+		status=error
+		extra="\"reason\":\"unknown test\""
+		;;
+	esac
+	after=$(counters)
+	trace_stop $t
+	result "$t" "$status" "$start" "$before" "$after" "$extra"
+	say "test $t: $status"
+done
+
+kill $HB 2>/dev/null
+for d in $DEVS; do swapoff "$d" 2>/dev/null; done
+echo "done" > "$RUN/status"
+say "suite done"

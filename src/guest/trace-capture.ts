@@ -1,0 +1,301 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import type { Slot, TraceCall } from '../model/trace-types.js';
+
+// Swapoff windows come from kprobes on the swapoff(2) syscall itself (no guest cooperation
+// needed): `marker` calls with the type zswap_swapoff() named inside the window.
+
+/**
+ * Non-invasive tracing of zswap entry lifetimes: tracefs kprobes/kretprobes on the zswap
+ * functions of the kernel under test. Nothing in the series is patched; struct offsets come from
+ * the preprocessed mm/zswap.c of the very build being tested.
+ */
+
+/** The functions we probe and why each matters to the model. */
+export const PROBED_FUNCTIONS = [
+  'zswap_store',
+  'zswap_load',
+  'zswap_invalidate',
+  'zswap_writeback_entry',
+  'zswap_entry_free',
+  'zswap_swapon',
+  'zswap_swapoff',
+  '__x64_sys_swapoff',
+] as const;
+export type ProbedFunction = (typeof PROBED_FUNCTIONS)[number];
+
+/** The model cannot judge a history without these: without them the replay is skipped. */
+export const REQUIRED_FUNCTIONS: readonly ProbedFunction[] = ['zswap_store', 'zswap_load', 'zswap_invalidate', 'zswap_entry_free'];
+
+export interface StructOffsets {
+  'folio.swap': number;
+  'zswap_entry.swpentry': number;
+}
+
+export interface ProbePlan {
+  /** lines for tracefs kprobe_events */
+  lines: string[];
+  /** functions that could not be probed, with the reason */
+  missing: { fn: string; reason: string }[];
+  offsets?: StructOffsets;
+}
+
+/**
+ * Reads each probed function's symbol from System.map. A function gcc inlined away has no
+ * symbol; one it cloned (.isra/.constprop) has a changed calling convention, so its argument
+ * registers cannot be trusted either.
+ */
+export function findSymbols(systemMap: string): Map<string, { name: string; clone: boolean }> {
+  const found = new Map<string, { name: string; clone: boolean }>();
+  for (const line of systemMap.split('\n')) {
+    const parts = line.trim().split(/\s+/);
+    if (parts.length < 3 || !/^[tT]$/.test(parts[1]!)) continue;
+    const name = parts[2]!;
+    const base = name.replace(/\.(?:isra|constprop|part|cold)\.\d+.*$/, '');
+    if (!(PROBED_FUNCTIONS as readonly string[]).includes(base)) continue;
+    const clone = base !== name;
+    const prev = found.get(base);
+    if (!prev || (prev.clone && !clone)) found.set(base, { name, clone });
+  }
+  return found;
+}
+
+/**
+ * Struct member offsets from the kernel as built: compiles the build's own preprocessed
+ * mm/zswap.c with an asm-offsets style function appended (the technique kbuild uses for
+ * asm-offsets.h), so a series that reorders struct zswap_entry is traced correctly.
+ */
+export async function deriveOffsets(zswapPreprocessed: string): Promise<StructOffsets> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kharness-offsets-'));
+  try {
+    const src = path.join(dir, 'offsets.c');
+    const members: [keyof StructOffsets, string, string][] = [
+      ['folio.swap', 'struct folio', 'swap'],
+      ['zswap_entry.swpentry', 'struct zswap_entry', 'swpentry'],
+    ];
+    const probe = members
+      .map(([key, type, member]) => `\tasm volatile("\\n.ascii \\"->kharness ${key} %0\\"" :: "i"(__builtin_offsetof(${type}, ${member})));`)
+      .join('\n');
+    const text = `${await readFile(zswapPreprocessed, 'utf8')}\nvoid kharness_offsets(void);\nvoid kharness_offsets(void)\n{\n${probe}\n}\n`;
+    await writeFile(src, text);
+    const r = await execa('gcc', ['-S', '-w', '-O2', '-o', '-', src], { reject: false, maxBuffer: 64 * 1024 * 1024 });
+    if (r.exitCode !== 0) throw new Error(`cannot compile the offsets probe: ${String(r.stderr).split('\n').slice(0, 5).join(' ')}`);
+    const offsets: Partial<StructOffsets> = {};
+    for (const m of String(r.stdout).matchAll(/->kharness (\S+) \$?(\d+)/g)) offsets[m[1] as keyof StructOffsets] = Number(m[2]);
+    for (const [key] of members) if (offsets[key] === undefined) throw new Error(`offset of ${key} not found`);
+    return offsets as StructOffsets;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The kprobe_events lines for a kernel. Pure given its symbols and offsets. */
+export function probeLines(symbols: Map<string, { name: string; clone: boolean }>, offsets?: StructOffsets, offsetsError?: string): ProbePlan {
+  const lines: string[] = [];
+  const missing: ProbePlan['missing'] = [];
+  const usable = (fn: ProbedFunction, needsOffsets: boolean): string | undefined => {
+    const s = symbols.get(fn);
+    if (!s) {
+      missing.push({ fn, reason: 'no such symbol in this build (renamed, removed, or inlined)' });
+      return undefined;
+    }
+    if (s.clone) {
+      missing.push({ fn, reason: `gcc cloned it as ${s.name}: its argument registers are not the C signature's` });
+      return undefined;
+    }
+    if (needsOffsets && !offsets) {
+      missing.push({ fn, reason: `struct offsets unknown: ${offsetsError ?? 'no preprocessed mm/zswap.c'}` });
+      return undefined;
+    }
+    return s.name;
+  };
+  // x86_64 SysV: arguments in %di, %si; swp_entry_t is a one-word struct passed by value.
+  let s: string | undefined;
+  if ((s = usable('zswap_store', true))) {
+    lines.push(`p:kharness/store ${s} swp=+${offsets!['folio.swap']}(%di):x64`, `r:kharness/store_ret ${s} ret=$retval:u8`);
+  }
+  if ((s = usable('zswap_load', true))) {
+    lines.push(`p:kharness/load ${s} swp=+${offsets!['folio.swap']}(%di):x64`, `r:kharness/load_ret ${s} ret=$retval:u8`);
+  }
+  if ((s = usable('zswap_invalidate', false))) lines.push(`p:kharness/invalidate ${s} swp=%di:x64`);
+  if ((s = usable('zswap_writeback_entry', false))) {
+    lines.push(`p:kharness/wb ${s} entry=%di:x64 swp=%si:x64`, `r:kharness/wb_ret ${s} ret=$retval:s32`);
+  }
+  if ((s = usable('zswap_entry_free', true))) lines.push(`p:kharness/free ${s} entry=%di:x64 swp=+${offsets!['zswap_entry.swpentry']}(%di):x64`);
+  if ((s = usable('zswap_swapon', false))) lines.push(`p:kharness/swapon ${s} type=%di:s32 pages=%si:u64`, `r:kharness/swapon_ret ${s} ret=$retval:s32`);
+  if ((s = usable('zswap_swapoff', false))) lines.push(`p:kharness/swapoff ${s} type=%di:s32`, `r:kharness/swapoff_ret ${s}`);
+  if ((s = usable('__x64_sys_swapoff', false))) lines.push(`p:kharness/sys_swapoff ${s}`, `r:kharness/sys_swapoff_ret ${s} ret=$retval:s64`);
+  return { lines, missing, offsets };
+}
+
+/** Builds the probe plan for a built kernel (System.map + preprocessed zswap.c). */
+export async function planProbes(systemMap: string, zswapPreprocessed?: string): Promise<ProbePlan> {
+  const symbols = findSymbols(await readFile(systemMap, 'utf8'));
+  let offsets: StructOffsets | undefined;
+  let offsetsError: string | undefined;
+  if (zswapPreprocessed) {
+    try {
+      offsets = await deriveOffsets(zswapPreprocessed);
+    } catch (err) {
+      offsetsError = (err as Error).message;
+    }
+  }
+  return probeLines(symbols, offsets, offsetsError);
+}
+
+// ---- decoding the captured trace ---------------------------------------------------------
+
+/** x86_64: swp_entry_t keeps the type in the top bits (SWP_TYPE_SHIFT = 64 - 1 - 5 = 58). */
+export function decodeSlot(value: bigint): Slot {
+  return { type: Number(value >> 58n), offset: Number(value & ((1n << 58n) - 1n)) };
+}
+
+export interface RawEvent {
+  line: number;
+  comm: string;
+  pid: number;
+  cpu: number;
+  ts: number;
+  event: string;
+  args: Record<string, string>;
+}
+
+const LINE = /^\s*(?<comm>.+?)-(?<pid>\d+)\s+(?:\(\s*[-\d]+\)\s+)?\[(?<cpu>\d+)\]\s+(?:(?<flags>[\w.]{4,6})\s+)?(?<ts>\d+(?:\.\d+)?): (?<event>\w+): \((?<loc>[^)]*)\)(?<args>.*)$/;
+
+/** Parses trace_pipe text. Lines that are not events (headers, "LOST n EVENTS") are counted. */
+export function parseTraceText(text: string): { events: RawEvent[]; lost: number; unparsed: number } {
+  const events: RawEvent[] = [];
+  let lost = 0;
+  let unparsed = 0;
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/\r$/, '');
+    if (!line.trim() || line.startsWith('#')) return;
+    const lostMatch = /LOST (\d+) EVENTS/.exec(line);
+    if (lostMatch) {
+      lost += Number(lostMatch[1]);
+      return;
+    }
+    const m = LINE.exec(line);
+    if (!m) {
+      unparsed++;
+      return;
+    }
+    const args: Record<string, string> = {};
+    for (const a of m.groups!.args!.trim().split(/\s+/)) {
+      const eq = a.indexOf('=');
+      if (eq > 0) args[a.slice(0, eq)] = a.slice(eq + 1);
+    }
+    // The counter clock prints an integer; the global clock seconds.microseconds.
+    const tsText = m.groups!.ts!;
+    const ts = tsText.includes('.') ? Math.round(Number(tsText) * 1e9) : Number(tsText);
+    events.push({ line: i + 1, comm: m.groups!.comm!.trim(), pid: Number(m.groups!.pid), cpu: Number(m.groups!.cpu), ts, event: m.groups!.event!, args });
+  });
+  return { events, lost, unparsed };
+}
+
+const num = (s: string | undefined): bigint => (s === undefined ? 0n : BigInt(s.startsWith('0x') || s.startsWith('-') ? s : `0x${s}`));
+const signed = (s: string | undefined): number => (s === undefined ? 0 : s.startsWith('0x') ? Number(BigInt.asIntN(64, BigInt(s))) : Number(s));
+
+/**
+ * Pairs entry and return probes per task into calls, in trace order. Calls of one task nest
+ * (a free inside a store), so returns pop a per-task, per-function stack.
+ */
+export function decodeTrace(events: RawEvent[]): { calls: TraceCall[]; unmatchedReturns: number } {
+  const calls: TraceCall[] = [];
+  const open = new Map<string, (TraceCall & { end?: number })[]>();
+  const sysSwapoff = new Map<number, { start: number; cpu: number; type?: number }>();
+  let unmatchedReturns = 0;
+  const push = (key: string, c: TraceCall): void => {
+    const list = open.get(key) ?? [];
+    list.push(c);
+    open.set(key, list);
+    calls.push(c);
+  };
+  const pop = (key: string): TraceCall | undefined => {
+    const c = open.get(key)?.pop();
+    if (!c) unmatchedReturns++;
+    return c;
+  };
+  for (const e of events) {
+    const base = { seq: calls.length, cpu: e.cpu, pid: e.pid, start: e.ts };
+    switch (e.event) {
+      case 'store':
+        push(`${e.pid}/store`, { ...base, kind: 'store', slot: decodeSlot(num(e.args.swp)) });
+        break;
+      case 'store_ret': {
+        const c = pop(`${e.pid}/store`);
+        if (c && c.kind === 'store') Object.assign(c, { end: e.ts, ok: num(e.args.ret) !== 0n });
+        break;
+      }
+      case 'load':
+        push(`${e.pid}/load`, { ...base, kind: 'load', slot: decodeSlot(num(e.args.swp)) });
+        break;
+      case 'load_ret': {
+        const c = pop(`${e.pid}/load`);
+        if (c && c.kind === 'load') Object.assign(c, { end: e.ts, hit: num(e.args.ret) !== 0n });
+        break;
+      }
+      case 'invalidate':
+        calls.push({ ...base, kind: 'invalidate', slot: decodeSlot(num(e.args.swp)), end: e.ts });
+        break;
+      case 'wb':
+        push(`${e.pid}/wb`, { ...base, kind: 'writeback', slot: decodeSlot(num(e.args.swp)), entry: hex(e.args.entry) });
+        break;
+      case 'wb_ret': {
+        const c = pop(`${e.pid}/wb`);
+        if (c && c.kind === 'writeback') Object.assign(c, { end: e.ts, ret: signed(e.args.ret) });
+        break;
+      }
+      case 'free':
+        calls.push({ ...base, kind: 'free', slot: decodeSlot(num(e.args.swp)), entry: hex(e.args.entry) });
+        break;
+      case 'swapon':
+        push(`${e.pid}/swapon`, { ...base, kind: 'swapon', type: signed(e.args.type), pages: Number(num(e.args.pages)) });
+        break;
+      case 'swapon_ret': {
+        const c = pop(`${e.pid}/swapon`);
+        if (c && c.kind === 'swapon') Object.assign(c, { end: e.ts, ret: signed(e.args.ret) });
+        break;
+      }
+      case 'swapoff': {
+        const type = signed(e.args.type);
+        push(`${e.pid}/swapoff`, { ...base, kind: 'swapoff', type });
+        const sys = sysSwapoff.get(e.pid);
+        if (sys) sys.type = type;
+        break;
+      }
+      case 'swapoff_ret': {
+        const c = pop(`${e.pid}/swapoff`);
+        if (c) c.end = e.ts;
+        break;
+      }
+      case 'sys_swapoff':
+        sysSwapoff.set(e.pid, { start: e.ts, cpu: e.cpu });
+        break;
+      case 'sys_swapoff_ret': {
+        const sys = sysSwapoff.get(e.pid);
+        sysSwapoff.delete(e.pid);
+        // Only a swapoff that reached zswap_swapoff tells which type it was.
+        if (sys?.type !== undefined) {
+          calls.push({ kind: 'marker', name: 'swapoff-begin', type: sys.type, seq: calls.length, cpu: sys.cpu, pid: e.pid, start: sys.start });
+          calls.push({ kind: 'marker', name: 'swapoff-end', type: sys.type, seq: calls.length, cpu: e.cpu, pid: e.pid, start: e.ts });
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  // Markers were appended at the syscall's return: order everything by time, then renumber.
+  calls.sort((a, b) => a.start - b.start || a.seq - b.seq);
+  calls.forEach((c, i) => (c.seq = i));
+  return { calls, unmatchedReturns };
+}
+
+function hex(s: string | undefined): string {
+  if (!s) return '0x0';
+  return `0x${num(s).toString(16)}`;
+}

@@ -1,0 +1,553 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kharness guest workload: page-exact zswap stress.
+ *
+ * Every page of a test region carries a stamp (magic, region, page index, version) and a body
+ * derived from (page, version), so a read can tell exactly which page and which version it
+ * holds. Pages are pushed to swap with MADV_PAGEOUT, read back, dropped (MADV_DONTNEED, munmap,
+ * child exit) while swapped out, and the whole region survives swapoff/swapon cycles.
+ *
+ * Output: JSON lines on stdout. `{"ev":"bad",...}` names each wrong page; a data log of every
+ * versioned write/read/discard goes to the file given by --log for the host's data oracle.
+ *
+ * Modes:
+ *   cycle     write, page out, read back, drop, repeat over several swapoff/swapon cycles
+ *   writeback pages pushed out under a tiny memory.zswap.max so zswap writes back to disk
+ *   race      pageout/swapin/drop threads while another thread swapoffs/swapons the devices
+ *   reject    incompressible pages: zswap rejects the store and the page goes to disk
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/swap.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+#define MAGIC 0x6b68617273737770ULL /* "kharsswp" */
+#define PAGE 4096UL
+#define WORDS (PAGE / sizeof(uint64_t))
+
+struct region {
+	const char *name;
+	int id;
+	uint64_t *mem;
+	size_t pages;
+	uint32_t *version;   /* last version written per page; 0 = never written / discarded */
+	uint8_t *incompressible;
+};
+
+static FILE *data_log;
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long bad_pages;
+static unsigned long max_bad_reports = 64;
+static volatile sig_atomic_t stop_flag;
+static double deadline;
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void out(const char *fmt, ...)
+{
+	va_list ap;
+	pthread_mutex_lock(&out_lock);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	pthread_mutex_unlock(&out_lock);
+}
+
+static void logd(const char *fmt, ...)
+{
+	va_list ap;
+	if (!data_log)
+		return;
+	pthread_mutex_lock(&out_lock);
+	va_start(ap, fmt);
+	vfprintf(data_log, fmt, ap);
+	va_end(ap);
+	fputc('\n', data_log);
+	pthread_mutex_unlock(&out_lock);
+}
+
+static void die(const char *what)
+{
+	out("{\"ev\":\"error\",\"what\":\"%s\",\"errno\":%d,\"msg\":\"%s\"}", what, errno, strerror(errno));
+	exit(3);
+}
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/*
+ * Body word i of (region, page, version). Compressible pages repeat one value with a small
+ * period so lzo shrinks them well below PAGE_SIZE (zswap stores them); incompressible pages are
+ * pseudo-random so compression fails and zswap must reject the store.
+ */
+static uint64_t body_word(const struct region *r, size_t page, uint32_t version, size_t i, bool incompressible)
+{
+	uint64_t seed = ((uint64_t)r->id << 56) ^ ((uint64_t)page << 20) ^ version;
+	/* a quarter of a compressible page is noise: lzo gets it to about 1.2 KiB, so the pool
+	 * grows the way real anonymous memory makes it grow, and memory.zswap.max is reachable */
+	if (incompressible || i < WORDS / 4)
+		return mix(seed * 0x9e3779b97f4a7c15ULL + i);
+	return mix(seed) + (i & 7);
+}
+
+static void write_page(struct region *r, size_t page, uint32_t version)
+{
+	uint64_t *p = r->mem + page * WORDS;
+	bool inc = r->incompressible[page];
+	p[0] = MAGIC;
+	p[1] = r->id;
+	p[2] = page;
+	p[3] = version;
+	for (size_t i = 4; i < WORDS; i++)
+		p[i] = body_word(r, page, version, i, inc);
+	r->version[page] = version;
+	logd("w %s %zu %u", r->name, page, version);
+}
+
+/* Checks one page against the version last written; reports exactly what the page held. */
+static bool check_page(struct region *r, size_t page, const char *phase)
+{
+	const uint64_t *p = r->mem + page * WORDS;
+	uint32_t want = r->version[page];
+	bool inc = r->incompressible[page];
+	bool ok;
+	long seen_page = -1, seen_version = -1;
+	size_t first_bad = 0;
+
+	if (want == 0) {
+		/* discarded: an anonymous page dropped while swapped out must read back as zeroes */
+		ok = true;
+		for (size_t i = 0; i < WORDS; i++)
+			if (p[i]) {
+				ok = false;
+				first_bad = i;
+				break;
+			}
+		if (p[0] == MAGIC) {
+			seen_page = (long)p[2];
+			seen_version = (long)p[3];
+		}
+	} else {
+		ok = p[0] == MAGIC && p[1] == (uint64_t)r->id && p[2] == page && p[3] == want;
+		if (p[0] == MAGIC) {
+			seen_page = (long)p[2];
+			seen_version = (long)p[3];
+		}
+		if (ok) {
+			for (size_t i = 4; i < WORDS; i++)
+				if (p[i] != body_word(r, page, want, i, inc)) {
+					ok = false;
+					first_bad = i;
+					break;
+				}
+		}
+	}
+	logd("r %s %zu %ld %ld %d", r->name, page, seen_version < 0 ? 0 : seen_version, seen_page, ok ? 0 : 1);
+	if (!ok) {
+		pthread_mutex_lock(&out_lock);
+		bad_pages++;
+		bool report = bad_pages <= max_bad_reports;
+		pthread_mutex_unlock(&out_lock);
+		if (report)
+			out("{\"ev\":\"bad\",\"phase\":\"%s\",\"region\":\"%s\",\"page\":%zu,\"addr\":\"%p\","
+			    "\"expect_version\":%u,\"seen_version\":%ld,\"seen_page\":%ld,\"first_bad_word\":%zu,"
+			    "\"word0\":\"0x%016" PRIx64 "\",\"zero\":%s}",
+			    phase, r->name, page, (void *)p, want, seen_version, seen_page, first_bad, p[0],
+			    (p[0] == 0 && p[WORDS - 1] == 0) ? "true" : "false");
+	}
+	return ok;
+}
+
+static void region_init(struct region *r, const char *name, int id, size_t pages, unsigned incompressible_every)
+{
+	r->name = name;
+	r->id = id;
+	r->pages = pages;
+	r->mem = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r->mem == MAP_FAILED)
+		die("mmap");
+	/* no transparent huge pages: zswap in 6.12 stores only order-0 folios */
+	madvise(r->mem, pages * PAGE, MADV_NOHUGEPAGE);
+	r->version = calloc(pages, sizeof(*r->version));
+	r->incompressible = calloc(pages, 1);
+	if (!r->version || !r->incompressible)
+		die("calloc");
+	for (size_t i = 0; incompressible_every && i < pages; i++)
+		r->incompressible[i] = (i % incompressible_every) == incompressible_every - 1;
+}
+
+static void region_unmap(struct region *r)
+{
+	munmap(r->mem, r->pages * PAGE);
+	for (size_t i = 0; i < r->pages; i++)
+		if (r->version[i])
+			logd("d %s %zu", r->name, i);
+	r->mem = NULL;
+}
+
+/* Counts pages of the range that are in swap right now, from /proc/self/pagemap (bit 62). */
+static long swapped_pages(struct region *r, size_t first, size_t count)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	long n = 0;
+	if (fd < 0)
+		return -1;
+	uint64_t *ents = malloc(count * sizeof(uint64_t));
+	if (!ents) {
+		close(fd);
+		return -1;
+	}
+	off_t off = (off_t)(((uintptr_t)r->mem / PAGE) + first) * 8;
+	if (pread(fd, ents, count * 8, off) == (ssize_t)(count * 8))
+		for (size_t i = 0; i < count; i++)
+			n += (ents[i] >> 62) & 1;
+	else
+		n = -1;
+	free(ents);
+	close(fd);
+	return n;
+}
+
+static long pageout(struct region *r, size_t first, size_t count)
+{
+	if (madvise(r->mem + first * WORDS, count * PAGE, MADV_PAGEOUT))
+		die("madvise(MADV_PAGEOUT)");
+	return swapped_pages(r, first, count);
+}
+
+static void dontneed(struct region *r, size_t first, size_t count)
+{
+	if (madvise(r->mem + first * WORDS, count * PAGE, MADV_DONTNEED))
+		die("madvise(MADV_DONTNEED)");
+	for (size_t i = first; i < first + count; i++) {
+		if (r->version[i])
+			logd("d %s %zu", r->name, i);
+		r->version[i] = 0;
+	}
+}
+
+static unsigned long check_range(struct region *r, size_t first, size_t count, const char *phase)
+{
+	unsigned long bad = 0;
+	for (size_t i = first; i < first + count; i++)
+		bad += !check_page(r, i, phase);
+	return bad;
+}
+
+static void write_range(struct region *r, size_t first, size_t count, uint32_t version)
+{
+	for (size_t i = first; i < first + count; i++)
+		write_page(r, i, version);
+}
+
+static int swap_toggle(const char *dev, bool on)
+{
+	int rc = on ? swapon(dev, 0) : swapoff(dev);
+	return rc ? -errno : 0;
+}
+
+/* ---- options ---------------------------------------------------------------------------- */
+struct opts {
+	const char *mode;
+	size_t pages;
+	int rounds;
+	double seconds;
+	const char *devs[4];
+	int ndevs;
+	const char *log;
+	unsigned incompressible_every;
+	int threads;
+};
+
+/*
+ * A child process that writes its own pages, pushes them to swap and exits without reading
+ * them: its exit must invalidate every one of its zswap entries.
+ */
+static void child_exit_invalidate(size_t pages, int id)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		struct region c;
+		data_log = NULL;
+		region_init(&c, "child", id, pages, 0);
+		write_range(&c, 0, pages, 1);
+		long sw = pageout(&c, 0, pages);
+		out("{\"ev\":\"child-pageout\",\"pages\":%zu,\"swapped\":%ld}", pages, sw);
+		_exit(0);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+}
+
+/* cycle: the lifetime paths one after another, then swapoff/swapon with live entries. */
+static int mode_cycle(struct opts *o)
+{
+	struct region r;
+	uint32_t v = 0;
+	unsigned long bad = 0;
+	size_t n = o->pages, q = n / 4;
+
+	region_init(&r, "cycle", 1, n, o->incompressible_every);
+	for (int round = 1; round <= o->rounds; round++) {
+		write_range(&r, 0, n, ++v);
+		long sw = pageout(&r, 0, n);
+		out("{\"ev\":\"pageout\",\"round\":%d,\"pages\":%zu,\"swapped\":%ld}", round, n, sw);
+		/* swapin: the first quarter is read back (zswap load) */
+		bad += check_range(&r, 0, q, "swapin");
+		/* invalidate: the second quarter is dropped while swapped out */
+		dontneed(&r, q, q);
+		/* redirty: the third quarter gets a new version, then goes out again over old slots */
+		write_range(&r, 2 * q, q, ++v);
+		pageout(&r, 0, n);
+		/* process exit with pages in zswap */
+		child_exit_invalidate(q ? q : 1, 100 + round);
+		/* swapoff with live entries: try_to_unuse pulls every page back in */
+		for (int d = 0; d < o->ndevs; d++) {
+			int rc = swap_toggle(o->devs[d], false);
+			out("{\"ev\":\"swapoff\",\"round\":%d,\"dev\":\"%s\",\"rc\":%d}", round, o->devs[d], rc);
+			if (rc)
+				return 3;
+		}
+		bad += check_range(&r, 0, n, "after-swapoff");
+		for (int d = 0; d < o->ndevs; d++) {
+			int rc = swap_toggle(o->devs[d], true);
+			out("{\"ev\":\"swapon\",\"round\":%d,\"dev\":\"%s\",\"rc\":%d}", round, o->devs[d], rc);
+			if (rc)
+				return 3;
+		}
+		/* the dropped quarter comes back with data again for the next round */
+		write_range(&r, q, q, ++v);
+		pageout(&r, 0, n);
+		bad += check_range(&r, 0, n, "swapin-after-swapon");
+	}
+	/* munmap of a region that is in swap */
+	pageout(&r, 0, n);
+	region_unmap(&r);
+	out("{\"ev\":\"done\",\"mode\":\"cycle\",\"bad\":%lu}", bad);
+	return bad ? 1 : 0;
+}
+
+/* writeback: the caller put us in a memcg with a tiny memory.zswap.max; zswap must write back. */
+static int mode_writeback(struct opts *o)
+{
+	struct region r;
+	unsigned long bad = 0;
+	uint32_t v = 0;
+	region_init(&r, "writeback", 2, o->pages, 0);
+	for (int round = 1; round <= o->rounds; round++) {
+		write_range(&r, 0, o->pages, ++v);
+		long sw = pageout(&r, 0, o->pages);
+		out("{\"ev\":\"pageout\",\"round\":%d,\"pages\":%zu,\"swapped\":%ld}", round, o->pages, sw);
+		/* give the shrinker a second pass: entries lose their referenced bit on the first */
+		pageout(&r, 0, o->pages);
+		bad += check_range(&r, 0, o->pages, "readback");
+	}
+	region_unmap(&r);
+	out("{\"ev\":\"done\",\"mode\":\"writeback\",\"bad\":%lu}", bad);
+	return bad ? 1 : 0;
+}
+
+/* reject: incompressible pages cannot be stored; they must come back intact from disk. */
+static int mode_reject(struct opts *o)
+{
+	struct region r;
+	unsigned long bad = 0;
+	uint32_t v = 0;
+	region_init(&r, "reject", 3, o->pages, 2);
+	for (int round = 1; round <= o->rounds; round++) {
+		write_range(&r, 0, o->pages, ++v);
+		long sw = pageout(&r, 0, o->pages);
+		out("{\"ev\":\"pageout\",\"round\":%d,\"pages\":%zu,\"swapped\":%ld}", round, o->pages, sw);
+		bad += check_range(&r, 0, o->pages, "readback");
+		/* now the same slots' pages flip compressibility: stores over slots that held the other kind */
+		for (size_t i = 0; i < r.pages; i++)
+			r.incompressible[i] ^= 1;
+	}
+	region_unmap(&r);
+	out("{\"ev\":\"done\",\"mode\":\"reject\",\"bad\":%lu}", bad);
+	return bad ? 1 : 0;
+}
+
+/* ---- race ------------------------------------------------------------------------------ */
+struct worker {
+	pthread_t tid;
+	int id;
+	struct opts *o;
+	struct region r;
+	unsigned long bad;
+	unsigned long iterations;
+	pthread_mutex_t lock; /* held while the worker's pages are inconsistent with version[] */
+};
+
+static void *race_worker(void *arg)
+{
+	struct worker *w = arg;
+	uint32_t v = 0;
+	size_t n = w->r.pages, h = n / 2;
+	while (!stop_flag && now() < deadline) {
+		pthread_mutex_lock(&w->lock);
+		write_range(&w->r, 0, n, ++v);
+		pageout(&w->r, 0, n);
+		w->bad += check_range(&w->r, 0, h, "race-swapin");
+		dontneed(&w->r, h, n - h);
+		write_range(&w->r, h, n - h, ++v);
+		pageout(&w->r, 0, n);
+		w->bad += check_range(&w->r, 0, n, "race-readback");
+		pthread_mutex_unlock(&w->lock);
+		w->iterations++;
+	}
+	return NULL;
+}
+
+static int mode_race(struct opts *o)
+{
+	int nw = o->threads > 0 ? o->threads : 2;
+	struct worker *ws = calloc(nw, sizeof(*ws));
+	unsigned long bad = 0, cycles = 0, swapoff_fail = 0;
+	if (!ws)
+		die("calloc");
+	deadline = now() + o->seconds;
+	for (int i = 0; i < nw; i++) {
+		ws[i].id = i;
+		ws[i].o = o;
+		pthread_mutex_init(&ws[i].lock, NULL);
+		char *name;
+		if (asprintf(&name, "race%d", i) < 0)
+			die("asprintf");
+		region_init(&ws[i].r, name, 10 + i, o->pages / nw, 0);
+		if (pthread_create(&ws[i].tid, NULL, race_worker, &ws[i]))
+			die("pthread_create");
+	}
+	/* this thread: swapoff/swapon each device in turn while the workers page in and out */
+	while (now() < deadline) {
+		for (int d = 0; d < o->ndevs && now() < deadline; d++) {
+			int rc = swap_toggle(o->devs[d], false);
+			if (rc) {
+				swapoff_fail++;
+				out("{\"ev\":\"swapoff\",\"dev\":\"%s\",\"rc\":%d}", o->devs[d], rc);
+			}
+			/* data checked after every cycle, with the workers held at a consistent point */
+			for (int i = 0; i < nw; i++) {
+				pthread_mutex_lock(&ws[i].lock);
+				bad += check_range(&ws[i].r, 0, ws[i].r.pages, "race-after-swapoff");
+				pthread_mutex_unlock(&ws[i].lock);
+			}
+			rc = swap_toggle(o->devs[d], true);
+			if (rc) {
+				out("{\"ev\":\"swapon\",\"dev\":\"%s\",\"rc\":%d}", o->devs[d], rc);
+				stop_flag = 1;
+				break;
+			}
+			cycles++;
+			out("{\"ev\":\"race-cycle\",\"n\":%lu}", cycles);
+		}
+		if (stop_flag)
+			break;
+	}
+	stop_flag = 1;
+	unsigned long iters = 0;
+	for (int i = 0; i < nw; i++) {
+		pthread_join(ws[i].tid, NULL);
+		bad += ws[i].bad;
+		iters += ws[i].iterations;
+		region_unmap(&ws[i].r);
+	}
+	out("{\"ev\":\"done\",\"mode\":\"race\",\"bad\":%lu,\"cycles\":%lu,\"iterations\":%lu,\"swapoff_failures\":%lu}", bad,
+	    cycles, iters, swapoff_fail);
+	return bad ? 1 : 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: zswap-stress MODE [--pages N] [--rounds R] [--seconds S] [--dev DEV]... [--log FILE]\n"
+		"                     [--incompressible-every K] [--threads T]\n"
+		"modes: cycle writeback reject race\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .pages = 1024, .rounds = 3, .seconds = 20, .incompressible_every = 0, .threads = 2 };
+	if (argc < 2)
+		usage();
+	o.mode = argv[1];
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!v)
+			usage();
+		if (!strcmp(a, "--pages"))
+			o.pages = strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--rounds"))
+			o.rounds = atoi(v);
+		else if (!strcmp(a, "--seconds"))
+			o.seconds = atof(v);
+		else if (!strcmp(a, "--dev") && o.ndevs < 4)
+			o.devs[o.ndevs++] = v;
+		else if (!strcmp(a, "--log"))
+			o.log = v;
+		else if (!strcmp(a, "--incompressible-every"))
+			o.incompressible_every = strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--threads"))
+			o.threads = atoi(v);
+		else
+			usage();
+		i++;
+	}
+	if (o.pages < 8)
+		o.pages = 8;
+	if (o.log) {
+		data_log = fopen(o.log, "w");
+		if (!data_log)
+			die("fopen(--log)");
+		setvbuf(data_log, NULL, _IOFBF, 1 << 16);
+	}
+	int rc;
+	if (!strcmp(o.mode, "cycle"))
+		rc = mode_cycle(&o);
+	else if (!strcmp(o.mode, "writeback"))
+		rc = mode_writeback(&o);
+	else if (!strcmp(o.mode, "reject"))
+		rc = mode_reject(&o);
+	else if (!strcmp(o.mode, "race"))
+		rc = mode_race(&o);
+	else
+		usage();
+	if (data_log)
+		fclose(data_log);
+	return rc;
+}

@@ -1,0 +1,57 @@
+import { z } from 'zod';
+
+export const PersonSchema = z.object({ name: z.string(), email: z.string() });
+
+export const SeriesTrailerSchema = z.object({
+  name: z.string(),
+  value: z.string(),
+  /** Who sent the follow-up the trailer came from; absent for the patch's own trailers. */
+  from: z.string().optional(),
+  /** The follow-up (or cover reply) the trailer came from. */
+  messageId: z.string().optional(),
+});
+
+export const SeriesPatchSchema = z.object({
+  index: z.number().int().positive(),
+  total: z.number().int().positive(),
+  /** The commit subject, without `[PATCH ...]`. */
+  subject: z.string(),
+  author: PersonSchema,
+  messageId: z.string(),
+  /** Every trailer of the commit message as written to series.mbox, own ones first. */
+  trailers: z.array(SeriesTrailerSchema),
+  date: z.string().optional(),
+  /** The version whose mail supplied this patch (differs from the series' on a partial reroll). */
+  fromVersion: z.number().int().positive(),
+});
+
+export const SeriesCoverSchema = z.object({
+  subject: z.string(),
+  author: PersonSchema,
+  messageId: z.string(),
+  body: z.string(),
+  date: z.string().optional(),
+});
+
+export const SeriesSchema = z.object({
+  schemaVersion: z.literal(1),
+  version: z.number().int().positive(),
+  /** Every version found in the thread, ascending. */
+  versions: z.array(z.number().int().positive()),
+  slug: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
+  subject: z.string(),
+  cover: SeriesCoverSchema.optional(),
+  patches: z.array(SeriesPatchSchema).min(1),
+  baseCommit: z.string().optional(),
+  prerequisitePatchIds: z.array(z.string()),
+  prerequisiteMessageIds: z.array(z.string()),
+  warnings: z.array(z.string()),
+  /** What was read: the URL fetched, the mbox file, or `-` for stdin. */
+  source: z.string(),
+  threadUrl: z.string().optional(),
+});
+
+export type Series = z.infer<typeof SeriesSchema>;
+export type SeriesPatch = z.infer<typeof SeriesPatchSchema>;
+export type SeriesTrailer = z.infer<typeof SeriesTrailerSchema>;
+export type SeriesCover = z.infer<typeof SeriesCoverSchema>;

@@ -1,0 +1,199 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { simpleParser } from 'mailparser';
+import { InfraError, InputError, errorMessage } from '../common/errors.js';
+import { encodeMessageId } from './input.js';
+import { joinMboxrd, maybeGunzip, msgidsIn, rawHeaders, splitMbox } from './mbox.js';
+
+export interface LoreServer {
+  /** `http://127.0.0.1:<port>`, no trailing slash. */
+  url: string;
+  threads: number;
+  messages: number;
+  close(): Promise<void>;
+}
+
+interface ThreadFile {
+  file: string;
+  messages: Buffer[];
+  ids: string[];
+  gz?: Buffer;
+}
+
+interface Indexed {
+  thread: ThreadFile;
+  index: number;
+}
+
+async function loadThreads(dir: string): Promise<{ threads: ThreadFile[]; byId: Map<string, Indexed> }> {
+  let names: string[];
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
+    names = (await readdir(dir)).filter((n) => /\.mbox(?:\.gz)?$/.test(n)).sort();
+  } catch (err) {
+    throw new InputError(`cannot serve ${dir}: ${errorMessage(err)}`, 'give a folder of thread mboxes (*.mbox or *.mbox.gz)');
+  }
+  const threads: ThreadFile[] = [];
+  const byId = new Map<string, Indexed>();
+  for (const name of names) {
+    const file = path.join(dir, name);
+    const messages = splitMbox(maybeGunzip(await readFile(file), file));
+    const thread: ThreadFile = { file, messages, ids: [] };
+    messages.forEach((m, index) => {
+      const id = msgidsIn(rawHeaders(m).find(([k]) => k === 'message-id')?.[1])[0] ?? '';
+      thread.ids.push(id);
+      // The first file to hold an id owns it, like an archive that saw that copy first.
+      if (id && !byId.has(id)) byId.set(id, { thread, index });
+    });
+    threads.push(thread);
+  }
+  return { threads, byId };
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+}
+
+function send(res: ServerResponse, status: number, type: string, body: Buffer | string, extra: Record<string, string> = {}): void {
+  const data = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': String(data.length), ...extra });
+  res.end(res.req.method === 'HEAD' ? undefined : data);
+}
+
+function page(title: string, content: string): string {
+  return `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>\n<body>\n${content}\n</body></html>\n`;
+}
+
+async function summary(raw: Buffer): Promise<{ subject: string; from: string; date: string; text: string; parent?: string }> {
+  const m = await simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true });
+  const headers = rawHeaders(raw);
+  return {
+    subject: m.subject ?? '(no subject)',
+    from: m.from?.text ?? '',
+    date: m.date?.toISOString() ?? '',
+    text: m.text ?? '',
+    parent: msgidsIn(headers.find(([k]) => k === 'in-reply-to')?.[1])[0],
+  };
+}
+
+async function threadPage(list: string, thread: ThreadFile, nested: boolean): Promise<string> {
+  const items = await Promise.all(thread.messages.map(summary));
+  const depth = new Map<string, number>();
+  const parts: string[] = [];
+  items.forEach((item, i) => {
+    const id = thread.ids[i] ?? '';
+    const d = nested && item.parent !== undefined && depth.has(item.parent) ? (depth.get(item.parent) as number) + 1 : 0;
+    depth.set(id, d);
+    const link = `/${encodeURIComponent(list)}/${encodeMessageId(id)}/`;
+    parts.push(
+      `<div style="margin-left:${d * 2}em"><hr><a id="m-${escapeHtml(id)}" href="${escapeHtml(link)}"><b>${escapeHtml(item.subject)}</b></a>` +
+        `<br>From: ${escapeHtml(item.from)}<br>Date: ${escapeHtml(item.date)}<pre>${escapeHtml(item.text)}</pre></div>`,
+    );
+  });
+  const first = items[0]?.subject ?? 'thread';
+  return page(first, `<h1>${escapeHtml(first)}</h1>\n<p><a href="t.mbox.gz">mbox.gz</a> (${thread.messages.length} messages)</p>\n${parts.join('\n')}`);
+}
+
+async function messagePage(list: string, thread: ThreadFile, index: number): Promise<string> {
+  const item = await summary(thread.messages[index] as Buffer);
+  const root = `/${encodeURIComponent(list)}/${encodeMessageId(thread.ids[index] ?? '')}/`;
+  return page(
+    item.subject,
+    `<h1>${escapeHtml(item.subject)}</h1>\n<p>From: ${escapeHtml(item.from)}<br>Date: ${escapeHtml(item.date)}</p>\n` +
+      `<p><a href="${escapeHtml(root)}raw">raw</a> <a href="${escapeHtml(root)}T/">thread</a> <a href="${escapeHtml(root)}t.mbox.gz">mbox.gz</a></p>\n` +
+      `<pre>${escapeHtml(item.text)}</pre>`,
+  );
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, threads: ThreadFile[], byId: Map<string, Indexed>): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    send(res, 405, 'text/plain; charset=utf-8', 'only GET and HEAD\n', { Allow: 'GET, HEAD' });
+    return;
+  }
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const raw = url.pathname.split('/').slice(1);
+  const trailingSlash = url.pathname.endsWith('/');
+  if (raw[raw.length - 1] === '') raw.pop();
+  let segments: string[];
+  try {
+    segments = raw.map((s) => decodeURIComponent(s));
+  } catch {
+    send(res, 400, 'text/plain; charset=utf-8', 'bad percent-encoding\n');
+    return;
+  }
+
+  if (segments.length === 0) {
+    const rows = threads.map((t) => {
+      const id = t.ids[0] ?? '';
+      return `<li><a href="/all/${escapeHtml(encodeMessageId(id))}/T/">${escapeHtml(path.basename(t.file))}</a> (${t.messages.length} messages)</li>`;
+    });
+    send(res, 200, 'text/html; charset=utf-8', page('kharness serve-lore', `<h1>Threads</h1>\n<ul>\n${rows.join('\n')}\n</ul>`));
+    return;
+  }
+  const [list, id, ...rest] = segments;
+  const found = id === undefined ? undefined : byId.get(id);
+  if (list === undefined || id === undefined || !found) {
+    send(res, 404, 'text/plain; charset=utf-8', `404 Not Found: no message ${id === undefined ? '' : `<${id}>`} here\n`);
+    return;
+  }
+  const base = `/${encodeURIComponent(list)}/${encodeMessageId(id)}/`;
+  const suffix = rest.join('/');
+  switch (suffix) {
+    case '':
+      if (!trailingSlash) {
+        send(res, 301, 'text/plain; charset=utf-8', `see ${base}\n`, { Location: base });
+        return;
+      }
+      send(res, 200, 'text/html; charset=utf-8', await messagePage(list, found.thread, found.index));
+      return;
+    case 'raw':
+      send(res, 200, 'text/plain; charset=utf-8', joinMboxrd([found.thread.messages[found.index] as Buffer]));
+      return;
+    case 't.mbox.gz':
+      found.thread.gz ??= gzipSync(joinMboxrd(found.thread.messages));
+      send(res, 200, 'application/gzip', found.thread.gz, { 'Content-Disposition': 'inline; filename=t.mbox.gz' });
+      return;
+    case 'T':
+    case 't':
+      if (!trailingSlash) {
+        send(res, 301, 'text/plain; charset=utf-8', `see ${base}${suffix}/\n`, { Location: `${base}${suffix}/` });
+        return;
+      }
+      send(res, 200, 'text/html; charset=utf-8', await threadPage(list, found.thread, suffix === 't'));
+      return;
+    default:
+      send(res, 404, 'text/plain; charset=utf-8', `404 Not Found: ${url.pathname}\n`);
+  }
+}
+
+/**
+ * A lore-shaped HTTP server on 127.0.0.1 over a folder of thread mboxes (one thread per file).
+ * Every Message-ID in a file resolves to that file's thread. Port 0 picks a free port.
+ */
+export async function startLoreServer(dir: string, port = 0): Promise<LoreServer> {
+  const { threads, byId } = await loadThreads(dir);
+  const server = createServer((req, res) => {
+    handle(req, res, threads, byId).catch((err) => {
+      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `500: ${errorMessage(err)}\n`);
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new InfraError(`serve-lore cannot listen on 127.0.0.1:${port}: ${errorMessage(err)}`)));
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    threads: threads.length,
+    messages: byId.size,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,135 @@
+import type { LifetimeStats } from './replay.js';
+import type { Violation } from './rules.js';
+import type { CounterSnapshot } from './trace-types.js';
+
+/**
+ * The counter oracle: the change of zswap's debugfs counters and of /proc/vmstat's zswap events
+ * across the traced workload must match the events the trace counted. The bounds below follow the
+ * 6.12 kernel's own accounting:
+ *
+ * - zswpout/zswpin/zswpwb are vm events: count_vm_event() bumps a per-cpu counter, and reading
+ *   /proc/vmstat sums every online CPU's counter at read time (vm events are not folded lazily like
+ *   the vm_stat zone counters; a CPU going offline folds its events into another). So every event
+ *   that completed before the read is in it: the delta is at least what the trace counts.
+ *   zswap_store bumps ZSWPOUT once per successful store, zswap_load bumps ZSWPIN once per hit
+ *   (exclusive or not), zswap_writeback_entry bumps ZSWPWB once per successful writeback, each
+ *   inside the traced call.
+ * - stored_pages is an atomic_t: +1 in every successful store, -1 in every zswap_entry_free, both
+ *   inside traced calls, so its change equals stores - frees exactly.
+ * - written_back_pages is a plain u64 bumped in shrink_memcg_cb() after zswap_writeback_entry()
+ *   returned, outside the traced call and without atomics: concurrent bumps can be lost, and the
+ *   last bump of a task may land after tracing stopped. The trace bounds how many
+ *   (LifetimeStats.writtenBackUnsettled); it can only be lower by that much, never higher.
+ * - Calls whose return was not captured (trace cut) may or may not have counted yet: each widens
+ *   the bound by one on the side it can move.
+ * - Events outside the traced window only add (the vm events are monotonic). The guest reads the
+ *   counters right before enabling and right after disabling tracing; whatever ran in those gaps is
+ *   counted but not traced. With the `bracket` reads (taken right after enabling and right before
+ *   disabling) the gaps are measured, not guessed; without them the caller states a bound
+ *   (`untracedEvents`, default 0: the guest quiesces the workload around the reads).
+ */
+
+export const CHECKED_COUNTERS = ['stored_pages', 'written_back_pages', 'zswpout', 'zswpin', 'zswpwb'] as const;
+export type CheckedCounter = (typeof CHECKED_COUNTERS)[number];
+
+export interface CounterCheckOptions {
+  /** counters read right after tracing was enabled and right before it was disabled */
+  bracket?: { tracingOn: CounterSnapshot; tracingOff: CounterSnapshot };
+  /** without a bracket: at most this many untraced events of each kind fell between read and trace */
+  untracedEvents?: number;
+}
+
+export interface CounterFinding {
+  counter: CheckedCounter;
+  /** after - before */
+  observed: number;
+  /** what the trace's events add up to */
+  counted: number;
+  min: number;
+  max: number;
+  ok: boolean;
+  /** how the bounds were derived */
+  why: string;
+}
+
+export interface CounterCheckResult {
+  findings: CounterFinding[];
+  violations: Violation[];
+}
+
+function num(s: CounterSnapshot, name: CheckedCounter, which: string): number {
+  const v = s[name];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`counter snapshot "${which}" lacks ${name}`);
+  return v;
+}
+
+export function checkCounters(before: CounterSnapshot, after: CounterSnapshot, stats: LifetimeStats, opts: CounterCheckOptions = {}): CounterCheckResult {
+  const delta = (c: CheckedCounter): number => num(after, c, 'after') - num(before, c, 'before');
+  /** events of counter c that ran while counters were read but tracing was off */
+  const gap = (c: CheckedCounter): { value: number; why: string } => {
+    if (opts.bracket) {
+      const { tracingOn, tracingOff } = opts.bracket;
+      const v = num(tracingOn, c, 'tracingOn') - num(before, c, 'before') + (num(after, c, 'after') - num(tracingOff, c, 'tracingOff'));
+      return { value: v, why: `${v} counted in the untraced gaps (bracket reads)` };
+    }
+    const v = opts.untracedEvents ?? 0;
+    return { value: v, why: v === 0 ? 'no untraced events allowed' : `up to ${v} untraced events` };
+  };
+  const findings: CounterFinding[] = [];
+  const monotonic = (counter: CheckedCounter, counted: number, pending: number, what: string): void => {
+    const g = gap(counter);
+    const min = counted;
+    const max = counted + pending + Math.max(0, g.value);
+    findings.push({
+      counter,
+      observed: delta(counter),
+      counted,
+      min,
+      max,
+      ok: false,
+      why: `${counted} ${what}; +${pending} calls in flight at the trace's end; ${g.why}`,
+    });
+  };
+  monotonic('zswpout', stats.store, stats.pending.store, 'successful stores');
+  monotonic('zswpin', stats.loadHit + stats.loadHitNonExclusive, stats.pending.load, 'load hits');
+  monotonic('zswpwb', stats.writeback, stats.pending.writeback, 'successful writebacks');
+  {
+    const g = gap('written_back_pages');
+    const counted = stats.writeback;
+    findings.push({
+      counter: 'written_back_pages',
+      observed: delta('written_back_pages'),
+      counted,
+      min: counted - stats.writtenBackUnsettled,
+      max: counted + stats.pending.writeback + Math.max(0, g.value),
+      ok: false,
+      why: `${counted} successful writebacks; -${stats.writtenBackUnsettled} racy or late non-atomic bumps; +${stats.pending.writeback} in flight; ${g.why}`,
+    });
+  }
+  {
+    // A gauge: the gaps' net change is measured by the bracket; without it, bounded either way.
+    const counted = stats.store - stats.free;
+    const inFlight = stats.pending.store + stats.pending.freesInPendingCalls;
+    let centre = counted;
+    const slack = inFlight + (opts.untracedEvents ?? 0);
+    let why = `${stats.store} stores - ${stats.free} frees; ±${inFlight} in flight`;
+    if (opts.bracket) {
+      const { tracingOn, tracingOff } = opts.bracket;
+      const gapNet = num(tracingOn, 'stored_pages', 'tracingOn') - num(before, 'stored_pages', 'before') + (num(after, 'stored_pages', 'after') - num(tracingOff, 'stored_pages', 'tracingOff'));
+      centre += gapNet;
+      why += `; ${gapNet >= 0 ? '+' : ''}${gapNet} net in the untraced gaps (bracket reads)`;
+    } else {
+      why += `; ±${opts.untracedEvents ?? 0} untraced`;
+    }
+    findings.push({ counter: 'stored_pages', observed: delta('stored_pages'), counted, min: centre - slack, max: centre + slack, ok: false, why });
+  }
+  for (const f of findings) f.ok = f.observed >= f.min && f.observed <= f.max;
+  const violations: Violation[] = findings
+    .filter((f) => !f.ok)
+    .map((f) => ({
+      rule: 'counter-mismatch' as const,
+      message: `${f.counter} changed by ${f.observed}, expected ${f.min === f.max ? f.min : `${f.min}..${f.max}`} (${f.why})`,
+      events: [],
+    }));
+  return { findings, violations };
+}

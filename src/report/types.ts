@@ -1,0 +1,131 @@
+import type { Verdict } from '../common/verdict.js';
+
+/**
+ * report.json: the full record of one `kharness run`. Every other report format (Markdown, HTML,
+ * JUnit, KCIDB, the email reply) is rendered from this and nothing else.
+ */
+export interface RunReport {
+  schemaVersion: 1;
+  tool: { name: 'kharness'; version: string };
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  /** complete: every patch went through every stage; interrupted: Ctrl-C; crashed: kharness itself broke */
+  status: 'complete' | 'interrupted' | 'crashed';
+  /** what went wrong when status is not complete */
+  statusReason?: string;
+  exitCode: number;
+  verdict: Verdict;
+  summary: string;
+  /** the first patch (1-based) whose verdict is fail, when one is */
+  firstBadPatch?: number;
+  series: SeriesInfo;
+  environment: EnvironmentInfo;
+  base: { commit: string; source: 'option' | 'series' | 'head'; reason: string };
+  /** index 0 is the base (the first patch's parent), then patch 1..N in order */
+  patches: PatchReport[];
+  /** output files, relative to the report folder */
+  files: Record<string, string>;
+}
+
+export interface PersonInfo {
+  name: string;
+  email: string;
+}
+
+export interface SeriesInfo {
+  slug: string;
+  subject: string;
+  version: number;
+  source: string;
+  threadUrl?: string;
+  /** Message-ID of the cover letter, or of patch 1 when there is none: what the reply answers */
+  replyTo: string;
+  cover?: { subject: string; author: PersonInfo; messageId: string };
+  patches: { index: number; total: number; subject: string; author: PersonInfo; messageId: string; trailers: { name: string; value: string }[] }[];
+  warnings: string[];
+  baseCommit?: string;
+}
+
+export interface EnvironmentInfo {
+  host: { kernel: string; cpus: number; memoryGiB: number; hostname: string };
+  accel: { accel: 'kvm' | 'tcg'; reason: string };
+  versions: Record<string, string>;
+  tree: { repo: string; worktree: string; head?: string };
+  config: { name: string; hash: string; fragments: string[] };
+  profile: string;
+  tests: string[];
+}
+
+export type StageName = 'apply' | 'build' | 'boot' | 'test' | 'model';
+export const STAGES: readonly StageName[] = ['apply', 'build', 'boot', 'test', 'model'];
+
+export interface StageReport {
+  verdict: Verdict;
+  summary: string;
+  durationMs?: number;
+  /** human lines a reviewer reads first: the error line, the wrong page, the splat title */
+  evidence: string[];
+  /** log files, relative to the report folder */
+  logs: Record<string, string>;
+  /** when a verdict changed on retry: how often each verdict came out */
+  flakyCounts?: Partial<Record<Verdict, number>>;
+}
+
+export interface BuildDetails {
+  durationMs: number;
+  objectsBuilt: number;
+  cached: boolean;
+  warningsTotal: number;
+  newWarnings: { file: string; line?: number; message: string; flag?: string }[];
+  errors: { file: string; line?: number; message: string }[];
+  checkpatch?: { errors: number; warnings: number; checks: number; findings: { level: string; type: string; message: string; location?: string }[] };
+}
+
+export interface CounterSample {
+  /** seconds since the test started */
+  t: number;
+  values: Record<string, number>;
+}
+
+export interface TestDetails {
+  name: string;
+  verdict: Verdict;
+  summary: string;
+  durationMs?: number;
+  counters?: { before: Record<string, number>; after: Record<string, number>; delta: Record<string, number> };
+  /** zswap counters sampled during the test, for plots */
+  samples: CounterSample[];
+  coverage: { path: string; label: string; count: number; source: 'trace' | 'counters' }[];
+  gaps: string[];
+  badPages: { region: string; page: number; phase: string; expectVersion: number; seenVersion: number; seenPage: number; zero: boolean; description: string }[];
+  badPagesTotal: number;
+  conformance: { verdict: string; reason: string; events?: number };
+  dataOracle: { verdict: string; reason: string; reads?: number };
+  counterOracle: { verdict: string; reason: string };
+  violations: { rule: string; message: string; slot?: string; entry?: string; events: string[] }[];
+  findings: { kind: string; title: string; function?: string; signature: string; callTrace: string[]; excerpt: string }[];
+  selftest?: { number: number; name: string; status: 'pass' | 'fail' | 'skip'; directive?: string }[];
+  /** failures the base had too: reported, not blamed on this patch */
+  preExisting: string[];
+}
+
+export interface PatchReport {
+  /** 0 = base */
+  index: number;
+  /** "base" or "k/N" */
+  label: string;
+  subject: string;
+  commit?: string;
+  messageId?: string;
+  author?: PersonInfo;
+  verdict: Verdict;
+  summary: string;
+  /** failures that were already there on the base: not blamed on this patch */
+  preExisting: string[];
+  stages: Record<StageName, StageReport>;
+  build?: BuildDetails;
+  tests: TestDetails[];
+  boot?: { status: string; reason: string; accel: string; durationMs: number; bootToCommandMs?: number; consoleLog?: string; consoleTail: string };
+}
