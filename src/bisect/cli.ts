@@ -1,5 +1,125 @@
 import type { Command } from 'commander';
+import path from 'node:path';
+import { action, positiveInt } from '../common/command.js';
+import { ExitCode, InputError, type ExitCodeValue } from '../common/errors.js';
+import { info, printJson } from '../common/output.js';
+import { defaultTreePath, projectRoot } from '../common/paths.js';
+import { listConfigs } from '../build/config.js';
+import { ALL_TESTS, PROFILES } from '../guest/profiles.js';
+import { resolveProfile, resolveTests, type GuestTestName } from '../guest/index.js';
+import { applySeries, chooseBase } from '../tree/apply.js';
+import { loadSeries } from '../tree/input.js';
+import { lockTree, openKernelTree } from '../tree/worktree.js';
+import { bisectSeries, writeBisect, type BadWhen, type BisectResult } from './index.js';
+import { bisectRange, runRangeStep } from './range.js';
+
+interface BisectOpts {
+  series?: string;
+  tree?: string;
+  base?: string;
+  good?: string;
+  bad?: string;
+  config: string;
+  tests?: string;
+  profile: string;
+  runs: number;
+  stage: string;
+  test?: string;
+  out?: string;
+  lore?: string;
+  trace: boolean;
+  accel?: string;
+  work?: string;
+  json?: boolean;
+}
+
+function badWhenFrom(opts: BisectOpts): BadWhen {
+  if (!['any', 'build', 'test', 'model'].includes(opts.stage)) throw new InputError(`--stage must be any, build, test or model, not "${opts.stage}"`);
+  const test = opts.test ? (resolveTests(opts.test)[0] as GuestTestName) : undefined;
+  return { stage: opts.stage as BadWhen['stage'], test };
+}
+
+function printResult(opts: BisectOpts, r: BisectResult, dir: string): void {
+  for (const s of r.steps) info(opts, `  ${s.commit.slice(0, 12)} ${s.outcome.padEnd(5)} ${s.subject} — ${s.reason}`);
+  info(opts, `\n${r.conclusion}`);
+  for (const e of r.culprit?.evidence.slice(0, 8) ?? []) info(opts, `  ${e}`);
+  info(opts, `bisect report: ${path.join(dir, 'bisect.md')}`);
+}
 
 export function registerBisectCommands(program: Command): void {
-  void program;
+  program
+    .command('bisect')
+    .description('find the first bad patch of a series (--series) or the first bad commit of a range (--tree --good --bad)')
+    .option('--series <input>', 'a series (lore URL, message-id, mbox, fetch folder): find its first bad patch')
+    .option('--tree <dir>', 'kernel git tree (default: the Debian 6.12 tree)')
+    .option('--base <ref>', 'series mode: apply on this commit')
+    .option('--good <ref>', 'range mode: a commit known good')
+    .option('--bad <ref>', 'range mode: a commit known bad')
+    .option('--config <name>', `kernel config: ${listConfigs().join(', ')}`, 'zswap')
+    .option('--tests <list>', `guest tests to run: ${ALL_TESTS.join(',')}`)
+    .option('--profile <name>', `guest suite profile: ${Object.keys(PROFILES).join(', ')}`, 'quick')
+    .option('--runs <n>', 'run each step N times; a step whose outcome changes is reported flaky, not guessed', positiveInt('--runs'), 1)
+    .option('--stage <stage>', 'what counts as bad: any, build, test or model', 'any')
+    .option('--test <name>', 'only this guest test failing counts as bad')
+    .option('--out <dir>', 'where bisect.json and bisect.md go')
+    .option('--lore <url>', 'lore server to fetch from')
+    .option('--no-trace', 'do not trace zswap in the guest')
+    .option('--accel <kvm|tcg>', 'force an accelerator')
+    .option('--work <dir>', 'where worktrees and build dirs live')
+    .option('--json', 'print bisect.json to stdout')
+    .action(
+      action(async (opts: BisectOpts): Promise<ExitCodeValue> => {
+        const badWhen = badWhenFrom(opts);
+        resolveProfile(opts.profile);
+        const tests = opts.test && !opts.tests ? resolveTests(opts.test) : resolveTests(opts.tests);
+        const accel = opts.accel === 'kvm' || opts.accel === 'tcg' ? opts.accel : undefined;
+        let result: BisectResult;
+        let outDir: string;
+        if (opts.series) {
+          if (opts.good || opts.bad) throw new InputError('--series finds the first bad patch itself; --good/--bad are for a commit range');
+          const loaded = await loadSeries(opts.series, { lore: opts.lore });
+          outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', loaded.series.slug, 'bisect'));
+          const tree = await openKernelTree(opts.tree ?? defaultTreePath(), opts.work);
+          const unlock = await lockTree(tree);
+          try {
+            const base = await chooseBase(tree, { base: opts.base, seriesBase: loaded.series.baseCommit });
+            const applied = await applySeries(tree, loaded.mboxPath, base, loaded.series.patches.map((p) => p.subject));
+            const failed = applied.patches.find((p) => !p.commit);
+            if (failed) throw new InputError(`patch ${failed.index} does not apply (${failed.conflicts.map((c) => c.file).join(', ') || failed.status}): bisect needs every patch applied`);
+            const commits = [{ commit: base.commit, subject: `base (${base.reason})` }, ...applied.patches.map((p) => ({ commit: p.commit!, subject: p.subject }))];
+            result = await bisectSeries(commits, { tree, config: opts.config, tests, profile: opts.profile, runs: opts.runs, badWhen, outDir, trace: opts.trace, accel, onProgress: (l) => info(opts, `bisect: ${l}`) });
+          } finally {
+            await unlock();
+          }
+        } else {
+          if (!opts.good || !opts.bad) throw new InputError('give --series <input>, or --good A --bad B (with --tree) for a commit range');
+          const tree = await openKernelTree(opts.tree ?? defaultTreePath(), opts.work);
+          outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', `bisect-${tree.key}`));
+          const unlock = await lockTree(tree);
+          try {
+            result = await bisectRange({ treeRepo: tree.repo, work: opts.work, good: opts.good, bad: opts.bad, config: opts.config, tests, profile: opts.profile, runs: opts.runs, badWhen, outDir, trace: opts.trace, accel, onLine: (l) => info(opts, `  | ${l}`) });
+          } finally {
+            await unlock();
+          }
+        }
+        await writeBisect(outDir, result);
+        if (opts.json) printJson(result);
+        else printResult(opts, result, outDir);
+        if (result.steps.some((s) => s.outcome === 'error') && !result.culprit) return ExitCode.Infrastructure;
+        return result.culprit || result.candidates.length ? ExitCode.PatchFailed : ExitCode.Ok;
+      }),
+    );
+
+  program
+    .command('bisect-step', { hidden: true })
+    .description('one step of `git bisect run` (used by kharness bisect --good/--bad)')
+    .argument('<plan>', 'plan.json written by kharness bisect')
+    .action(async (plan: string) => {
+      try {
+        process.exitCode = await runRangeStep(plan);
+      } catch (err) {
+        process.stderr.write(`kharness bisect-step: ${(err as Error).message}\n`);
+        process.exitCode = 128;
+      }
+    });
 }

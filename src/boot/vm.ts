@@ -1,7 +1,7 @@
 import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { chmod, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import { InfraError } from '../common/errors.js';
 import { spawnTracked } from '../common/exec.js';
 import { projectRoot, venvBin } from '../common/paths.js';
@@ -155,7 +155,7 @@ async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg', accelReason: st
   const result = await child;
   clearInterval(watchdog);
   out.end();
-  await once(out, 'close').catch(() => undefined);
+  await finished(out).catch(() => undefined);
   if (partial) tailLines.push(partial);
 
   const durationMs = Date.now() - started;

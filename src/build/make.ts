@@ -1,7 +1,7 @@
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import path from 'node:path';
-import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import { spawnTracked } from '../common/exec.js';
 import { cacheDir } from '../common/paths.js';
 
@@ -54,10 +54,11 @@ export async function runMake(src: string, buildDir: string, targets: string[], 
     maxBuffer: 256 * 1024 * 1024,
     stdin: 'ignore',
   });
-  child.all?.pipe(out);
+  // end: false, so the log is closed by us after make exits, never twice.
+  child.all?.pipe(out, { end: false });
   const result = await child;
   out.end();
-  await once(out, 'close').catch(() => undefined);
+  await finished(out).catch(() => undefined);
   return {
     exitCode: result.exitCode,
     signal: result.signal ?? undefined,

@@ -28,6 +28,10 @@ export interface CoverageEntry {
 export interface TestJudgement {
   name: string;
   verdict: Verdict;
+  /** the test's own outcome: workload status, wrong pages, console, selftest cases */
+  workloadVerdict: Verdict;
+  /** the reference model's outcome: trace conformance and the data and counter oracles */
+  modelVerdict: Verdict;
   summary: string;
   durationMs?: number;
   counters?: { before: Record<string, number>; after: Record<string, number>; delta: Record<string, number> };
@@ -43,6 +47,8 @@ export interface TestJudgement {
   counterOracle: CheckOutcome & { findings?: CounterFinding[] };
   findings: Finding[];
   selftest?: { cases: TapCase[]; plan?: number };
+  /** zswap counters sampled once a second while the test ran */
+  samples: { t: number; values: Record<string, number> }[];
   evidence: string[];
   logs: Record<string, string>;
 }
@@ -101,6 +107,8 @@ export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
   const base: TestJudgement = {
     name,
     verdict: 'pass',
+    workloadVerdict: 'pass',
+    modelVerdict: 'skipped',
     summary: '',
     coverage: [],
     gaps: [],
@@ -111,6 +119,7 @@ export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
     dataOracle: { verdict: 'skipped', reason: 'no data log' },
     counterOracle: { verdict: 'skipped', reason: 'no trace to count events from' },
     findings: input.findings,
+    samples: [],
     evidence,
     logs,
   };
@@ -118,22 +127,25 @@ export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
   if (!line) {
     const consoleText = await readFile(boot.consoleLog, 'utf8').catch(() => '');
     const started = consoleText.includes(`kharness-guest: test ${name}: start`);
-    if (boot.status === 'error') return { ...base, verdict: 'error', summary: `not run: ${boot.reason}` };
+    if (boot.status === 'error') return { ...base, verdict: 'error', workloadVerdict: 'error', summary: `not run: ${boot.reason}` };
     if (input.setupError) {
-      return { ...base, verdict: 'error', summary: `the guest suite could not set up: ${input.setupError}` };
+      return { ...base, verdict: 'error', workloadVerdict: 'error', summary: `the guest suite could not set up: ${input.setupError}` };
     }
     if (started) {
       const first = input.findings[0];
       return {
         ...base,
         verdict: 'fail',
+        workloadVerdict: 'fail',
         summary: `${boot.status === 'completed' ? 'did not finish' : boot.status} while running: ${first ? first.title : boot.reason}`,
         evidence: [`console tail:\n${boot.consoleTail}`],
       };
     }
-    return { ...base, verdict: 'skipped', summary: `not reached: the VM ${boot.status === 'completed' ? 'ended' : `ended (${boot.status})`} before this test` };
+    return { ...base, verdict: 'skipped', workloadVerdict: 'skipped', summary: `not reached: the VM ${boot.status === 'completed' ? 'ended' : `ended (${boot.status})`} before this test` };
   }
 
+  const samplesText = await read(path.join(runDir, `${name}.samples`));
+  if (samplesText) base.samples = parseSamples(samplesText);
   const before = line.counters_before ?? {};
   const after = line.counters_after ?? {};
   const delta = deltaOf(before, after);
@@ -243,7 +255,8 @@ export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
   if (verdict !== 'error') {
     if (line.status === 'fail') {
       verdict = 'fail';
-      if (base.badPagesTotal) reasons.push(`${base.badPagesTotal} page(s) read back wrong, first: ${describeBadPage(base.badPages[0]!)}`);
+      if (line.hung === true) reasons.push(`hung: the workload did not finish within ${String(line.timeout_s ?? '?')}s (blocked tasks are on the console)`);
+      else if (base.badPagesTotal) reasons.push(`${base.badPagesTotal} page(s) read back wrong, first: ${describeBadPage(base.badPages[0]!)}`);
       else if (base.selftest) reasons.push(`selftest case(s) failed: ${base.selftest.cases.filter((c) => c.status === 'fail').map((c) => c.name).join(', ') || `exit ${line.rc}`}`);
       else reasons.push(`the workload failed (exit ${line.rc ?? '?'})`);
     }
@@ -251,15 +264,33 @@ export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
       verdict = 'fail';
       reasons.push(`kernel: ${input.findings[0]!.title}${input.findings[0]!.function ? ` (in ${input.findings[0]!.function})` : ''}`);
     }
+    base.workloadVerdict = verdict;
     for (const check of [base.conformance, base.dataOracle, base.counterOracle]) {
       if (check.verdict === 'fail') {
         verdict = 'fail';
         reasons.push(check.reason);
       }
     }
-  }
+  } else base.workloadVerdict = verdict;
+  const checks = [base.conformance, base.dataOracle, base.counterOracle].map((c) => c.verdict);
+  base.modelVerdict = checks.includes('fail') ? 'fail' : checks.includes('error') ? 'error' : checks.includes('pass') ? 'pass' : 'skipped';
   for (const v of violations.slice(0, 5)) evidence.push(`${v.rule}: ${v.message}`);
   base.verdict = verdict;
   base.summary = reasons.length ? reasons.join('; ') : `passed${base.gaps.length ? `, but never ran: ${base.gaps.map((g) => LIFETIME_PATHS[g as LifetimePath]).join(', ')}` : ''}`;
   return base;
+}
+
+/** `MS {json}` lines from the guest's sampler. */
+export function parseSamples(text: string): { t: number; values: Record<string, number> }[] {
+  const out: { t: number; values: Record<string, number> }[] = [];
+  for (const line of text.split('\n')) {
+    const sp = line.indexOf(' ');
+    if (sp <= 0) continue;
+    try {
+      out.push({ t: Number(line.slice(0, sp)) / 1000, values: JSON.parse(line.slice(sp + 1)) as Record<string, number> });
+    } catch {
+      /* a line cut by the VM ending */
+    }
+  }
+  return out;
 }

@@ -130,24 +130,37 @@ result() {
 		"$1" "$2" "$((end - $3))" "$4" "$5" "${6:+,$6}" >> "$RESULTS"
 }
 
+# zswap counters once a second while a test runs, for the report's plots.
+sampler() { # test start_ms
+	while :; do
+		printf '%s %s\n' "$(( $(now_ms) - $2 ))" "$(counters)" >> "$RUN/$1.samples"
+		sleep 1
+	done
+}
+
 heartbeat() { while :; do sleep 5; say "alive $(cat /proc/uptime)"; done; }
 heartbeat &
 HB=$!
 
 # Each workload has a budget: past it, the blocked tasks' stacks go to the console (the
-# evidence of a hang) and the test is reported as hung. A task stuck in D state cannot be
-# killed; then the host watchdog ends the VM.
+# evidence of a hang), the test is reported as hung, and the suite moves on without waiting:
+# a task stuck in the kernel cannot be killed. If the whole guest stops, the host watchdog ends it.
 run_workload() { # name cgroup args...
 	local name=$1 cg=$2; shift 2
-	(echo $BASHPID > "$cg/cgroup.procs" && exec timeout -s KILL "${TEST_TIMEOUT:-300}" "$RUN/zswap-stress" "$@") \
-		> "$RUN/$name.out" 2> "$RUN/$name.err"
-	local rc=$?
-	if [ $rc = 137 ]; then
-		say "test $name: hung past ${TEST_TIMEOUT:-300}s, blocked tasks follow"
-		echo w > /proc/sysrq-trigger
-		echo "$name" >> "$RUN/hung"
-	fi
-	return $rc
+	(echo $BASHPID > "$cg/cgroup.procs" && exec "$RUN/zswap-stress" "$@") > "$RUN/$name.out" 2> "$RUN/$name.err" &
+	local pid=$! waited=0
+	while kill -0 $pid 2>/dev/null; do
+		if [ $waited -ge "${TEST_TIMEOUT:-300}" ]; then
+			say "test $name: hung past ${TEST_TIMEOUT:-300}s, blocked tasks follow"
+			echo w > /proc/sysrq-trigger
+			kill -9 $pid 2>/dev/null
+			echo "$name" >> "$RUN/hung"
+			return 124
+		fi
+		sleep 1
+		waited=$((waited + 1))
+	done
+	wait $pid
 }
 
 for t in $TESTS; do
@@ -156,6 +169,8 @@ for t in $TESTS; do
 	# Counters are read inside the traced window (after tracing starts, before it stops), so
 	# every event that moved them is in the trace too: the counter oracle can be exact.
 	trace_start $t
+	sampler "$t" "$start" &
+	SAMPLER=$!
 	before=$(counters)
 	extra=""
 	status=pass
@@ -212,7 +227,12 @@ for t in $TESTS; do
 		extra="\"reason\":\"unknown test\""
 		;;
 	esac
+	if [ -f "$RUN/hung" ] && grep -q "^$t" "$RUN/hung"; then
+		status=fail
+		extra="$extra,\"hung\":true,\"timeout_s\":${TEST_TIMEOUT:-300}"
+	fi
 	after=$(counters)
+	kill $SAMPLER 2>/dev/null; wait $SAMPLER 2>/dev/null
 	trace_stop $t
 	result "$t" "$status" "$start" "$before" "$after" "$extra"
 	say "test $t: $status"

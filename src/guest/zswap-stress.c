@@ -334,19 +334,25 @@ static int mode_cycle(struct opts *o)
 		pageout(&r, 0, n);
 		/* process exit with pages in zswap */
 		child_exit_invalidate(q ? q : 1, 100 + round);
-		/* swapoff with live entries: try_to_unuse pulls every page back in */
+		/*
+		 * swapoff with live entries, one device at a time: try_to_unuse pulls that device's
+		 * pages back in while the others stay in use. Turning a device back on gives it the
+		 * lowest priority, so the next round swaps to another device (another swap type).
+		 */
 		for (int d = 0; d < o->ndevs; d++) {
+			long before = swapped_pages(&r, 0, n);
 			int rc = swap_toggle(o->devs[d], false);
-			out("{\"ev\":\"swapoff\",\"round\":%d,\"dev\":\"%s\",\"rc\":%d}", round, o->devs[d], rc);
+			out("{\"ev\":\"swapoff\",\"round\":%d,\"dev\":\"%s\",\"rc\":%d,\"swapped_before\":%ld}", round, o->devs[d], rc,
+			    before);
 			if (rc)
 				return 3;
-		}
-		bad += check_range(&r, 0, n, "after-swapoff");
-		for (int d = 0; d < o->ndevs; d++) {
-			int rc = swap_toggle(o->devs[d], true);
+			bad += check_range(&r, 0, n, "after-swapoff");
+			rc = swap_toggle(o->devs[d], true);
 			out("{\"ev\":\"swapon\",\"round\":%d,\"dev\":\"%s\",\"rc\":%d}", round, o->devs[d], rc);
 			if (rc)
 				return 3;
+			/* out again, so the next device's swapoff also finds live entries */
+			pageout(&r, 0, n);
 		}
 		/* the dropped quarter comes back with data again for the next round */
 		write_range(&r, q, q, ++v);

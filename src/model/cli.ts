@@ -4,7 +4,7 @@ import { ExitCode, InputError } from '../common/errors.js';
 import { info, printJson } from '../common/output.js';
 import { runModelBench } from './bench.js';
 import { DEFAULT_BOUNDS, checkDesign, listDesigns } from './design/checker.js';
-import { formatDesignCheck, formatReplay } from './format.js';
+import { formatCoverage, formatDesignCheck, formatReplay } from './format.js';
 import { replayTrace } from './replay.js';
 import { readTraceFile } from './trace-file.js';
 
@@ -30,6 +30,7 @@ interface CheckCliOptions {
   writebacks: number;
   swapoffCycles: number;
   maxStates: number;
+  coverage?: boolean;
   json?: boolean;
 }
 
@@ -66,6 +67,7 @@ export function registerModelCommands(program: Command): void {
     .option('--writebacks <w>', 'writeback attempts of the shrinker', nonNegativeInt('--writebacks'), DEFAULT_BOUNDS.writebacks)
     .option('--swapoff-cycles <c>', 'swapoff + swapon cycles', nonNegativeInt('--swapoff-cycles'), DEFAULT_BOUNDS.swapoffCycles)
     .option('--max-states <s>', 'give up after this many states', positiveInt('--max-states'), DEFAULT_BOUNDS.maxStates)
+    .option('--coverage', 'also list how often each kind of step ran')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExit: 0 no violation within the bounds, 1 a violation, 2 bad usage or the state limit was hit.')
     .action(
@@ -81,9 +83,12 @@ export function registerModelCommands(program: Command): void {
           writebacks: opts.writebacks,
           swapoffCycles: opts.swapoffCycles,
           maxStates: opts.maxStates,
-        });
+        }, { coverage: opts.coverage });
         if (opts.json) printJson(result);
-        else process.stdout.write(`${formatDesignCheck(result)}\n`);
+        else {
+          process.stdout.write(`${formatDesignCheck(result)}\n`);
+          if (result.coverage) process.stdout.write(`${formatCoverage(result.coverage)}\n`);
+        }
         if (result.violation) return ExitCode.PatchFailed;
         if (!result.complete) {
           throw new InputError(`the search stopped at ${result.statesExplored} states before covering the bounds`, 'raise --max-states or lower --threads/--slots/--ops');

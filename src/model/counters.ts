@@ -64,6 +64,10 @@ function num(s: CounterSnapshot, name: CheckedCounter, which: string): number {
 }
 
 export function checkCounters(before: CounterSnapshot, after: CounterSnapshot, stats: LifetimeStats, opts: CounterCheckOptions = {}): CounterCheckResult {
+  // Events the ring buffer dropped were counted by the kernel but not by the trace: each may
+  // raise any counter by one (or move stored_pages either way); an unknown number lifts the bound.
+  const lost = stats.lost.gaps === 0 ? 0 : (stats.lost.events ?? Infinity);
+  const lostWhy = lost === 0 ? '' : `; +${lost === Infinity ? 'any number of' : lost} events lost by the trace`;
   const delta = (c: CheckedCounter): number => num(after, c, 'after') - num(before, c, 'before');
   /** events of counter c that ran while counters were read but tracing was off */
   const gap = (c: CheckedCounter): { value: number; why: string } => {
@@ -79,7 +83,7 @@ export function checkCounters(before: CounterSnapshot, after: CounterSnapshot, s
   const monotonic = (counter: CheckedCounter, counted: number, pending: number, what: string): void => {
     const g = gap(counter);
     const min = counted;
-    const max = counted + pending + Math.max(0, g.value);
+    const max = counted + pending + Math.max(0, g.value) + lost;
     findings.push({
       counter,
       observed: delta(counter),
@@ -87,7 +91,7 @@ export function checkCounters(before: CounterSnapshot, after: CounterSnapshot, s
       min,
       max,
       ok: false,
-      why: `${counted} ${what}; +${pending} calls in flight at the trace's end; ${g.why}`,
+      why: `${counted} ${what}; +${pending} calls in flight at the trace's end; ${g.why}${lostWhy}`,
     });
   };
   monotonic('zswpout', stats.store, stats.pending.store, 'successful stores');
@@ -101,9 +105,9 @@ export function checkCounters(before: CounterSnapshot, after: CounterSnapshot, s
       observed: delta('written_back_pages'),
       counted,
       min: counted - stats.writtenBackUnsettled,
-      max: counted + stats.pending.writeback + Math.max(0, g.value),
+      max: counted + stats.pending.writeback + Math.max(0, g.value) + lost,
       ok: false,
-      why: `${counted} successful writebacks; -${stats.writtenBackUnsettled} racy or late non-atomic bumps; +${stats.pending.writeback} in flight; ${g.why}`,
+      why: `${counted} successful writebacks; -${stats.writtenBackUnsettled} racy or late non-atomic bumps; +${stats.pending.writeback} in flight; ${g.why}${lostWhy}`,
     });
   }
   {
@@ -111,7 +115,7 @@ export function checkCounters(before: CounterSnapshot, after: CounterSnapshot, s
     const counted = stats.store - stats.free;
     const inFlight = stats.pending.store + stats.pending.freesInPendingCalls;
     let centre = counted;
-    const slack = inFlight + (opts.untracedEvents ?? 0);
+    const slack = inFlight + (opts.untracedEvents ?? 0) + lost;
     let why = `${stats.store} stores - ${stats.free} frees; ±${inFlight} in flight`;
     if (opts.bracket) {
       const { tracingOn, tracingOff } = opts.bracket;
@@ -121,7 +125,7 @@ export function checkCounters(before: CounterSnapshot, after: CounterSnapshot, s
     } else {
       why += `; ±${opts.untracedEvents ?? 0} untraced`;
     }
-    findings.push({ counter: 'stored_pages', observed: delta('stored_pages'), counted, min: centre - slack, max: centre + slack, ok: false, why });
+    findings.push({ counter: 'stored_pages', observed: delta('stored_pages'), counted, min: centre - slack, max: centre + slack, ok: false, why: why + lostWhy });
   }
   for (const f of findings) f.ok = f.observed >= f.min && f.observed <= f.max;
   const violations: Violation[] = findings

@@ -26,6 +26,9 @@ export function formatReplay(r: ReplayResult, calls: number): string {
   if (pending > 0) {
     lines.push(`  calls without a captured return: ${pending} (store ${p.store}, load ${p.load}, invalidate ${p.invalidate}, writeback ${p.writeback}, swapoff ${p.swapoff}, swapon ${p.swapon})`);
   }
+  if (r.stats.lost.gaps > 0) {
+    lines.push(`  the trace lost ${r.stats.lost.events ?? 'an unknown number of'} events in ${r.stats.lost.gaps} gap${r.stats.lost.gaps === 1 ? '' : 's'}: slots were re-learned after each`);
+  }
   for (const v of r.violations) lines.push('', formatViolation(v));
   for (const s of r.inconclusive) lines.push('', `not checked: slot ${slotName(s.slot)}: ${s.reason}`);
   return lines.join('\n');
@@ -46,10 +49,15 @@ export function formatDesignCheck(r: DesignCheckResult): string {
   const lines = [`design ${r.design}: ${v.rule} after ${v.steps.length} steps (a shortest interleaving)`, `  bounds: ${describeBounds(r)}; explored ${stats}`];
   for (const s of v.steps) {
     lines.push(`  ${String(s.index).padStart(2)}. ${s.thread}: ${s.action}`);
-    if (s.changes.length === 0) lines.push('        (only the thread's own progress)');
+    if (s.changes.length === 0) lines.push('        (only the thread\'s own progress)');
     for (const c of s.changes) lines.push(`        ${c}`);
   }
   lines.push(`  => ${v.rule}: ${v.message}`);
   for (const a of v.alsoBroken) lines.push(`     also ${a.rule}: ${a.message}`);
   return lines.join('\n');
+}
+
+export function formatCoverage(coverage: Record<string, number>): string {
+  const rows = Object.entries(coverage).sort((a, b) => a[0].localeCompare(b[0]));
+  return ['steps run (names and numbers masked as #):', ...rows.map(([k, n]) => `  ${String(n).padStart(8)}  ${k}`)].join('\n');
 }

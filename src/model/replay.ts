@@ -65,9 +65,11 @@ export interface LifetimeStats {
    * yet when tracing stopped; the counter oracle allows that many fewer.
    */
   writtenBackUnsettled: number;
+  /** ring-buffer overruns in the trace: gaps, and events dropped (null: ftrace did not say how many) */
+  lost: { gaps: number; events: number | null };
 }
 
-export type LifetimePath = Exclude<keyof LifetimeStats, 'pending' | 'writtenBackUnsettled'>;
+export type LifetimePath = Exclude<keyof LifetimeStats, 'pending' | 'writtenBackUnsettled' | 'lost'>;
 
 /** Every lifetime path, in report order, with what it means. */
 export const LIFETIME_PATHS: Record<LifetimePath, string> = {
@@ -113,6 +115,7 @@ export interface ReplayResult {
 
 type ParentCall = Extract<TraceCall, { kind: 'store' | 'load' | 'invalidate' | 'writeback' | 'swapoff' }>;
 type SwapCall = Extract<TraceCall, { kind: 'swapon' | 'swapoff' }>;
+type LostCall = Extract<TraceCall, { kind: 'lost' }>;
 
 const PARENT_KINDS = new Set<TraceCall['kind']>(['store', 'load', 'invalidate', 'writeback', 'swapoff']);
 const MAX_FRONTIER = 64;
@@ -193,6 +196,7 @@ function emptyStats(): LifetimeStats {
     orphanFree: 0,
     pending: { store: 0, load: 0, invalidate: 0, writeback: 0, swapoff: 0, swapon: 0, freesInPendingCalls: 0 },
     writtenBackUnsettled: 0,
+    lost: { gaps: 0, events: 0 },
   };
 }
 
@@ -243,6 +247,10 @@ function countStats(calls: readonly TraceCall[], freesOf: Map<ParentCall, FreeCa
         break;
       }
       case 'marker':
+        break;
+      case 'lost':
+        stats.lost.gaps++;
+        stats.lost.events = c.count === undefined || stats.lost.events === null ? null : stats.lost.events + c.count;
         break;
     }
   }
@@ -358,6 +366,40 @@ interface SlotHistory {
   events: TraceCall[];
 }
 
+/**
+ * The swapon/swapoff calls (indexes into `swaps`, sorted by start) that can matter to a slot:
+ * those overlapping one of its calls, and the nearest one before and after each call. Between
+ * two calls of the slot, the first swap call checks and clears the slot and the last one sets
+ * the tree state the next call sees; the ones in between act on an empty slot and change nothing,
+ * so a trace with many swapoff cycles does not multiply into every slot.
+ */
+function relevantSwaps(swaps: ReadonlyArray<{ lo: number; hi: number }>, ops: readonly SlotOp[]): number[] {
+  // (also used for lost-event gaps: the same reasoning holds for a reset to "unknown")
+  const chosen = new Set<number>();
+  const firstStartingAfter = (t: number): number => {
+    let lo = 0;
+    let hi = swaps.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (swaps[mid]!.lo <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const SCAN = 64;
+  for (const op of ops) {
+    const after = firstStartingAfter(op.hi);
+    if (after < swaps.length) chosen.add(after);
+    // Walk back over the swap calls starting no later than the op ends: overlapping ones, then the
+    // nearest one entirely before it (swap calls rarely overlap each other, so this stays short).
+    for (let k = after - 1, n = 0; k >= 0 && n < SCAN; k--, n++) {
+      chosen.add(k);
+      if (swaps[k]!.hi < op.lo) break;
+    }
+  }
+  return [...chosen].sort((a, b) => a - b);
+}
+
 function buildHistories(calls: readonly TraceCall[], parents: Map<FreeCall, ParentCall | null>, slack: number): SlotHistory[] {
   const histories = new Map<string, SlotHistory>();
   const history = (slot: Slot): SlotHistory => {
@@ -379,8 +421,12 @@ function buildHistories(calls: readonly TraceCall[], parents: Map<FreeCall, Pare
     return op;
   };
   const swapCalls: SwapCall[] = [];
+  const gaps: Array<{ call: LostCall; lo: number; hi: number }> = [];
   for (const c of calls) {
     switch (c.kind) {
+      case 'lost':
+        gaps.push({ call: c, lo: c.start - slack, hi: (c.end ?? c.start) + slack });
+        break;
       case 'store':
         addOp(c.slot, c, c.end, c.ok === undefined);
         break;
@@ -429,18 +475,48 @@ function buildHistories(calls: readonly TraceCall[], parents: Map<FreeCall, Pare
     const key = slotKey(f.slot);
     bySlot.set(key, [...(bySlot.get(key) ?? []), f]);
   }
+  const swapsByType = new Map<number, Array<{ call: SwapCall; lo: number; hi: number }>>();
+  for (const c of [...swapCalls].sort((a, b) => a.start - b.start || a.seq - b.seq)) {
+    let list = swapsByType.get(c.type);
+    if (!list) swapsByType.set(c.type, (list = []));
+    list.push({ call: c, lo: c.start - slack, hi: c.end === undefined ? Infinity : c.end + slack });
+  }
   for (const h of histories.values()) {
-    for (const s of swapCalls) {
-      if (s.type !== h.slot.type) continue;
+    const swaps = swapsByType.get(h.slot.type);
+    if (!swaps) continue;
+    for (const k of relevantSwaps(swaps, h.ops)) {
+      const s = swaps[k]!.call;
       const pending = s.end === undefined && (s.kind === 'swapoff' || s.ret === undefined);
-      const op: SlotOp = { call: s, frees: [], lo: s.start - slack, hi: s.end === undefined ? Infinity : s.end + slack, pending };
-      for (const f of swapoffFrees.get(s)?.get(slotKey(h.slot)) ?? []) {
+      const op: SlotOp = { call: s, frees: [], lo: swaps[k]!.lo, hi: swaps[k]!.hi, pending };
+      h.ops.push(op);
+      h.events.push(s);
+    }
+    for (const [s, bySlot] of swapoffFrees) {
+      const frees = bySlot.get(slotKey(h.slot));
+      if (!frees) continue;
+      let op = h.ops.find((o) => o.call === s);
+      if (!op) {
+        op = { call: s as SwapCall, frees: [], lo: s.start - slack, hi: s.end === undefined ? Infinity : s.end + slack, pending: s.end === undefined };
+        h.ops.push(op);
+        h.events.push(s);
+      }
+      for (const f of frees) {
         op.frees.push(f);
         op.hi = Math.min(op.hi, f.start + slack);
         h.events.push(f);
       }
-      h.ops.push(op);
-      h.events.push(s);
+    }
+  }
+  // A gap in the trace makes every slot it may have touched unknown again.
+  gaps.sort((a, b) => a.lo - b.lo || a.call.seq - b.call.seq);
+  if (gaps.length > 0) {
+    for (const h of histories.values()) {
+      const own = [...h.ops];
+      for (const k of relevantSwaps(gaps, own)) {
+        const g = gaps[k]!;
+        h.ops.push({ call: g.call, frees: [], lo: g.lo, hi: g.hi, pending: false });
+        h.events.push(g.call);
+      }
     }
   }
   for (const h of histories.values()) {

@@ -63,5 +63,7 @@ export function describeCall(call: TraceCall): string {
       return `${head} type ${call.type}`;
     case 'marker':
       return `${head} ${call.name} type ${call.type}`;
+    case 'lost':
+      return `${head} ${call.count ?? 'some'} events lost`;
   }
 }

@@ -9,7 +9,7 @@ import type { Slot, TraceCall } from './trace-types.js';
  */
 
 export type FreeCall = Extract<TraceCall, { kind: 'free' }>;
-type SlotCall = Extract<TraceCall, { kind: 'store' | 'load' | 'invalidate' | 'writeback' | 'free' | 'swapon' | 'swapoff' }>;
+type SlotCall = Extract<TraceCall, { kind: 'store' | 'load' | 'invalidate' | 'writeback' | 'free' | 'swapon' | 'swapoff' | 'lost' }>;
 
 /** One call as the slot model applies it: the call, the frees nested in it, and its time bounds. */
 export interface SlotOp {
@@ -106,7 +106,8 @@ function where(op: SlotOp): string {
 
 function slotOf(op: SlotOp): string {
   const c = op.call;
-  return 'slot' in c ? slotName(c.slot) : `type ${c.type}`;
+  if ('slot' in c) return slotName(c.slot);
+  return 'type' in c ? `type ${c.type}` : 'every slot';
 }
 
 /** A free the model cannot attribute to a live entry: name the most specific rule that explains it. */
@@ -319,6 +320,9 @@ export function applyOp(s: SlotState, op: SlotOp, success: boolean): StepResult 
     case 'swapon':
       if (!success) return { ok: true, state: s };
       return { ok: true, state: { ...INITIAL_SLOT_STATE, live: 'none', tree: 'alive', freed: s.freed } };
+    case 'lost':
+      // Anything may have happened in the gap, freed addresses included.
+      return { ok: true, state: INITIAL_SLOT_STATE };
   }
 }
 
@@ -339,6 +343,8 @@ export function forceOp(s: SlotState, op: SlotOp): SlotState {
       return { ...s, ...reset, live: 'none', addr: null, since: -1, tree: 'dead' };
     case 'swapon':
       return { ...s, ...reset, live: 'none', addr: null, since: -1, tree: 'alive' };
+    case 'lost':
+      return INITIAL_SLOT_STATE;
     case 'load':
       if (c.hit === false || op.frees.length > 0) return { ...s, ...reset, live: 'none', addr: null, since: -1, tree: 'alive' };
       return { ...s, ...reset, live: 'unknown', addr: null, since: -1, tree: 'alive' };

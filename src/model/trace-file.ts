@@ -19,6 +19,7 @@ const traceCallSchema = z.discriminatedUnion('kind', [
   z.object({ ...base, kind: z.literal('swapon'), type: count, pages: count, ret: z.number().int().optional() }),
   z.object({ ...base, kind: z.literal('swapoff'), type: count }),
   z.object({ ...base, kind: z.literal('marker'), name: z.enum(['swapoff-begin', 'swapoff-end']), type: count }),
+  z.object({ ...base, kind: z.literal('lost'), count: count.optional() }),
 ]);
 
 /** Parses JSON-lines text; `source` names it in errors. */

@@ -46,7 +46,13 @@ export type TraceCall =
    * cannot see: `swapoff-begin` before the syscall (try_to_unuse() runs after it), `swapoff-end`
    * when it returned. Lets the replay count the entries try_to_unuse() frees before zswap_swapoff().
    */
-  | (CallBase & { kind: 'marker'; name: SwapoffMarkerName; type: number });
+  | (CallBase & { kind: 'marker'; name: SwapoffMarkerName; type: number })
+  /**
+   * The ring buffer of `cpu` overflowed: `count` events (when ftrace says) were dropped between
+   * `start` (the last event kept before the gap) and `end` (the first one after it). The replay
+   * forgets what it knew about every slot across the gap rather than blame the kernel for it.
+   */
+  | (CallBase & { kind: 'lost'; count?: number });
 
 export type SwapoffMarkerName = 'swapoff-begin' | 'swapoff-end';
 

@@ -11,8 +11,11 @@ export interface RunReport {
   startedAt: string;
   finishedAt: string;
   durationMs: number;
-  /** complete: every patch went through every stage; interrupted: Ctrl-C; crashed: kharness itself broke */
-  status: 'complete' | 'interrupted' | 'crashed';
+  /**
+   * complete: every patch went through every stage; running: written after a patch finished
+   * (what a killed run leaves); interrupted: Ctrl-C; crashed: kharness itself broke
+   */
+  status: 'complete' | 'running' | 'interrupted' | 'crashed';
   /** what went wrong when status is not complete */
   statusReason?: string;
   exitCode: number;
@@ -52,10 +55,20 @@ export interface EnvironmentInfo {
   host: { kernel: string; cpus: number; memoryGiB: number; hostname: string };
   accel: { accel: 'kvm' | 'tcg'; reason: string };
   versions: Record<string, string>;
-  tree: { repo: string; worktree: string; head?: string };
+  tree: {
+    repo: string;
+    worktree: string;
+    head?: string;
+    /** public git URL of the base tree (https:// or git://), for KCIDB's git_repository_url */
+    url?: string;
+    /** widely-recognized name of the tree (mainline, mm-unstable, debian-6.12), for KCIDB's tree_name */
+    name?: string;
+  };
   config: { name: string; hash: string; fragments: string[] };
   profile: string;
   tests: string[];
+  /** kernel architecture built and booted (x86_64), for KCIDB's build architecture */
+  arch?: string;
 }
 
 export type StageName = 'apply' | 'build' | 'boot' | 'test' | 'model';
@@ -65,6 +78,8 @@ export interface StageReport {
   verdict: Verdict;
   summary: string;
   durationMs?: number;
+  /** when the stage started (ISO 8601), for KCIDB's start_time */
+  startedAt?: string;
   /** human lines a reviewer reads first: the error line, the wrong page, the splat title */
   evidence: string[];
   /** log files, relative to the report folder */
@@ -120,6 +135,8 @@ export interface PatchReport {
   commit?: string;
   messageId?: string;
   author?: PersonInfo;
+  /** sha256 (hex) of the patch file as applied (its mbox message), for KCIDB's patchset_hash */
+  patchSha256?: string;
   verdict: Verdict;
   summary: string;
   /** failures that were already there on the base: not blamed on this patch */

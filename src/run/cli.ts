@@ -1,5 +1,55 @@
 import type { Command } from 'commander';
+import { action, positiveInt } from '../common/command.js';
+import { info, printJson } from '../common/output.js';
+import { listConfigs } from '../build/config.js';
+import { ALL_TESTS, PROFILES } from '../guest/profiles.js';
+import { resolveTests } from '../guest/index.js';
+import { runSeries } from './pipeline.js';
 
 export function registerRunCommands(program: Command): void {
-  void program;
+  program
+    .command('run')
+    .description('the whole job on a series: fetch, then for the base and every patch apply, build, boot, test, model; reports in reports/<series>/')
+    .argument('<input>', 'lore thread URL, message-id, mbox file (or .gz), `-`, or a folder from `kharness fetch`')
+    .option('--tree <dir>', 'kernel git tree (default: the Debian 6.12 tree made by setup)')
+    .option('--base <ref>', 'test on this commit (default: the series base-commit if the tree has it, else HEAD)')
+    .option('--config <name>', `kernel config: ${listConfigs().join(', ')}`, 'zswap')
+    .option('--tests <list>', `comma-separated guest tests: ${ALL_TESTS.join(',')}`)
+    .option('--profile <name>', `guest suite profile: ${Object.keys(PROFILES).join(', ')}`, 'quick')
+    .option('--out <dir>', 'report folder (default: reports/<series-slug>)')
+    .option('--lore <url>', 'lore server to fetch from (or KHARNESS_LORE)')
+    .option('-v, --use-version <n>', 'series version (default: the newest in the thread)', positiveInt('--use-version'))
+    .option('--runs <n>', 'run a failing guest suite up to N times; an outcome that changes is reported flaky', positiveInt('--runs'), 1)
+    .option('--no-trace', 'do not trace zswap in the guest (no model replay or counter oracle)')
+    .option('--no-base-test', 'do not test the base commit (failures cannot then be told pre-existing)')
+    .option('--accel <kvm|tcg>', 'force an accelerator (default: probe, cached)')
+    .option('--work <dir>', 'where worktrees and build dirs live (default: ~/.cache/kharness/work)')
+    .option('--json', 'print report.json to stdout instead of progress')
+    .action(
+      action(async (input: string, opts: { tree?: string; base?: string; baseTest: boolean; config: string; tests?: string; profile: string; out?: string; lore?: string; useVersion?: number; runs: number; trace: boolean; accel?: string; work?: string; json?: boolean }) => {
+        const outcome = await runSeries({
+          input,
+          tree: opts.tree,
+          base: opts.base,
+          testBase: opts.baseTest,
+          config: opts.config,
+          tests: resolveTests(opts.tests),
+          profile: opts.profile,
+          out: opts.out,
+          lore: opts.lore,
+          version: opts.useVersion,
+          runs: opts.runs,
+          trace: opts.trace,
+          accel: opts.accel === 'kvm' || opts.accel === 'tcg' ? opts.accel : undefined,
+          work: opts.work,
+          json: opts.json,
+        });
+        if (opts.json) printJson(outcome.report);
+        else {
+          info(opts, `\n${outcome.report.verdict.toUpperCase()}: ${outcome.report.summary}`);
+          info(opts, `report: ${outcome.reportDir}/report.md (also index.html, report.json, junit.xml, kcidb.json, reply.txt)`);
+        }
+        return outcome.exitCode;
+      }),
+    );
 }

@@ -22,9 +22,10 @@ import {
   NO_FOLIO,
   PAGE_CACHED,
   PAGE_SWAPPED,
+  canonicalKey,
   cloneState,
   normalize,
-  stateKey,
+  permutations,
   versionName,
   type Broken,
   type DState,
@@ -32,7 +33,8 @@ import {
 
 /**
  * Exhaustive exploration of a design's step programs: breadth-first over states, deduplicated by
- * a canonical key, so the first rule broken is broken by a shortest interleaving.
+ * a canonical key (up to renaming the identical workers), so the first rule broken is broken by a
+ * shortest interleaving.
  */
 
 export interface DesignBounds {
@@ -88,6 +90,15 @@ export interface DesignCheckResult {
   /** length of the longest interleaving explored */
   depth: number;
   elapsedMs: number;
+  /**
+   * With `coverage`: how often each kind of step ran (names and numbers masked as #), to show
+   * which races the exploration actually reached.
+   */
+  coverage?: Record<string, number>;
+}
+
+export interface CheckOptions {
+  coverage?: boolean;
 }
 
 export interface DesignInfo {
@@ -228,7 +239,7 @@ function rebuild(d: ZswapDesign, l: Layout, b: DesignBounds, choices: Array<[num
 }
 
 /** Explores every interleaving of design `name` within `bounds`; see DesignCheckResult. */
-export function checkDesign(name: string, bounds: Partial<DesignBounds> = {}): DesignCheckResult {
+export function checkDesign(name: string, bounds: Partial<DesignBounds> = {}, options: CheckOptions = {}): DesignCheckResult {
   const d = findDesign(name);
   const b: DesignBounds = { ...DEFAULT_BOUNDS, ...bounds };
   validateBounds(b);
@@ -236,7 +247,8 @@ export function checkDesign(name: string, bounds: Partial<DesignBounds> = {}): D
   const started = performance.now();
   const init = initialState(b);
   normalize(init);
-  const seen = new Set<string>([stateKey(init)]);
+  const perms = permutations(b.threads);
+  const seen = new Set<string>([canonicalKey(init, b.threads, perms)]);
   // Per discovered state: its parent and the (thread, step) that led to it, for the counterexample.
   const parent: number[] = [-1];
   const via: number[] = [-1];
@@ -245,6 +257,8 @@ export function checkDesign(name: string, bounds: Partial<DesignBounds> = {}): D
   let depth = 0;
   let complete = true;
   const threadCount = init.threads.length;
+  const coverage = options.coverage ? new Map<string, number>() : null;
+  const role = (t: number): string => (t < l.workers ? 'worker' : threadName(l, t));
   const path = (id: number): Array<[number, number]> => {
     const out: Array<[number, number]> = [];
     for (let n = id; n > 0; n = parent[n]!) out.push([via[n]! % threadCount, Math.floor(via[n]! / threadCount)]);
@@ -258,8 +272,12 @@ export function checkDesign(name: string, bounds: Partial<DesignBounds> = {}): D
         for (let k = 0; k < steps.length; k++) {
           const s2 = cloneState(s);
           const out: Broken[] = [];
-          steps[k]!(s2, out);
+          const action = steps[k]!(s2, out);
           transitions++;
+          if (coverage) {
+            const kind = `${role(t)}: ${action.replace(/\d+/g, '#')}`;
+            coverage.set(kind, (coverage.get(kind) ?? 0) + 1);
+          }
           normalize(s2);
           if (out.length === 0) out.push(...quiescentChecks(l, s2));
           if (out.length > 0) {
@@ -275,9 +293,10 @@ export function checkDesign(name: string, bounds: Partial<DesignBounds> = {}): D
               transitions,
               depth: choices.length,
               elapsedMs: performance.now() - started,
+              ...(coverage ? { coverage: Object.fromEntries(coverage) } : {}),
             };
           }
-          const key = stateKey(s2);
+          const key = canonicalKey(s2, b.threads, perms);
           if (seen.has(key)) continue;
           if (seen.size >= b.maxStates) {
             complete = false;
@@ -302,5 +321,6 @@ export function checkDesign(name: string, bounds: Partial<DesignBounds> = {}): D
     transitions,
     depth,
     elapsedMs: performance.now() - started,
+    ...(coverage ? { coverage: Object.fromEntries(coverage) } : {}),
   };
 }

@@ -1,0 +1,11 @@
+export { writeReports, readReport, locateReport, rebaseReport, renderFormat, FORMATS, REPORT_FILES, REPORT_JSON } from './write.js';
+export type { ReportFormat, WriteOptions } from './write.js';
+export { RunReportSchema, PatchReportSchema, TestDetailsSchema, StageReportSchema, VerdictSchema } from './schema.js';
+export { renderMarkdown } from './markdown.js';
+export type { RenderOptions } from './markdown.js';
+export { renderHtml } from './html.js';
+export { renderJunit } from './junit.js';
+export { renderKcidb, buildKcidb, KcidbSchema, KCIDB_ORIGIN, KCIDB_VERSION } from './kcidb.js';
+export type { Kcidb, KcidbOptions, KcidbStatus } from './kcidb.js';
+export { renderReply, REPORTED_BY } from './reply.js';
+export * from './types.js';
