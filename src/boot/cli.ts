@@ -5,7 +5,8 @@ import { ExitCode } from '../common/errors.js';
 import { info, printJson } from '../common/output.js';
 import { cacheDir } from '../common/paths.js';
 import { resolveKernel } from './kernel-path.js';
-import { bootAndRun } from './vm.js';
+import { mkdirSync } from 'node:fs';
+import { bootAndRun, makeDiskImage } from './vm.js';
 
 export function runStamp(): string {
   return new Date().toISOString().replace(/[:.]/g, '-');
@@ -22,14 +23,21 @@ export function registerBootCommands(program: Command): void {
     .option('--timeout <s>', 'whole-boot budget in seconds (then: hang)', positiveInt('--timeout'), 300)
     .option('--silence <s>', 'seconds without console output before the guest counts as hung', positiveInt('--silence'), 60)
     .option('--accel <kvm|tcg>', 'force an accelerator (default: probe, cached)')
+    .option('--swap-disk <mib>', 'attach an empty disk image of this size (/dev/vda in the guest), made per run', positiveInt('--swap-disk'))
     .option('--out <dir>', 'run directory (console log, exit status)')
     .option('--json', 'print the outcome as JSON')
     .action(
-      action(async (target: string, opts: { exec: string; memory: string; cpus: number; timeout: number; silence: number; accel?: string; out?: string; json?: boolean }) => {
+      action(async (target: string, opts: { exec: string; memory: string; cpus: number; timeout: number; silence: number; accel?: string; swapDisk?: number; out?: string; json?: boolean }) => {
         const kernel = resolveKernel(target);
         const runDir = path.resolve(opts.out ?? path.join(cacheDir(), 'runs', `boot-${runStamp()}`));
         const accel = opts.accel === 'kvm' || opts.accel === 'tcg' ? opts.accel : undefined;
         info(opts, `booting ${kernel.image} (run dir ${runDir})`);
+        const disks: string[] = [];
+        if (opts.swapDisk) {
+          mkdirSync(runDir, { recursive: true });
+          disks.push(path.join(runDir, 'disk0.img'));
+          await makeDiskImage(disks[0]!, opts.swapDisk);
+        }
         const outcome = await bootAndRun({
           image: kernel.image,
           runDir,
@@ -39,6 +47,7 @@ export function registerBootCommands(program: Command): void {
           timeoutS: opts.timeout,
           silenceS: opts.silence,
           accel,
+          disks,
           onLine: opts.json ? undefined : (l) => process.stderr.write(`  | ${l}\n`),
         });
         if (opts.json) printJson(outcome);

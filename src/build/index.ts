@@ -44,6 +44,7 @@ export interface BuildResult {
   objectsBuilt: number;
   /** the whole result came from an earlier identical build (same commit and config) */
   cached: boolean;
+  artifactVersion?: number;
 }
 
 export interface BuildOptions {
@@ -62,6 +63,12 @@ export interface BuildOptions {
 export function buildDirFor(tree: KernelTree, plan: ConfigPlan): string {
   return path.join(tree.workDir, `build-${plan.name}-${plan.hash}`);
 }
+
+/**
+ * Bumped whenever what a build leaves behind changes (e.g. how test_zswap is compiled): cached
+ * results from an older kharness are rebuilt rather than trusted.
+ */
+export const ARTIFACT_VERSION = 2;
 
 function artifactDir(tree: KernelTree, plan: ConfigPlan, commit: string): string {
   return path.join(tree.workDir, 'artifacts', `${commit.slice(0, 12)}-${plan.name}-${plan.hash}`);
@@ -97,7 +104,7 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
 
   if (opts.reuse !== false) {
     const cached = await readJson<BuildResult>(resultPath);
-    if (cached && cached.verdict !== 'error' && (!cached.artifacts || existsSync(cached.artifacts.image))) {
+    if (cached && cached.artifactVersion === ARTIFACT_VERSION && cached.verdict !== 'error' && (!cached.artifacts || existsSync(cached.artifacts.image))) {
       if (existsSync(cached.logPath) && cached.logPath !== logPath) await copyFile(cached.logPath, logPath).catch(() => undefined);
       const baseline = opts.previousCommit ? await readJson<WarningDb>(path.join(artifactDir(opts.tree, plan, opts.previousCommit), 'warnings.json')) : undefined;
       const mine = await readJson<WarningDb>(path.join(artifacts, 'warnings.json'));
@@ -193,7 +200,7 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
     summary: newCount > 0 ? `built with ${newCount} new warning(s): ${fresh.map((w) => `${w.file}:${w.line}: ${w.message}`).join('; ')}` : `built in ${(outcome.durationMs / 1000).toFixed(1)}s (${objectsBuilt} objects compiled)`,
     artifacts: art,
   };
-  await writeFile(resultPath, JSON.stringify({ ...result, checkpatch: undefined }, null, 2));
+  await writeFile(resultPath, JSON.stringify({ ...result, checkpatch: undefined, artifactVersion: ARTIFACT_VERSION }, null, 2));
   return finish(result);
 }
 
@@ -215,7 +222,10 @@ export async function buildSelftest(src: string, outDir: string): Promise<string
   const source = path.join(dir, 'test_zswap.c');
   if (!existsSync(source)) return undefined;
   const out = path.join(outDir, 'test_zswap');
-  const r = await execa('gcc', ['-O2', '-Wall', '-pthread', '-static', '-o', out, source, path.join(dir, 'cgroup_util.c')], { cwd: dir, reject: false, all: true });
+  // The flags of tools/testing/selftests/cgroup/Makefile (-Wall -pthread, no -O): at -O2 gcc
+  // deletes the selftest's write-then-free allocations, and test_zswap_usage then sees no
+  // zswap traffic at all. -static so the guest needs nothing but the binary.
+  const r = await execa('gcc', ['-Wall', '-pthread', '-static', '-o', out, source, path.join(dir, 'cgroup_util.c')], { cwd: dir, reject: false, all: true });
   if (r.exitCode !== 0) {
     await writeFile(path.join(outDir, 'test_zswap.build.log'), String(r.all ?? ''));
     return undefined;

@@ -22,6 +22,8 @@ export function printSuite(opts: { json?: boolean }, r: SuiteResult, indent = ''
     }
     for (const e of t.evidence.slice(0, 6)) info(opts, `${indent}    ${e}`);
   }
+  if (r.coverage) info(opts, `${indent}suite paths: ${r.coverage.filter((c) => c.count > 0).map((c) => `${c.path}=${c.count}`).join(' ')}`);
+  if (r.gaps.length) info(opts, `${indent}never ran in any test: ${r.gaps.join('; ')}`);
   for (const f of r.findings) info(opts, `${indent}kernel: ${f.kind}: ${f.title}${f.test ? ` (during ${f.test})` : ''} ${f.signature}`);
   if (r.probes?.missing.length) info(opts, `${indent}probes not placed: ${r.probes.missing.map((m) => `${m.fn} (${m.reason})`).join('; ')}`);
 }

@@ -8,7 +8,8 @@ import { cacheDir, projectRoot } from '../common/paths.js';
 import { combineVerdicts, type Verdict } from '../common/verdict.js';
 import { bootAndRun, makeDiskImage, type BootOutcome } from '../boot/vm.js';
 import type { Finding } from '../boot/triage.js';
-import { judgeTest, type TestJudgement } from './judge.js';
+import { SUITE_PATHS, judgeTest, type CoverageEntry, type TestJudgement } from './judge.js';
+import { LIFETIME_PATHS } from '../model/replay.js';
 import { ALL_TESTS, PROFILES, profileEnv, type GuestTestName, type SuiteProfile } from './profiles.js';
 import { parseResultsJsonl, type GuestTestLine } from './results.js';
 import { planProbes, type ProbePlan } from './trace-capture.js';
@@ -45,6 +46,10 @@ export interface SuiteResult {
   findings: (Finding & { test?: string })[];
   tests: TestJudgement[];
   probes?: { placed: string[]; missing: { fn: string; reason: string }[] };
+  /** every lifetime path, summed over the traced tests (undefined: nothing was traced) */
+  coverage?: CoverageEntry[];
+  /** lifetime paths no traced test ran: visible gaps, not silent passes */
+  gaps: string[];
   runDir: string;
   profile: string;
 }
@@ -105,6 +110,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
     TESTS: tests.join(' '),
     SWAP_DEVICES: '/dev/vda /dev/vdb',
     TRACE: trace ? '1' : '0',
+    TRACE_TESTS: tracedTests(tests).join(' '),
     // The counter clock is a global atomic: it totally orders events across CPUs.
     TRACE_CLOCK: 'counter',
     TRACE_BUFFER_KB: '16384',
@@ -148,7 +154,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
         runDir,
         boot,
         findings: findings.filter((f) => f.test === name),
-        tracing: trace ? { probes: probePlan!, placed, failed: failedProbes } : undefined,
+        tracing: trace && tracedTests(tests).includes(name) ? { probes: probePlan!, placed, failed: failedProbes } : undefined,
         setupError: statusText.startsWith('error') ? statusText : undefined,
       }),
     );
@@ -167,9 +173,16 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
         : orphanFindings.length
           ? `kernel reported ${orphanFindings[0]!.title}`
           : `all ${judged.filter((t) => t.verdict === 'pass').length} test(s) passed`;
+  const traced = judged.filter((t) => t.coverage.some((c) => c.source === 'trace'));
+  const coverage = traced.length
+    ? traced[0]!.coverage.map((c) => ({ ...c, count: traced.reduce((sum, t) => sum + (t.coverage.find((x) => x.path === c.path)?.count ?? 0), 0) }))
+    : undefined;
+  const gaps = coverage ? SUITE_PATHS.filter((p) => (coverage.find((c) => c.path === p)?.count ?? 0) === 0).map((p) => LIFETIME_PATHS[p]) : [];
   return {
     verdict,
     summary,
+    coverage,
+    gaps,
     boot: bootRest,
     findings,
     tests: judged,
@@ -177,6 +190,15 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
     runDir,
     profile: profile.name,
   };
+}
+
+/**
+ * The tests whose zswap history is traced and replayed. The kernel's own selftest is not: it
+ * moves hundreds of thousands of pages whose data nobody checks, and its trace would dominate
+ * the run's time without adding a judged history.
+ */
+export function tracedTests(tests: readonly GuestTestName[]): GuestTestName[] {
+  return tests.filter((t) => t !== 'selftest-zswap');
 }
 
 /** Which test was running when the kernel printed each finding (suite.sh marks test starts). */

@@ -91,8 +91,11 @@ if [ "${TRACE:-0}" = 1 ] && [ -d $TRACEFS ] && [ -f "$RUN/probes.txt" ]; then
 	say "tracing: $(grep -c '^ok' "$RUN/probes.status") probes placed, $(grep -c '^fail' "$RUN/probes.status") failed"
 fi
 
+traced() { case " ${TRACE_TESTS:-$TESTS} " in *" $1 "*) [ $TRACE_OK = 1 ] ;; *) return 1 ;; esac; }
+
 trace_start() {
-	[ $TRACE_OK = 1 ] || return 0
+	traced "$1" || return 0
+	cp $TRACEFS/kprobe_profile "$RUN/$1.kprobe_profile.before"
 	echo > $TRACEFS/trace
 	echo 1 > $TRACEFS/tracing_on
 	# Stream the buffer out while the test runs, so a long test does not overwrite it.
@@ -100,20 +103,37 @@ trace_start() {
 	TRACE_PID=$!
 }
 trace_stop() {
-	[ $TRACE_OK = 1 ] || return 0
+	traced "$1" || return 0
 	echo 0 > $TRACEFS/tracing_on
-	sleep 0.3
+	# Let the pipe reader drain what is still buffered before stopping it: events left
+	# unread would be holes in the history.
+	local tries=0 left
+	while [ $tries -lt 100 ]; do
+		left=0
+		for n in $TRACEFS/per_cpu/cpu*/stats; do
+			v=$(sed -n 's/^entries: //p' "$n")
+			left=$((left + ${v:-0}))
+		done
+		[ "$left" = 0 ] && break
+		sleep 0.2
+		tries=$((tries + 1))
+	done
+	sleep 0.2
 	kill "$TRACE_PID" 2>/dev/null
 	wait "$TRACE_PID" 2>/dev/null
 	# Lost events make the trace incomplete: the host must not judge a partial history.
 	local lost=0 n
 	for n in $TRACEFS/per_cpu/cpu*/stats; do
 		v=$(sed -n 's/^overrun: //p' "$n")
-		lost=$((lost + ${v:-0}))
+		d=$(sed -n 's/^dropped events: //p' "$n")
+		lost=$((lost + ${v:-0} + ${d:-0}))
 	done
 	cp "/tmp/kh-$1.trace" "$RUN/$1.trace"
 	rm -f "/tmp/kh-$1.trace"
+	lost=$((lost + left))
 	echo "$lost" > "$RUN/$1.trace-lost"
+	# Probe hits the kernel could not record (kretprobe maxactive, recursion) also leave holes.
+	cp $TRACEFS/kprobe_profile "$RUN/$1.kprobe_profile.after"
 }
 
 # A fresh memory cgroup per test so memory.zswap.max and memory.reclaim act on our pages only.
@@ -211,8 +231,14 @@ for t in $TESTS; do
 		;;
 	selftest-zswap)
 		if [ -x "$RUN/test_zswap" ]; then
+			# test_zswap assumes the kernel's default of no zswap shrinker
+			# (ZSWAP_SHRINKER_DEFAULT_ON=n): with it on, reclaim of the control cgroup
+			# writes its own entries back and test_no_invasive_cgroup_shrink fails.
+			shrinker=$(cat $ZP/shrinker_enabled 2>/dev/null)
+			[ -n "$shrinker" ] && echo N > $ZP/shrinker_enabled
 			(cd "$RUN" && timeout "$SELFTEST_TIMEOUT" ./test_zswap) > "$RUN/$t.tap" 2>&1
 			rc=$?
+			[ -n "$shrinker" ] && echo "$shrinker" > $ZP/shrinker_enabled
 			extra="\"rc\":$rc"
 			[ $rc = 0 ] || status=fail
 			[ $rc = 4 ] && status=skip   # KSFT_SKIP

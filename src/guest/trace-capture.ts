@@ -30,6 +30,12 @@ export type ProbedFunction = (typeof PROBED_FUNCTIONS)[number];
 /** The model cannot judge a history without these: without them the replay is skipped. */
 export const REQUIRED_FUNCTIONS: readonly ProbedFunction[] = ['zswap_store', 'zswap_load', 'zswap_invalidate', 'zswap_entry_free'];
 
+/**
+ * Return probes track each running instance; past `maxactive` concurrent instances a return is
+ * missed. zswap_store can sleep in reclaim with many tasks inside it, so allow plenty.
+ */
+const MAXACTIVE = 256;
+
 export interface StructOffsets {
   'folio.swap': number;
   'zswap_entry.swpentry': number;
@@ -115,19 +121,19 @@ export function probeLines(symbols: Map<string, { name: string; clone: boolean }
   // x86_64 SysV: arguments in %di, %si; swp_entry_t is a one-word struct passed by value.
   let s: string | undefined;
   if ((s = usable('zswap_store', true))) {
-    lines.push(`p:kharness/store ${s} swp=+${offsets!['folio.swap']}(%di):x64`, `r:kharness/store_ret ${s} ret=$retval:u8`);
+    lines.push(`p:kharness/store ${s} swp=+${offsets!['folio.swap']}(%di):x64`, `r${MAXACTIVE}:kharness/store_ret ${s} ret=$retval:u8`);
   }
   if ((s = usable('zswap_load', true))) {
-    lines.push(`p:kharness/load ${s} swp=+${offsets!['folio.swap']}(%di):x64`, `r:kharness/load_ret ${s} ret=$retval:u8`);
+    lines.push(`p:kharness/load ${s} swp=+${offsets!['folio.swap']}(%di):x64`, `r${MAXACTIVE}:kharness/load_ret ${s} ret=$retval:u8`);
   }
-  if ((s = usable('zswap_invalidate', false))) lines.push(`p:kharness/invalidate ${s} swp=%di:x64`);
+  if ((s = usable('zswap_invalidate', false))) lines.push(`p:kharness/invalidate ${s} swp=%di:x64`, `r${MAXACTIVE}:kharness/invalidate_ret ${s}`);
   if ((s = usable('zswap_writeback_entry', false))) {
-    lines.push(`p:kharness/wb ${s} entry=%di:x64 swp=%si:x64`, `r:kharness/wb_ret ${s} ret=$retval:s32`);
+    lines.push(`p:kharness/wb ${s} entry=%di:x64 swp=%si:x64`, `r${MAXACTIVE}:kharness/wb_ret ${s} ret=$retval:s32`);
   }
   if ((s = usable('zswap_entry_free', true))) lines.push(`p:kharness/free ${s} entry=%di:x64 swp=+${offsets!['zswap_entry.swpentry']}(%di):x64`);
-  if ((s = usable('zswap_swapon', false))) lines.push(`p:kharness/swapon ${s} type=%di:s32 pages=%si:u64`, `r:kharness/swapon_ret ${s} ret=$retval:s32`);
-  if ((s = usable('zswap_swapoff', false))) lines.push(`p:kharness/swapoff ${s} type=%di:s32`, `r:kharness/swapoff_ret ${s}`);
-  if ((s = usable('__x64_sys_swapoff', false))) lines.push(`p:kharness/sys_swapoff ${s}`, `r:kharness/sys_swapoff_ret ${s} ret=$retval:s64`);
+  if ((s = usable('zswap_swapon', false))) lines.push(`p:kharness/swapon ${s} type=%di:s32 pages=%si:u64`, `r${MAXACTIVE}:kharness/swapon_ret ${s} ret=$retval:s32`);
+  if ((s = usable('zswap_swapoff', false))) lines.push(`p:kharness/swapoff ${s} type=%di:s32`, `r${MAXACTIVE}:kharness/swapoff_ret ${s}`);
+  if ((s = usable('__x64_sys_swapoff', false))) lines.push(`p:kharness/sys_swapoff ${s}`, `r${MAXACTIVE}:kharness/sys_swapoff_ret ${s} ret=$retval:s64`);
   return { lines, missing, offsets };
 }
 
@@ -239,8 +245,13 @@ export function decodeTrace(events: RawEvent[]): { calls: TraceCall[]; unmatched
         break;
       }
       case 'invalidate':
-        calls.push({ ...base, kind: 'invalidate', slot: decodeSlot(num(e.args.swp)), end: e.ts });
+        push(`${e.pid}/invalidate`, { ...base, kind: 'invalidate', slot: decodeSlot(num(e.args.swp)) });
         break;
+      case 'invalidate_ret': {
+        const c = pop(`${e.pid}/invalidate`);
+        if (c) c.end = e.ts;
+        break;
+      }
       case 'wb':
         push(`${e.pid}/wb`, { ...base, kind: 'writeback', slot: decodeSlot(num(e.args.swp)), entry: hex(e.args.entry) });
         break;

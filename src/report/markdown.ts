@@ -264,7 +264,20 @@ function coverageTable(report: RunReport): string[] {
     }
   }
   if (!rows.length) return [];
-  return ['## Lifetime-path coverage', '', 'Paths of the zswap entry lifetime each test drove (from the kernel trace, or the counters without one).', '', '| patch | test | verdict | paths that ran | gaps |', '|---|---|---|---|---|', ...rows, ''];
+  const suite = report.patches
+    .filter((p) => p.suiteCoverage)
+    .map((p) => `- ${md(patchLabel(p, report))}: ${p.suiteCoverage!.gaps.length ? `**never ran in any test: ${p.suiteCoverage!.gaps.map(md).join('; ')}**` : 'every lifetime path ran'}`);
+  return [
+    '## Lifetime-path coverage',
+    '',
+    'Paths of the zswap entry lifetime each test drove (from the kernel trace, or the counters without one).',
+    '',
+    '| patch | test | verdict | paths that ran | gaps |',
+    '|---|---|---|---|---|',
+    ...rows,
+    '',
+    ...(suite.length ? ['Across the whole suite:', '', ...suite, ''] : []),
+  ];
 }
 
 function buildTable(report: RunReport): string[] {

@@ -138,6 +138,12 @@ export const PatchReportSchema = z.object({
   }),
   build: BuildDetailsSchema.optional(),
   tests: z.array(TestDetailsSchema),
+  suiteCoverage: z
+    .object({
+      paths: z.array(z.object({ path: z.string(), label: z.string(), count: z.number().int().nonnegative() })),
+      gaps: z.array(z.string()),
+    })
+    .optional(),
   boot: z
     .object({
       status: z.string(),

@@ -144,5 +144,7 @@ export interface PatchReport {
   stages: Record<StageName, StageReport>;
   build?: BuildDetails;
   tests: TestDetails[];
+  /** lifetime paths summed over the traced tests; gaps: paths no test ran (labels) */
+  suiteCoverage?: { paths: { path: string; label: string; count: number }[]; gaps: string[] };
   boot?: { status: string; reason: string; accel: string; durationMs: number; bootToCommandMs?: number; consoleLog?: string; consoleTail: string };
 }

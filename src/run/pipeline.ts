@@ -279,6 +279,7 @@ export async function runSeries(opts: RunOptions): Promise<RunOutcome> {
                 }
               }
               report.tests = suite.tests.map(testDetails);
+              if (suite.coverage) report.suiteCoverage = { paths: suite.coverage.map((c) => ({ path: c.path, label: c.label, count: c.count })), gaps: suite.gaps };
               report.boot = {
                 status: suite.boot.status,
                 reason: suite.boot.reason,
