@@ -14,7 +14,7 @@ server=$!
 trap 'kill $server 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 50); do [ -s "$log" ] && break; sleep 0.1; done
 base_url=$(head -n1 "$log")
-thread="$base_url/linux-mm/20240125101500.1234567-1-alice.chen@example.com/"
+thread="$base_url/linux-mm/20241202140533.77310-1-marco.bianchi@example.com/"
 echo "demo: lore server at $base_url; running the series at $thread"
 
 set +e

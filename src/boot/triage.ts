@@ -56,7 +56,7 @@ const PATTERNS: Pattern[] = [
   { kind: 'kernel BUG', re: /kernel BUG at ([^!]+)!/, fn: () => undefined },
   { kind: 'general protection fault', re: /general protection fault(?:, probably for non-canonical address [0-9a-fx]+)?:/ },
   { kind: 'WARNING', re: /WARNING: CPU: \d+ PID: \d+ at (\S+) ([\w.]+)\+0x/, fn: (m) => m[2] },
-  { kind: 'BUG', re: /BUG: (unable to handle (?:page fault|kernel NULL pointer dereference|kernel paging request)[^\n]*|Bad page (?:state|map)[^\n]*|scheduling while atomic[^\n]*|Bad rss-counter state[^\n]*|workqueue lockup[^\n]*|[\w-]+ (?:use-after-free|double-free)[^\n]*)/ },
+  { kind: 'BUG', re: /BUG: (kernel NULL pointer dereference[^\n]*|unable to handle (?:page fault|kernel NULL pointer dereference|kernel paging request)[^\n]*|Bad page (?:state|map)[^\n]*|scheduling while atomic[^\n]*|Bad rss-counter state[^\n]*|workqueue lockup[^\n]*|[\w-]+ (?:use-after-free|double-free)[^\n]*)/ },
   { kind: 'Oops', re: /Oops: (?:\d+|[a-z ]+)(?: \[#\d+\])?/ },
   { kind: 'Kernel panic', re: /Kernel panic - not syncing: (.*)/ },
 ];
@@ -106,6 +106,8 @@ export function triageConsole(log: string): Finding[] {
 
 function collectTrace(lines: string[], start: number): { trace: string[]; end: number; rip?: string } {
   const trace: string[] = [];
+  // Frames marked "?" are the unwinder's guesses; used only when it gave no reliable frame.
+  const guessed: string[] = [];
   let rip: string | undefined;
   let end = start;
   let inTrace = false;
@@ -118,11 +120,15 @@ function collectTrace(lines: string[], start: number): { trace: string[]; end: n
     if (/Call Trace:|<TASK>|<IRQ>/.test(l)) inTrace = true;
     if (inTrace) {
       const f = FRAME.exec(l);
-      if (f && !/^\s*\?/.test(l)) trace.push(f[1]!.replace(/\.(?:isra|constprop|part|cold)\.\d+$/, ''));
+      if (f) {
+        const fn = f[1]!.replace(/\.(?:isra|constprop|part|cold)\.\d+$/, '');
+        if (/^\s*\?/.test(l)) guessed.push(fn);
+        else trace.push(fn);
+      }
     }
     if (END.test(l)) break;
   }
-  return { trace, end, rip };
+  return { trace: trace.length ? trace : guessed, end, rip: rip?.replace(/\.(?:isra|constprop|part|cold)\.\d+$/, '') };
 }
 
 /** Addresses, numbers and PIDs removed so the same bug in two runs gives the same signature. */

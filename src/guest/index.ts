@@ -129,6 +129,9 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
     timeoutS: budgetS,
     silenceS: profile.silenceS,
     disks,
+    // On an oops the kernel prints what the trace pipe had not yet carried out: the last events
+    // before the crash, which the model replays with the rest.
+    append: trace ? ['ftrace_dump_on_oops'] : [],
     accel: opts.accel,
     onLine: opts.onLine,
   });

@@ -9,7 +9,7 @@ import { checkData } from '../model/data-oracle.js';
 import { LIFETIME_PATHS, replayTrace, type LifetimePath, type LifetimeStats } from '../model/replay.js';
 import type { Violation } from '../model/rules.js';
 import { describeBadPage, parseDataLog, parseTap, parseWorkloadOutput, toSnapshot, type BadPage, type GuestTestLine, type TapCase } from './results.js';
-import { REQUIRED_FUNCTIONS, decodeTrace, parseTraceText, type ProbePlan } from './trace-capture.js';
+import { REQUIRED_FUNCTIONS, decodeTrace, mergeWithDump, parseFtraceDump, parseTraceText, type ProbePlan } from './trace-capture.js';
 
 export type CheckVerdict = 'pass' | 'fail' | 'skipped' | 'error';
 
@@ -142,12 +142,22 @@ export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
     }
     if (started) {
       const first = input.findings[0];
+      // The trace went straight to the host: replay the history up to the crash, so the
+      // model can name the events that led to it.
+      if (input.tracing && logs.trace) {
+        const partial = await replayFile(logs.trace, { partial: true, consoleText });
+        base.conformance = partial.conformance;
+        violations.push(...partial.violations);
+        base.modelVerdict = partial.conformance.verdict === 'fail' ? 'fail' : 'skipped';
+        if (partial.stats) base.coverage = coverageFromStats(partial.stats);
+      }
+      for (const v of violations.slice(0, 3)) evidence.push(`${v.rule}: ${v.message}`);
+      evidence.push(`console tail:\n${boot.consoleTail}`);
       return {
         ...base,
         verdict: 'fail',
         workloadVerdict: 'fail',
-        summary: `${boot.status === 'completed' ? 'did not finish' : boot.status} while running: ${first ? first.title : boot.reason}`,
-        evidence: [`console tail:\n${boot.consoleTail}`],
+        summary: `${boot.status === 'completed' ? 'did not finish' : boot.status} while running: ${first ? `${first.title}${first.function ? ` (in ${first.function})` : ''}` : boot.reason}`,
       };
     }
     return { ...base, verdict: 'skipped', workloadVerdict: 'skipped', summary: `not reached: the VM ${boot.status === 'completed' ? 'ended' : `ended (${boot.status})`} before this test` };
@@ -329,4 +339,31 @@ export function missedProbeHits(before?: string, after?: string): { total: numbe
     }
   }
   return { total, detail: parts.join(', ') };
+}
+
+/**
+ * Replays a trace file cut short by a dying guest: calls still open at the end are pending, and
+ * only violations the history up to that point proves are reported.
+ */
+async function replayFile(file: string, opts: { partial: boolean; consoleText?: string }): Promise<{ conformance: CheckOutcome & { events?: number }; violations: Violation[]; stats?: LifetimeStats }> {
+  const text = await readFile(file, 'utf8');
+  const parsed = parseTraceText(text);
+  if (parsed.lost > 0) return { conformance: { verdict: 'skipped', reason: `history incomplete: ${parsed.lost} event(s) lost` }, violations: [] };
+  const merged = mergeWithDump(parsed.events, opts.consoleText ? parseFtraceDump(opts.consoleText) : []);
+  const { calls } = decodeTrace(merged.events);
+  if (merged.gap) {
+    // Events between the file and the oops dump never reached us: the model forgets across them.
+    calls.push({ kind: 'lost', seq: calls.length, cpu: 0, pid: 0, start: merged.gap.after, end: merged.gap.before });
+    calls.sort((a, b) => a.start - b.start || a.seq - b.seq);
+    calls.forEach((c, i) => (c.seq = i));
+  }
+  const replay = replayTrace(calls, { window: 6 });
+  const where = opts.partial ? ' in the history up to the crash' : '';
+  return {
+    conformance: replay.violations.length
+      ? { verdict: 'fail', reason: `${replay.violations.length} model violation(s)${where}, first: ${replay.violations[0]!.rule}: ${replay.violations[0]!.message}`, events: parsed.events.length }
+      : { verdict: 'skipped', reason: `the history up to the crash (${calls.length} calls) breaks no rule; the rest was never recorded`, events: parsed.events.length },
+    violations: replay.violations,
+    stats: replay.stats,
+  };
 }

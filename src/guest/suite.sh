@@ -99,7 +99,9 @@ trace_start() {
 	echo > $TRACEFS/trace
 	echo 1 > $TRACEFS/tracing_on
 	# Stream the buffer out while the test runs, so a long test does not overwrite it.
-	cat $TRACEFS/trace_pipe > "/tmp/kh-$1.trace" &
+	# Straight to the shared run dir: if the kernel dies mid-test, the host still has the
+	# history up to the crash and replays it.
+	cat $TRACEFS/trace_pipe > "$RUN/$1.trace" &
 	TRACE_PID=$!
 }
 trace_stop() {
@@ -128,8 +130,6 @@ trace_stop() {
 		d=$(sed -n 's/^dropped events: //p' "$n")
 		lost=$((lost + ${v:-0} + ${d:-0}))
 	done
-	cp "/tmp/kh-$1.trace" "$RUN/$1.trace"
-	rm -f "/tmp/kh-$1.trace"
 	lost=$((lost + left))
 	echo "$lost" > "$RUN/$1.trace-lost"
 	# Probe hits the kernel could not record (kretprobe maxactive, recursion) also leave holes.

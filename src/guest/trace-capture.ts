@@ -202,6 +202,51 @@ export function parseTraceText(text: string): { events: RawEvent[]; lost: number
   return { events, lost, unparsed };
 }
 
+/**
+ * The ftrace buffer the kernel printed on an oops (`ftrace_dump_on_oops`): the events the trace
+ * pipe had not yet carried out of the guest. Latency format: `comm-pid  CPUflags TS: event: ...`.
+ */
+export function parseFtraceDump(consoleText: string): RawEvent[] {
+  const events: RawEvent[] = [];
+  const lines = consoleText.split('\n').map((l) => l.replace(/\r$/, '').replace(/^\s*\[\s*\d+\.\d+\]\s?/, ''));
+  const DUMP = /^\s*(?<comm>.+?)-(?<pid>\d+)\s+(?<cpu>\d+)(?<flags>[\w.]{5,6})\s+(?<ts>\d+(?:\.\d+)?)(?:us)?\s*: (?<event>\w+): \((?<loc>[^)]*)\)(?<args>.*)$/;
+  let inDump = false;
+  lines.forEach((line, i) => {
+    if (line.startsWith('Dumping ftrace buffer:')) {
+      inDump = true;
+      return;
+    }
+    if (!inDump) return;
+    const m = DUMP.exec(line);
+    if (!m) {
+      if (/^-+$/.test(line.trim()) || line.trim() === '') return;
+      if (events.length > 0) inDump = false;
+      return;
+    }
+    const args: Record<string, string> = {};
+    for (const a of m.groups!.args!.trim().split(/\s+/)) {
+      const eq = a.indexOf('=');
+      if (eq > 0) args[a.slice(0, eq)] = a.slice(eq + 1);
+    }
+    const tsText = m.groups!.ts!;
+    events.push({ line: i + 1, comm: m.groups!.comm!.trim(), pid: Number(m.groups!.pid), cpu: Number(m.groups!.cpu), ts: tsText.includes('.') ? Math.round(Number(tsText) * 1e9) : Number(tsText), event: m.groups!.event!, args });
+  });
+  return events;
+}
+
+/**
+ * The trace file and the oops dump together. Under the counter clock each event takes the next
+ * number (a ring-buffer page switch takes one too), so a jump of more than two between the
+ * file's last event and the dump's first means events were lost in between.
+ */
+export function mergeWithDump(fileEvents: RawEvent[], dumpEvents: RawEvent[]): { events: RawEvent[]; gap?: { after: number; before: number } } {
+  const last = fileEvents.length ? Math.max(...fileEvents.slice(-64).map((e) => e.ts)) : -Infinity;
+  const extra = dumpEvents.filter((e) => e.ts > last).sort((a, b) => a.ts - b.ts);
+  if (extra.length === 0) return { events: fileEvents };
+  const gap = Number.isFinite(last) && extra[0]!.ts > last + 2 ? { after: last, before: extra[0]!.ts } : undefined;
+  return { events: [...fileEvents, ...extra], gap };
+}
+
 const num = (s: string | undefined): bigint => (s === undefined ? 0n : BigInt(s.startsWith('0x') || s.startsWith('-') ? s : `0x${s}`));
 const signed = (s: string | undefined): number => (s === undefined ? 0 : s.startsWith('0x') ? Number(BigInt.asIntN(64, BigInt(s))) : Number(s));
 
