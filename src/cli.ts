@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from './common/errors.js';
+import { installSignalHandlers } from './common/exec.js';
 import { registerLoreCommands } from './lore/cli.js';
 import { registerTreeCommands } from './tree/cli.js';
 import { registerBuildCommands } from './build/cli.js';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  installSignalHandlers();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -51,6 +51,7 @@ export interface BootOutcome {
 }
 
 export const GUEST_MARK = 'kharness-guest:';
+const HEARTBEAT_S = 5;
 
 /** Makes an empty (sparse) disk image for swap. */
 export async function makeDiskImage(file: string, sizeMiB: number): Promise<void> {
@@ -89,8 +90,13 @@ async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg', accelReason: st
     [
       '#!/bin/bash',
       `echo "${GUEST_MARK} start $(cut -d' ' -f1 /proc/uptime)"`,
+      // The heartbeat is what tells the host the guest still makes progress: stall reports a
+      // stuck kernel keeps printing are console output, not progress.
+      `( while sleep ${HEARTBEAT_S}; do echo "${GUEST_MARK} alive $(cut -d' ' -f1 /proc/uptime)"; done ) &`,
+      'heartbeat=$!',
       `( ${opts.command} )`,
       'rc=$?',
+      'kill $heartbeat 2>/dev/null',
       `echo "$rc" > ${shellQuote(statusFile)}`,
       'sync',
       `echo "${GUEST_MARK} exit $rc"`,
@@ -122,6 +128,7 @@ async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg', accelReason: st
     buffer: false,
   });
   let lastOutput = Date.now();
+  let lastHeartbeat = Date.now();
   let bootToCommandMs: number | undefined;
   let killedFor: string | undefined;
   let partial = '';
@@ -133,6 +140,7 @@ async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg', accelReason: st
     const lines = partial.split('\n');
     partial = lines.pop() ?? '';
     for (const line of lines) {
+      if (line.includes(GUEST_MARK)) lastHeartbeat = Date.now();
       if (bootToCommandMs === undefined && line.includes(`${GUEST_MARK} start`)) bootToCommandMs = Date.now() - started;
       tailLines.push(line);
       if (tailLines.length > 60) tailLines.shift();
@@ -143,6 +151,7 @@ async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg', accelReason: st
     const now = Date.now();
     if (now - started > timeoutS * 1000) killedFor = `the guest outlived its ${timeoutS}s budget`;
     else if (now - lastOutput > silenceS * 1000) killedFor = `the guest printed nothing for ${silenceS}s`;
+    else if (bootToCommandMs !== undefined && now - lastHeartbeat > silenceS * 1000) killedFor = `the guest's heartbeat stopped for ${silenceS}s (the kernel printed, userspace made no progress)`;
     if (killedFor) {
       clearInterval(watchdog);
       try {

@@ -54,3 +54,30 @@ export async function run(file: string, args: readonly string[], options: Option
   const result = await execa(file, args, { ...options, reject: true, stripFinalNewline: true });
   return String(result.stdout ?? '');
 }
+
+/**
+ * What a signal (Ctrl-C, kill, a closed terminal) does: a command may register its own hook
+ * (`kharness run` stops the current stage and writes the partial report); otherwise every
+ * child process group is killed and kharness exits 128+signal. Either way no QEMU or make
+ * survives us: Node's default on these signals would exit without killing anything.
+ */
+let interruptHook: ((signal: NodeJS.Signals) => void) | undefined;
+
+export function onInterrupt(hook: ((signal: NodeJS.Signals) => void) | undefined): void {
+  interruptHook = hook;
+}
+
+const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+
+export function installSignalHandlers(): void {
+  for (const signal of Object.keys(SIGNAL_EXIT) as NodeJS.Signals[]) {
+    process.on(signal, () => {
+      if (interruptHook) {
+        interruptHook(signal);
+        return;
+      }
+      killAll('SIGKILL');
+      process.exit(SIGNAL_EXIT[signal]);
+    });
+  }
+}

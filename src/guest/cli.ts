@@ -37,11 +37,13 @@ export function registerGuestCommands(program: Command): void {
     .option('--profile <name>', `durations and sizes: ${Object.keys(PROFILES).join(', ')}`, 'quick')
     .option('--duration <s>', "the race test's duration in seconds", positiveInt('--duration'))
     .option('--no-trace', 'do not trace zswap (no model replay or counter oracle)')
+    .option('--timeout <s>', "whole-boot budget in seconds (default: the profile's); past it the guest is a hang", positiveInt('--timeout'))
+    .option('--silence <s>', "seconds of console silence before the guest counts as hung (default: the profile's)", positiveInt('--silence'))
     .option('--accel <kvm|tcg>', 'force an accelerator (default: probe, cached)')
     .option('--out <dir>', 'run directory (results, traces, console log)')
     .option('--json', 'print the result as JSON')
     .action(
-      action(async (target: string, opts: { tests?: string; profile: string; duration?: number; trace: boolean; accel?: string; out?: string; json?: boolean }) => {
+      action(async (target: string, opts: { tests?: string; profile: string; duration?: number; trace: boolean; timeout?: number; silence?: number; accel?: string; out?: string; json?: boolean }) => {
         const kernel = resolveKernel(target);
         const tests = resolveTests(opts.tests);
         const outDir = path.resolve(opts.out ?? path.join(cacheDir(), 'runs', `test-${runStamp()}`));
@@ -53,6 +55,8 @@ export function registerGuestCommands(program: Command): void {
           durationS: opts.duration,
           outDir,
           trace: opts.trace,
+          budgetS: opts.timeout,
+          silenceS: opts.silence,
           accel: opts.accel === 'kvm' || opts.accel === 'tcg' ? opts.accel : undefined,
           onLine: opts.json ? undefined : (l) => {
             if (l.includes('kharness-guest:') && !l.includes(' alive ')) process.stderr.write(`  | ${l.replace(/^.*kharness-guest: /, '')}\n`);

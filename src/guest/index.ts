@@ -35,6 +35,9 @@ export interface SuiteOptions {
   outDir: string;
   trace?: boolean;
   accel?: 'kvm' | 'tcg';
+  /** override the profile's whole-boot budget and console-silence limit (seconds) */
+  budgetS?: number;
+  silenceS?: number;
   onLine?: (line: string) => void;
 }
 
@@ -114,12 +117,12 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
     // The counter clock is a global atomic: it totally orders events across CPUs.
     TRACE_CLOCK: 'counter',
     TRACE_BUFFER_KB: '16384',
-    TEST_TIMEOUT: String(Math.max(120, Math.round(profile.budgetS / 2))),
+    TEST_TIMEOUT: String(Math.max(60, Math.round((opts.budgetS ?? profile.budgetS) / 2))),
     ...profileEnv(profile, { durationS: opts.durationS }),
   };
   await writeFile(path.join(runDir, 'plan.env'), `${Object.entries(env).map(([k, v]) => `${k}="${v}"`).join('\n')}\n`);
 
-  const budgetS = profile.budgetS + (opts.durationS ? opts.durationS : 0);
+  const budgetS = opts.budgetS ?? profile.budgetS + (opts.durationS ? opts.durationS : 0);
   const boot = await bootAndRun({
     image: opts.kernel.image,
     runDir,
@@ -127,7 +130,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
     memory: profile.memory,
     cpus: profile.cpus,
     timeoutS: budgetS,
-    silenceS: profile.silenceS,
+    silenceS: opts.silenceS ?? profile.silenceS,
     disks,
     // On an oops the kernel prints what the trace pipe had not yet carried out: the last events
     // before the crash, which the model replays with the rest.

@@ -158,9 +158,6 @@ sampler() { # test start_ms
 	done
 }
 
-heartbeat() { while :; do sleep 5; say "alive $(cat /proc/uptime)"; done; }
-heartbeat &
-HB=$!
 
 # Each workload has a budget: past it, the blocked tasks' stacks go to the console (the
 # evidence of a hang), the test is reported as hung, and the suite moves on without waiting:
@@ -209,7 +206,7 @@ for t in $TESTS; do
 	writeback)
 		cg=$(cg_enter $t)
 		echo "$WRITEBACK_ZSWAP_MAX" > "$cg/memory.zswap.max"
-		run_workload $t "$cg" writeback --pages "$WRITEBACK_PAGES" --rounds "$WRITEBACK_ROUNDS" --log "$RUN/$t.data" &
+		run_workload $t "$cg" writeback --pages "$WRITEBACK_PAGES" --rounds "$WRITEBACK_ROUNDS" --cgroup "$cg" --log "$RUN/$t.data" &
 		wl=$!
 		# proactive reclaim drives the zswap shrinker too
 		while kill -0 $wl 2>/dev/null; do echo 4M > "$cg/memory.reclaim" 2>/dev/null; sleep 1; done
@@ -264,7 +261,6 @@ for t in $TESTS; do
 	say "test $t: $status"
 done
 
-kill $HB 2>/dev/null
 for d in $DEVS; do swapoff "$d" 2>/dev/null; done
 echo "done" > "$RUN/status"
 say "suite done"

@@ -288,6 +288,7 @@ struct opts {
 	const char *log;
 	unsigned incompressible_every;
 	int threads;
+	const char *cgroup;
 };
 
 /*
@@ -366,6 +367,26 @@ static int mode_cycle(struct opts *o)
 	return bad ? 1 : 0;
 }
 
+/* Proactive reclaim of our own cgroup: unmapped clean swap-cache folios go first. */
+static void drop_swap_cache(const char *cgroup)
+{
+	char path[512];
+	if (!cgroup)
+		return;
+	snprintf(path, sizeof(path), "%s/memory.reclaim", cgroup);
+	for (int i = 0; i < 3; i++) {
+		int fd = open(path, O_WRONLY);
+		if (fd < 0)
+			return;
+		/* EAGAIN when less could be reclaimed than asked: fine, we take what there is */
+		if (write(fd, "256M", 4) < 0 && errno != EAGAIN) {
+			close(fd);
+			return;
+		}
+		close(fd);
+	}
+}
+
 /* writeback: the caller put us in a memcg with a tiny memory.zswap.max; zswap must write back. */
 static int mode_writeback(struct opts *o)
 {
@@ -379,6 +400,11 @@ static int mode_writeback(struct opts *o)
 		out("{\"ev\":\"pageout\",\"round\":%d,\"pages\":%zu,\"swapped\":%ld}", round, o->pages, sw);
 		/* give the shrinker a second pass: entries lose their referenced bit on the first */
 		pageout(&r, 0, o->pages);
+		/*
+		 * Drop the clean swap-cache folios writeback left behind, so the read-back below comes
+		 * from the disk and proves the written-back data really got there.
+		 */
+		drop_swap_cache(o->cgroup);
 		bad += check_range(&r, 0, o->pages, "readback");
 	}
 	region_unmap(&r);
@@ -500,7 +526,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: zswap-stress MODE [--pages N] [--rounds R] [--seconds S] [--dev DEV]... [--log FILE]\n"
-		"                     [--incompressible-every K] [--threads T]\n"
+		"                     [--incompressible-every K] [--threads T] [--cgroup DIR]\n"
 		"modes: cycle writeback reject race\n");
 	exit(2);
 }
@@ -530,6 +556,8 @@ int main(int argc, char **argv)
 			o.incompressible_every = strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--threads"))
 			o.threads = atoi(v);
+		else if (!strcmp(a, "--cgroup"))
+			o.cgroup = v;
 		else
 			usage();
 		i++;

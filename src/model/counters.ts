@@ -29,7 +29,7 @@ import type { CounterSnapshot } from './trace-types.js';
  *   (`untracedEvents`, default 0: the guest quiesces the workload around the reads).
  */
 
-export const CHECKED_COUNTERS = ['stored_pages', 'written_back_pages', 'zswpout', 'zswpin', 'zswpwb'] as const;
+export const CHECKED_COUNTERS = ['stored_pages', 'written_back_pages', 'zswpout', 'zswpin', 'zswpwb', 'pswpout'] as const;
 export type CheckedCounter = (typeof CHECKED_COUNTERS)[number];
 
 export interface CounterCheckOptions {
@@ -126,6 +126,22 @@ export function checkCounters(before: CounterSnapshot, after: CounterSnapshot, s
       why += `; ±${opts.untracedEvents ?? 0} untraced`;
     }
     findings.push({ counter: 'stored_pages', observed: delta('stored_pages'), counted, min: centre - slack, max: centre + slack, ok: false, why: why + lostWhy });
+  }
+  if (typeof after.pswpout === 'number' && typeof before.pswpout === 'number') {
+    // Every page zswap wrote back, and every page whose store failed, is written to the swap
+    // device by __swap_writepage(), which counts PSWPOUT as it submits the I/O, synchronously
+    // inside the traced call. Zero-filled pages never reach zswap or the disk. So the disk
+    // writes are at least those two counts; more can come from untraced gaps and large folios.
+    const counted = stats.writeback + stats.storeFailed;
+    findings.push({
+      counter: 'pswpout',
+      observed: delta('pswpout'),
+      counted,
+      min: counted - lost,
+      max: Infinity,
+      ok: false,
+      why: `${stats.writeback} writebacks + ${stats.storeFailed} failed stores must each reach the disk${lostWhy}`,
+    });
   }
   for (const f of findings) f.ok = f.observed >= f.min && f.observed <= f.max;
   const violations: Violation[] = findings

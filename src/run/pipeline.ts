@@ -5,7 +5,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import type { ListrTask, ListrTaskWrapper } from 'listr2';
 import { ExitCode, InfraError, errorMessage, type ExitCodeValue } from '../common/errors.js';
-import { killChildren } from '../common/exec.js';
+import { killChildren, onInterrupt } from '../common/exec.js';
 import { runTasks, type OutputOptions } from '../common/output.js';
 import { defaultTreePath, projectRoot, venvBin } from '../common/paths.js';
 import { combineVerdicts, type Verdict } from '../common/verdict.js';
@@ -145,8 +145,7 @@ export async function runSeries(opts: RunOptions): Promise<RunOutcome> {
     process.stderr.write('\nkharness: interrupted; stopping the current stage and keeping the partial report\n');
     killChildren('SIGKILL');
   };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  onInterrupt(onSigint);
 
   const patches: PatchReport[] = [];
   let report: RunReport | undefined;
@@ -302,6 +301,11 @@ export async function runSeries(opts: RunOptions): Promise<RunOutcome> {
         }
         report.verdict = patchVerdict(report.stages);
         report.summary = summarize(report.stages);
+        if (interrupted) {
+          // Half-tested is not tested: never a pass (nor a fail) for the patch Ctrl-C cut short.
+          report.verdict = 'skipped';
+          report.summary = 'interrupted (Ctrl-C) before this patch finished';
+        }
         patches.push(report);
         task.title = `[${step.label}] ${report.verdict.toUpperCase()} ${step.subject} (${elapsed()})`;
         if (report.verdict !== 'pass') task.output = report.summary;
@@ -328,8 +332,7 @@ export async function runSeries(opts: RunOptions): Promise<RunOutcome> {
       throw err instanceof Error ? err : new InfraError(reason);
     }
   } finally {
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    onInterrupt(undefined);
     await unlock();
   }
   if (!report) throw new InfraError('no report was written');

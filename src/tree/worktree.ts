@@ -70,7 +70,9 @@ export async function prepareWorktree(tree: KernelTree, commit: string): Promise
     return;
   }
   const wt = git(tree.worktree);
+  // Leftovers of an interrupted run: an unfinished `git am`, a bisection.
   await wt.raw(['am', '--abort']).catch(() => undefined);
+  await wt.raw(['bisect', 'reset']).catch(() => undefined);
   await wt.raw(['reset', '--quiet', '--hard']);
   await wt.raw(['checkout', '--quiet', '--detach', commit]);
   // -x would also drop ignored build products; we build out of tree (O=), so only untracked

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# `npm run bench [-- SECTION...]`: figures, not pass/fail. Sections: lore model build boot run.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bash "$here/scripts/setup.sh"
+node "$here/dist/bench/index.js" "$@"

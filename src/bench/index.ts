@@ -1,0 +1,207 @@
+import { existsSync } from 'node:fs';
+import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { execa } from 'execa';
+import { buildCommit, buildDirFor, makeConfig, resolveConfig } from '../build/index.js';
+import { compilerArgs, makeEnv, makeJobs } from '../build/make.js';
+import { runSuite } from '../guest/index.js';
+import { runLoreBench } from '../lore/bench.js';
+import { startLoreServer } from '../lore/index.js';
+import { runModelBench } from '../model/bench.js';
+import { defaultTreePath, patchesDir, projectRoot } from '../common/paths.js';
+import { git, openKernelTree, prepareWorktree, type KernelTree } from '../tree/worktree.js';
+import type { RunReport } from '../report/types.js';
+
+/**
+ * `npm run bench`: figures, not pass/fail. Each section prints kharness beside the raw tool doing
+ * the same work, with the ratio. `npm run bench -- build boot` runs only those sections.
+ */
+const out = (line = ''): void => {
+  process.stdout.write(`${line}\n`);
+};
+const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+const ratio = (ours: number, raw: number): string => `${(ours / raw).toFixed(3)}x${ours > raw ? ` (+${(((ours - raw) / raw) * 100).toFixed(1)}%)` : ''}`;
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - t0, value };
+}
+
+/** A throwaway work root, so the bench's builds start cold and leave the user's cache alone. */
+async function benchTree(): Promise<{ tree: KernelTree; root: string }> {
+  const root = await mkdtemp(path.join(tmpdir(), 'kharness-bench-'));
+  const tree = await openKernelTree(defaultTreePath(), root);
+  return { tree, root };
+}
+
+/** A commit on `parent` that appends a comment to mm/zswap.c: the incremental step. */
+async function touchZswap(tree: KernelTree, parent: string, n: number): Promise<string> {
+  await prepareWorktree(tree, parent);
+  const file = path.join(tree.worktree, 'mm', 'zswap.c');
+  await appendFile(file, `/* kharness bench step ${n} */\n`);
+  const wt = git(tree.worktree);
+  await wt.raw(['add', '-f', 'mm/zswap.c']);
+  await wt.env({ ...process.env, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@localhost', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@localhost' }).raw(['commit', '-q', '-m', `bench step ${n}`]);
+  return (await wt.raw(['rev-parse', 'HEAD'])).trim();
+}
+
+async function rawMake(src: string, buildDir: string, targets: string[]): Promise<number> {
+  const t = await timed(() => execa('make', [`-j${makeJobs()}`, `O=${buildDir}`, ...compilerArgs(), ...targets], { cwd: src, env: makeEnv(), reject: false, all: true }));
+  if (t.value.exitCode !== 0) throw new Error(`raw make failed: ${String(t.value.all).slice(-2000)}`);
+  return t.ms;
+}
+
+/**
+ * Issue 3: the first build with the zswap fragment and an incremental rebuild after a change to
+ * mm/zswap.c, kharness beside raw make on the same tree. ccache is off for both (a warm cache
+ * would make whichever runs second look free); its effect is measured on its own at the end.
+ */
+async function benchBuild(): Promise<void> {
+  out('== build: kharness build vs raw make (same tree, zswap config, -j' + makeJobs() + ', ccache off)');
+  process.env.KHARNESS_CCACHE = '0';
+  const { tree, root } = await benchTree();
+  try {
+    const base = (await git(tree.repo).raw(['rev-parse', 'HEAD'])).trim();
+    await prepareWorktree(tree, base);
+    const plan = resolveConfig('zswap');
+    const rawDir = path.join(root, 'raw-build');
+    await makeConfig(tree.worktree, rawDir, plan, () => undefined);
+    const rawFirst = await rawMake(tree.worktree, rawDir, ['bzImage']);
+    out(`raw make, first build:          ${s(rawFirst)}`);
+    const first = await timed(() => buildCommit({ tree, commit: base, configName: 'zswap', logDir: path.join(root, 'logs'), reuse: false }));
+    out(`kharness build, first build:    ${s(first.ms)} (make itself ${s(first.value.durationMs)}; includes config merge, mm/zswap.i, test_zswap)`);
+    out(`  ratio kharness/raw: ${ratio(first.ms, rawFirst)}   target: about 5 min or less`);
+    const incr: { ours: number; raw: number; objects: number }[] = [];
+    let parent = base;
+    for (let i = 1; i <= 3; i++) {
+      const commit = await touchZswap(tree, parent, i);
+      parent = commit;
+      // Raw make sees the same source change (the worktree is checked out at the new commit).
+      const raw = await rawMake(tree.worktree, rawDir, ['bzImage']);
+      const ours = await timed(() => buildCommit({ tree, commit, configName: 'zswap', previousCommit: base, logDir: path.join(root, 'logs'), reuse: false }));
+      incr.push({ ours: ours.ms, raw, objects: ours.value.objectsBuilt });
+    }
+    const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    out(`raw make, incremental (mm/zswap.c changed), mean of 3:  ${s(avg(incr.map((x) => x.raw)))}`);
+    out(`kharness build, incremental, mean of 3:                 ${s(avg(incr.map((x) => x.ours)))} (${incr.map((x) => x.objects).join('/')} objects)`);
+    out(`  ratio kharness/raw: ${ratio(avg(incr.map((x) => x.ours)), avg(incr.map((x) => x.raw)))}   target: well under 30 s, overhead within 5%`);
+    // ccache on a cold build dir with a warm cache: what a re-run of an old base costs.
+    process.env.KHARNESS_CCACHE = '1';
+    const warmDir = path.join(root, 'ccache-build');
+    await makeConfig(tree.worktree, warmDir, plan, () => undefined);
+    await rawMake(tree.worktree, warmDir, ['bzImage']);
+    await rm(warmDir, { recursive: true, force: true });
+    await makeConfig(tree.worktree, warmDir, plan, () => undefined);
+    const warm = await rawMake(tree.worktree, warmDir, ['bzImage']);
+    out(`with ccache, a from-scratch build of a tree seen before: ${s(warm)}`);
+    void buildDirFor;
+  } finally {
+    await execa('git', ['-C', tree.repo, 'worktree', 'remove', '--force', tree.worktree], { reject: false });
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** The newest cached build of the default tree's base, or a fresh one. */
+async function baseKernel(): Promise<{ image: string; systemMap: string; zswapPreprocessed?: string; selftest?: string }> {
+  const tree = await openKernelTree(defaultTreePath());
+  const base = (await git(tree.repo).raw(['rev-parse', 'HEAD'])).trim();
+  const r = await buildCommit({ tree, commit: base, configName: 'zswap', logDir: path.join(tree.workDir, 'logs') });
+  if (!r.artifacts) throw new Error(`the base does not build: ${r.summary}`);
+  return r.artifacts;
+}
+
+/**
+ * Issue 4: boot-to-first-test and swap throughput under the suite, beside a raw QEMU boot of
+ * the same kernel (to its root-mount panic: the kernel's own boot, no userspace).
+ */
+async function benchBoot(): Promise<void> {
+  out('== boot: virtme-ng + guest suite vs raw qemu-system-x86_64');
+  const kernel = await baseKernel();
+  const raw = await timed(() =>
+    execa('qemu-system-x86_64', ['-accel', 'tcg', '-m', '1G', '-smp', '2', '-nographic', '-nodefaults', '-serial', 'stdio', '-monitor', 'none', '-no-reboot', '-kernel', kernel.image, '-append', 'console=ttyS0 panic=-1 root=/dev/kharness-none'], {
+      reject: false,
+      timeout: 120_000,
+      all: true,
+    }),
+  );
+  const dir = await mkdtemp(path.join(tmpdir(), 'kharness-bench-boot-'));
+  try {
+    const suite = await timed(() => runSuite({ kernel, tests: ['swap-cycle'], outDir: dir, trace: false }));
+    const boot = suite.value.boot;
+    out(`raw qemu boot to the kernel's root-mount panic (TCG): ${s(raw.ms)}`);
+    out(`vng boot to the first guest test (${boot.accel}):       ${s(boot.bootToCommandMs ?? NaN)}`);
+    out(`  ratio: ${ratio(boot.bootToCommandMs ?? NaN, raw.ms)} (vng also mounts the host root over 9p, starts udev and the init)`);
+    const outText = await readFile(path.join(dir, 'swap-cycle.out'), 'utf8').catch(() => '');
+    const t = suite.value.tests[0]!;
+    const secs = (t.durationMs ?? 0) / 1000;
+    const outPages = t.counters?.delta.zswpout ?? 0;
+    const inPages = t.counters?.delta.zswpin ?? 0;
+    out(`swap-cycle: ${outPages} pages out, ${inPages} in over ${secs.toFixed(1)} s: ${(outPages / secs).toFixed(0)} pages/s out, ${(inPages / secs).toFixed(0)} pages/s in (with page checks)`);
+    void outText;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Issue 6: `kharness run` on the demo split by stage, beside the raw commands doing the same
+ * work: git am of each patch, make of each step, and a vng boot running the same guest suite.
+ */
+async function benchRun(): Promise<void> {
+  out('== run: kharness run on the demo series vs the raw commands');
+  const server = await startLoreServer(patchesDir, 0);
+  const dir = await mkdtemp(path.join(tmpdir(), 'kharness-bench-run-'));
+  try {
+    const url = `${server.url}/linux-mm/20241202140533.77310-1-marco.bianchi@example.com/`;
+    const run = await timed(() => execa(process.execPath, [path.join(projectRoot, 'bin', 'kharness.js'), 'run', url, '--out', path.join(dir, 'report'), '--json'], { reject: false, maxBuffer: 1 << 28 }));
+    const report = JSON.parse(String(run.value.stdout)) as RunReport;
+    const byStage: Record<string, number> = {};
+    for (const p of report.patches) for (const [name, st] of Object.entries(p.stages)) byStage[name] = (byStage[name] ?? 0) + (st.durationMs ?? 0);
+    out(`kharness run: ${s(run.ms)} wall; stage time: ${Object.entries(byStage).map(([k, v]) => `${k} ${s(v)}`).join(', ')}`);
+
+    // The raw equivalent: git am into a scratch worktree, make per step, vng per step.
+    const tree = await openKernelTree(defaultTreePath());
+    const scratch = path.join(dir, 'am');
+    await execa('git', ['-C', tree.repo, 'worktree', 'add', '--detach', scratch, report.base.commit]);
+    const am = await timed(() => execa('git', ['am', '-q', path.join(dir, 'report', 'series.mbox')], { cwd: scratch, reject: false }));
+    await execa('git', ['-C', tree.repo, 'worktree', 'remove', '--force', scratch], { reject: false });
+    const makeMs = report.patches.reduce((sum, p) => sum + (p.build?.durationMs ?? 0), 0);
+    const qemuMs = report.patches.reduce((sum, p) => sum + (p.boot?.durationMs ?? 0), 0);
+    const rawSum = am.ms + makeMs + qemuMs;
+    out(`raw: git am ${s(am.ms)} + make ${s(makeMs)} (the same incremental steps) + vng/qemu ${s(qemuMs)} (the same guest runs) = ${s(rawSum)}`);
+    out(`  ratio kharness/raw: ${ratio(run.ms, rawSum)} (the rest: fetch, worktree, checkpatch, trace replay, reports)`);
+  } finally {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const SECTIONS: Record<string, () => Promise<void>> = {
+  lore: runLoreBench,
+  model: runModelBench,
+  build: benchBuild,
+  boot: benchBoot,
+  run: benchRun,
+};
+
+export async function runBench(names: string[]): Promise<void> {
+  const chosen = names.length ? names : Object.keys(SECTIONS);
+  for (const name of chosen) {
+    const fn = SECTIONS[name];
+    if (!fn) throw new Error(`unknown bench section "${name}" (sections: ${Object.keys(SECTIONS).join(', ')})`);
+    await fn();
+    out();
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(projectRoot, 'dist', 'bench', 'index.js')) {
+  runBench(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  });
+}
+
+void existsSync;

@@ -1,0 +1,137 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLoreServer, type LoreServer } from '../../src/lore/index.js';
+import { KcidbSchema, readReport } from '../../src/report/index.js';
+import type { RunReport } from '../../src/report/types.js';
+import { CLI, kharness, readJson, requireEnvironment } from './helpers.js';
+import { projectRoot } from '../../src/common/paths.js';
+
+// Issue 6 end to end: the bundled demo series over HTTP from serve-lore, on the real tree, real
+// builds, real virtme-ng boots; verdicts, report files against their schemas, and bisection.
+const DEMO = '20241202140533.77310-1-marco.bianchi@example.com';
+const CLEAN = '20241118093012.118204-1-priya.raman@example.com';
+
+describe('kharness run on the demo series', () => {
+  let server: LoreServer;
+  let out: string;
+  let report: RunReport;
+  let runExit: number;
+
+  beforeAll(async () => {
+    requireEnvironment();
+    server = await startLoreServer(path.join(projectRoot, 'patches'), 0);
+    out = await mkdtemp(path.join(tmpdir(), 'kharness-demo-'));
+    const r = await kharness(['run', `${server.url}/linux-mm/${DEMO}/`, '--out', path.join(out, 'report'), '--json']);
+    runExit = r.exitCode;
+    report = r.json<RunReport>();
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    if (out) await rm(out, { recursive: true, force: true });
+  });
+
+  it('fails patch 2 (and 3, which keeps it), passes the base and patch 1', () => {
+    expect(runExit).toBe(1);
+    expect(report.status).toBe('complete');
+    expect(report.patches.map((p) => [p.label, p.verdict])).toEqual([
+      ['base', 'pass'],
+      ['1/3', 'pass'],
+      ['2/3', 'fail'],
+      ['3/3', 'fail'],
+    ]);
+    expect(report.firstBadPatch).toBe(2);
+    const p2 = report.patches[2]!;
+    expect(p2.stages.apply.verdict).toBe('pass');
+    expect(p2.stages.build.verdict).toBe('pass');
+    // fail is the kernel's: never an infrastructure error
+    expect(Object.values(p2.stages).some((s) => s.verdict === 'error')).toBe(false);
+    expect(p2.stages.test.verdict).toBe('fail');
+    const evidence = JSON.stringify(p2);
+    expect(evidence).toMatch(/zswap_entry_free|double-free|free-while-live|zswap_swapoff/);
+    expect(report.environment.accel.accel).toMatch(/^(kvm|tcg)$/);
+    expect(report.base.commit).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it('writes every report file, valid against its schema', async () => {
+    const dir = path.join(out, 'report');
+    const again = await readReport(dir);
+    expect(again.patches).toHaveLength(4);
+    for (const f of ['report.json', 'report.md', 'index.html', 'junit.xml', 'kcidb.json', 'reply.txt']) expect(existsSync(path.join(dir, f)), f).toBe(true);
+    const md = await readFile(path.join(dir, 'report.md'), 'utf8');
+    expect(md).toMatch(/\| 2\/3 .*\*\*FAIL\*\*/);
+    const html = await readFile(path.join(dir, 'index.html'), 'utf8');
+    expect(html).toMatch(/<svg/);
+    expect(html).not.toMatch(/<script src=|<link [^>]*href="http/);
+    const junit = await readFile(path.join(dir, 'junit.xml'), 'utf8');
+    expect(junit).toMatch(/<testsuites[^>]*failures="[1-9]/);
+    const xmllint = await execa('python3', ['-c', 'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])', path.join(dir, 'junit.xml')], { reject: false });
+    expect(xmllint.exitCode, xmllint.stderr).toBe(0);
+    const kcidb = KcidbSchema.parse(readJson(path.join(dir, 'kcidb.json')));
+    expect(kcidb.checkouts.length).toBeGreaterThanOrEqual(4);
+    expect(kcidb.tests.some((t) => t.status === 'FAIL')).toBe(true);
+    const reply = await readFile(path.join(dir, 'reply.txt'), 'utf8');
+    expect(reply).toContain(`In-Reply-To: <${DEMO}>`);
+    expect(reply).toMatch(/Reported-by: kharness/);
+    expect(reply).toMatch(/avoid the xarray erase in zswap_invalidate/);
+  });
+
+  it('bisects the series to patch 2', async () => {
+    const r = await kharness(['bisect', '--series', `${server.url}/linux-mm/${DEMO}/`, '--tests', 'swap-cycle', '--out', path.join(out, 'bisect'), '--json']);
+    const result = r.json<{ culprit?: { patch?: number; subject: string }; steps: { outcome: string }[] }>();
+    expect(r.exitCode).toBe(1);
+    expect(result.culprit?.patch).toBe(2);
+    expect(result.culprit?.subject).toMatch(/avoid the xarray erase/);
+    expect(existsSync(path.join(out, 'bisect', 'bisect.md'))).toBe(true);
+  });
+
+  it('bisects the same commits as a git range with git bisect run', async () => {
+    const base = report.patches[0]!.commit!;
+    const bad = report.patches[3]!.commit!;
+    const r = await kharness(['bisect', '--good', base, '--bad', bad, '--tests', 'swap-cycle', '--out', path.join(out, 'range'), '--json']);
+    const result = r.json<{ culprit?: { commit: string } }>();
+    expect(result.culprit?.commit).toBe(report.patches[2]!.commit);
+    const log = readFileSync(path.join(out, 'range', 'git-bisect.log'), 'utf8');
+    expect(log).toMatch(/first bad commit/);
+  });
+
+  it('passes the clean series on every patch', async () => {
+    const r = await kharness(['run', `${server.url}/all/${CLEAN}`, '--out', path.join(out, 'clean'), '--json']);
+    const clean = r.json<RunReport>();
+    expect(r.exitCode, clean.summary).toBe(0);
+    expect(clean.patches.map((p) => p.verdict)).toEqual(['pass', 'pass', 'pass']);
+  });
+
+  it('keeps a partial report on Ctrl-C and leaves no QEMU behind', async () => {
+    const dir = path.join(out, 'interrupted');
+    const child = execa(process.execPath, [CLI, 'run', `${server.url}/all/${CLEAN}`, '--out', dir], { reject: false });
+    // Wait until the base has been tested (the report is rewritten after each patch).
+    const deadline = Date.now() + 20 * 60_000;
+    for (;;) {
+      if (Date.now() > deadline) throw new Error('the base never finished');
+      try {
+        const partial = JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')) as RunReport;
+        if (partial.patches.length >= 1) break;
+      } catch {
+        /* not written yet */
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    await new Promise((r) => setTimeout(r, 5000)); // into patch 1's build or boot
+    child.kill('SIGINT');
+    const done = await child;
+    expect(done.exitCode).toBe(130);
+    const partial = await readReport(dir);
+    expect(partial.status).toBe('interrupted');
+    expect(partial.patches[0]!.verdict).toBe('pass');
+    expect(partial.patches.length).toBe(3);
+    expect(partial.patches.slice(1).some((p) => p.verdict === 'skipped')).toBe(true);
+    expect(partial.patches.every((p) => p.verdict !== 'fail')).toBe(true);
+    const qemu = await execa('pgrep', ['-f', 'qemu-system-x86_64'], { reject: false });
+    expect(qemu.stdout.trim()).toBe('');
+  });
+});
