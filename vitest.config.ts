@@ -18,7 +18,6 @@ export default defineConfig({
           include: ['tests/e2e/**/*.test.ts'],
           testTimeout: 3_600_000,
           hookTimeout: 3_600_000,
-          fileParallelism: false,
           pool: 'forks',
           poolOptions: { forks: { singleFork: true } },
         },

@@ -7,6 +7,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
 bash scripts/setup.sh
 started=$(date +%s)
+npm run typecheck --silent
 npx vitest run --project unit
 if [ "${KHARNESS_E2E:-1}" != 0 ]; then
   npx vitest run --project e2e

@@ -134,14 +134,20 @@ export async function evaluateCommit(commit: string, subject: string, previous: 
  * Series mode: the first bad patch by binary search over patches 1..N (0 = the base), after
  * checking that the base is good and the last patch bad. Skipped steps are stepped around.
  */
-export async function bisectSeries(commits: { commit: string; subject: string }[], opts: EvaluateOptions): Promise<BisectResult> {
+export async function bisectSeries(
+  commits: { commit: string; subject: string }[],
+  opts: Pick<EvaluateOptions, 'badWhen'> & Partial<EvaluateOptions>,
+  // Injected so the search itself is tested without a kernel; by default: build and boot.
+  evaluateStep: (commit: string, subject: string, previous: string | undefined, patch: number) => Promise<BisectStep> = (commit, subject, previous, patch) =>
+    evaluateCommit(commit, subject, previous, opts as EvaluateOptions, patch),
+): Promise<BisectResult> {
   if (commits.length < 2) throw new InputError('bisect needs a base and at least one patch');
   const steps: BisectStep[] = [];
   const known = new Map<number, StepOutcome>();
   const evaluate = async (i: number): Promise<StepOutcome> => {
     const cached = known.get(i);
     if (cached) return cached;
-    const step = await evaluateCommit(commits[i]!.commit, commits[i]!.subject, i > 0 ? commits[i - 1]!.commit : undefined, opts, i);
+    const step = await evaluateStep(commits[i]!.commit, commits[i]!.subject, i > 0 ? commits[i - 1]!.commit : undefined, i);
     steps.push(step);
     known.set(i, step.outcome);
     return step.outcome;

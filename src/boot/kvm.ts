@@ -5,8 +5,12 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { cacheDir } from '../common/paths.js';
 
+/** Bumped when the probe's checks or wording change, so an old cached answer is redone. */
+const PROBE_VERSION = 2;
+
 /** What the probe found, cached per QEMU version and host kernel. */
 export interface AccelProbe {
+  version?: number;
   accel: 'kvm' | 'tcg';
   /** why KVM is or is not used, in words */
   reason: string;
@@ -119,7 +123,7 @@ export async function probeAccel(opts: { kernelImage?: string; refresh?: boolean
       const cached = JSON.parse(readFileSync(cachePath, 'utf8')) as AccelProbe;
       const kernelChecked = cached.checks.some((c) => c.name === 'kernel-under-kvm');
       // A KVM verdict from the boot sector alone is upgraded with a real kernel once one exists.
-      if (cached.qemuVersion === qv && cached.hostKernel === hostKernel && (cached.accel === 'tcg' || kernelChecked || !opts.kernelImage)) {
+      if (cached.version === PROBE_VERSION && cached.qemuVersion === qv && cached.hostKernel === hostKernel && (cached.accel === 'tcg' || kernelChecked || !opts.kernelImage)) {
         return cached;
       }
     } catch {
@@ -138,27 +142,27 @@ export async function probeAccel(opts: { kernelImage?: string; refresh?: boolean
     checks.push({ name: 'dev-kvm', ok: false, detail: existsSync('/dev/kvm') ? 'no permission on /dev/kvm' : '/dev/kvm does not exist' });
   }
   if (!nodeOk) {
-    reason = `TCG: ${checks[0]!.detail}`;
+    reason = checks[0]!.detail;
   } else {
     const bs = await bootSectorRuns('kvm');
     checks.push({ name: 'boot-sector-under-kvm', ok: bs.ok, detail: bs.detail });
     if (!bs.ok) {
-      reason = `TCG: /dev/kvm exists but KVM does not run guest code (${bs.detail})`;
+      reason = `/dev/kvm exists but KVM does not run guest code (${bs.detail})`;
     } else if (opts.kernelImage) {
       const kb = await kernelBootsUnderKvm(opts.kernelImage);
       checks.push({ name: 'kernel-under-kvm', ok: kb.ok, detail: kb.detail });
       if (kb.ok) {
         accel = 'kvm';
-        reason = 'KVM: a real kernel booted under it';
+        reason = 'a real kernel booted under it';
       } else {
-        reason = `TCG: KVM runs a boot sector but not a kernel (${kb.detail})`;
+        reason = `KVM runs a boot sector but not a kernel (${kb.detail})`;
       }
     } else {
       accel = 'kvm';
-      reason = 'KVM: a boot sector ran under it (no kernel checked yet)';
+      reason = 'a boot sector ran under it (no kernel checked yet)';
     }
   }
-  const probe: AccelProbe = { accel, reason, qemuVersion: qv, hostKernel, probedAt: new Date().toISOString(), checks };
+  const probe: AccelProbe = { version: PROBE_VERSION, accel, reason, qemuVersion: qv, hostKernel, probedAt: new Date().toISOString(), checks };
   mkdirSync(path.dirname(cachePath), { recursive: true });
   writeFileSync(cachePath, `${JSON.stringify(probe, null, 2)}\n`);
   return probe;
@@ -174,7 +178,7 @@ export function markKvmBroken(detail: string): void {
     /* no cache yet */
   }
   const checks = [...(probe.checks ?? []), { name: 'kernel-under-kvm', ok: false, detail }];
-  const updated = { ...probe, accel: 'tcg', reason: `TCG: a kernel boot under KVM failed (${detail})`, checks, probedAt: new Date().toISOString() };
+  const updated = { ...probe, version: PROBE_VERSION, accel: 'tcg', reason: `a kernel boot under KVM failed (${detail})`, checks, probedAt: new Date().toISOString() };
   mkdirSync(path.dirname(cachePath), { recursive: true });
   writeFileSync(cachePath, `${JSON.stringify(updated, null, 2)}\n`);
 }

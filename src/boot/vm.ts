@@ -73,7 +73,7 @@ export async function bootAndRun(opts: BootOptions): Promise<BootOutcome> {
   // that is the environment, so retry under TCG and remember the answer.
   if (probe.accel === 'kvm' && !opts.accel && outcome.bootToCommandMs === undefined && /KVM internal error|kvm run failed|hang/i.test(`${outcome.reason} ${outcome.consoleTail}`)) {
     markKvmBroken(outcome.reason);
-    probe = { accel: 'tcg', reason: `TCG: KVM failed a real boot (${outcome.reason})` };
+    probe = { accel: 'tcg', reason: `KVM failed a real boot (${outcome.reason})` };
     outcome = await bootOnce(opts, 'tcg', probe.reason);
   }
   return outcome;

@@ -66,7 +66,7 @@ export async function runDoctor(): Promise<DoctorCheck[]> {
   add('b4 (benchmarks only)', existsSync(venvBin('b4')) ? await version(venvBin('b4')) : { ok: false, detail: 'not installed' }, true);
   const kernel = newestBuiltKernel();
   const accel = await probeAccel({ kernelImage: kernel });
-  add('accelerator', { ok: true, detail: `${accel.accel.toUpperCase()}: ${accel.reason}` });
+  add('accelerator', { ok: true, detail: `${accel.accel.toUpperCase()} (${accel.reason})` });
   for (const c of accel.checks) add(`  ${c.name}`, { ok: c.ok, detail: c.detail }, true);
   const fs = statfsSync(existsSync(cacheDir()) ? cacheDir() : projectRoot);
   const freeGiB = (fs.bavail * fs.bsize) / 2 ** 30;

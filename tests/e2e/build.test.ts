@@ -96,6 +96,19 @@ describe('apply and build on the real 6.12 tree', () => {
     }
   });
 
+  it('merges both bundled configs on the real tree with every requested option surviving', async () => {
+    const kt = await openKernelTree(tree);
+    const dir = await mkdtemp(path.join(tmpdir(), 'kharness-cfg-'));
+    try {
+      // zswap-debug (KASAN, lockdep, KFENCE, ...) is not built in CI: its merge is checked here.
+      for (const name of ['zswap', 'zswap-debug']) {
+        await expect(makeConfig(kt.worktree, path.join(dir, name), resolveConfig(name), () => undefined)).resolves.toEqual({ reused: false });
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a folder that is not a kernel tree, and a base the tree lacks', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'kharness-notkernel-'));
     try {

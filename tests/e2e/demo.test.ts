@@ -72,8 +72,8 @@ describe('kharness run on the demo series', () => {
     const xmllint = await execa('python3', ['-c', 'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])', path.join(dir, 'junit.xml')], { reject: false });
     expect(xmllint.exitCode, xmllint.stderr).toBe(0);
     const kcidb = KcidbSchema.parse(readJson(path.join(dir, 'kcidb.json')));
-    expect(kcidb.checkouts.length).toBeGreaterThanOrEqual(4);
-    expect(kcidb.tests.some((t) => t.status === 'FAIL')).toBe(true);
+    expect(kcidb.checkouts!.length).toBeGreaterThanOrEqual(4);
+    expect(kcidb.tests!.some((t) => t.status === 'FAIL')).toBe(true);
     const reply = await readFile(path.join(dir, 'reply.txt'), 'utf8');
     expect(reply).toContain(`In-Reply-To: <${DEMO}>`);
     expect(reply).toMatch(/Reported-by: kharness/);

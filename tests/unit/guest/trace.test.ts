@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { decodeSlot, decodeTrace, deriveOffsets, findSymbols, mergeWithDump, parseFtraceDump, parseTraceText, probeLines } from '../../../src/guest/trace-capture.js';
+import { replayTrace } from '../../../src/model/replay.js';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+
+const fixture = (name: string): string => readFileSync(path.join(__dirname, '..', '..', 'fixtures', 'trace', name), 'utf8');
+
+/** A trace in the exact format tracefs prints (counter clock), written for one scenario. */
+function trace(lines: [number, number, string, string][]): string {
+  return lines.map(([ts, cpu, event, rest]) => `    zswap-stress-113     [00${cpu}] .....   ${String(ts).padStart(10)}: ${event}: ${rest}`).join('\n');
+}
+
+describe('probe plan', () => {
+  const map = ['ffffffff81156791 t zswap_entry_free', 'ffffffff811569b2 t zswap_writeback_entry', 'ffffffff81156e7d T zswap_store', 'ffffffff8115735e T zswap_load', 'ffffffff81157413 T zswap_invalidate', 'ffffffff81157442 T zswap_swapon', 'ffffffff811574ba T zswap_swapoff', 'ffffffff81100000 T __x64_sys_swapoff'].join('\n');
+
+  it('probes every zswap function with argument locations from the build', () => {
+    const plan = probeLines(findSymbols(map), { 'folio.swap': 40, 'zswap_entry.swpentry': 0 });
+    expect(plan.missing).toEqual([]);
+    expect(plan.lines).toContain('p:kharness/store zswap_store swp=+40(%di):x64');
+    expect(plan.lines).toContain('p:kharness/free zswap_entry_free entry=%di:x64 swp=+0(%di):x64');
+    expect(plan.lines.some((l) => /^r\d+:kharness\/store_ret zswap_store ret=\$retval:u8$/.test(l))).toBe(true);
+  });
+
+  it('does not probe a function gcc inlined away or cloned, and says why', () => {
+    const cloned = map.replace('t zswap_entry_free', 't zswap_entry_free.isra.0').replace(/.*zswap_writeback_entry\n/, '');
+    const plan = probeLines(findSymbols(cloned), { 'folio.swap': 40, 'zswap_entry.swpentry': 0 });
+    expect(plan.missing).toEqual([
+      { fn: 'zswap_writeback_entry', reason: 'no such symbol in this build (renamed, removed, or inlined)' },
+      { fn: 'zswap_entry_free', reason: "gcc cloned it as zswap_entry_free.isra.0: its argument registers are not the C signature's" },
+    ]);
+  });
+
+  it('does not guess struct offsets it could not derive', () => {
+    const plan = probeLines(findSymbols(map), undefined, 'no preprocessed mm/zswap.c');
+    expect(plan.missing.map((m) => m.fn)).toEqual(['zswap_store', 'zswap_load', 'zswap_entry_free']);
+  });
+
+  it('derives offsets by compiling the preprocessed source with gcc', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'kh-off-'));
+    const src = path.join(dir, 'zswap.i');
+    await writeFile(src, 'typedef struct { unsigned long val; } swp_entry_t;\nstruct folio { unsigned long flags; void *lru[2]; void *mapping; unsigned long index; swp_entry_t swap; };\nstruct zswap_entry { unsigned int length; swp_entry_t swpentry; };\n');
+    expect(await deriveOffsets(src)).toEqual({ 'folio.swap': 40, 'zswap_entry.swpentry': 8 });
+  });
+});
+
+describe('decoding the captured trace', () => {
+  it('decodes swap entries as x86_64 does', () => {
+    expect(decodeSlot(0x1n)).toEqual({ type: 0, offset: 1 });
+    expect(decodeSlot((1n << 58n) | 0x201n)).toEqual({ type: 1, offset: 0x201 });
+  });
+
+  it('reads a real trace and pairs entries with returns', () => {
+    const { events, lost, unparsed } = parseTraceText(fixture('swap-cycle-head.trace'));
+    expect(events).toHaveLength(60);
+    expect(lost + unparsed).toBe(0);
+    const { calls, unmatchedReturns } = decodeTrace(events);
+    expect(unmatchedReturns).toBe(0);
+    expect(calls).toHaveLength(30);
+    expect(calls.every((c) => c.kind === 'store' && c.end !== undefined && c.ok !== undefined)).toBe(true);
+  });
+
+  it('nests frees in their call and turns the swapoff syscall into a window for the model', () => {
+    const text = trace([
+      [1, 0, 'store', '(zswap_store+0x4/0x4e1) swp=0x5'],
+      [2, 0, 'store_ret', '(swap_writepage+0x194/0x1cc <- zswap_store) ret=1'],
+      [3, 1, 'sys_swapoff', '(__x64_sys_swapoff+0x4/0xba7)'],
+      [4, 1, 'load', '(zswap_load+0x4/0xb5) swp=0x5'],
+      [5, 1, 'free', '(zswap_entry_free+0x0/0x77) entry=0xff11000003e1e700 swp=0x5'],
+      [6, 1, 'load_ret', '(swap_read_folio+0xa9/0x34d <- zswap_load) ret=1'],
+      [7, 1, 'swapoff', '(zswap_swapoff+0x4/0x52) type=0'],
+      [8, 1, 'swapoff_ret', '(__x64_sys_swapoff+0x5f0/0xba7 <- zswap_swapoff)'],
+      [9, 1, 'sys_swapoff_ret', '(do_syscall_64+0x4e/0xa4 <- __x64_sys_swapoff) ret=0x0'],
+    ]);
+    const { calls } = decodeTrace(parseTraceText(text).events);
+    expect(calls.map((c) => (c.kind === 'marker' ? c.name : c.kind))).toEqual(['store', 'swapoff-begin', 'load', 'free', 'swapoff', 'swapoff-end']);
+    const replay = replayTrace(calls);
+    expect(replay.violations).toEqual([]);
+    expect(replay.stats.swapoffUnuse).toBe(1);
+    expect(replay.stats.loadHit).toBe(1);
+  });
+
+  it('lets the model catch a load that misses a live entry', () => {
+    const text = trace([
+      [1, 0, 'store', '(zswap_store+0x4/0x4e1) swp=0x5'],
+      [2, 0, 'store_ret', '(x <- zswap_store) ret=1'],
+      [3, 0, 'load', '(zswap_load+0x4/0xb5) swp=0x5'],
+      [4, 0, 'load_ret', '(x <- zswap_load) ret=0'],
+    ]);
+    const replay = replayTrace(decodeTrace(parseTraceText(text).events).calls);
+    expect(replay.violations.map((v) => v.rule)).toEqual(['lost-entry']);
+  });
+
+  it('merges the oops dump after the streamed trace, and marks a hole between them', () => {
+    const dump = parseFtraceDump(fixture('oops-dump.log'));
+    expect(dump.length).toBeGreaterThan(5);
+    expect(dump[0]).toMatchObject({ comm: 'zswap-st', pid: 105, cpu: 0, ts: 6857, event: 'invalidate', args: { swp: '0x3fa' } });
+    const file = parseTraceText(trace([[6855, 0, 'store', '(zswap_store+0x4/0x4e1) swp=0x1']])).events;
+    expect(mergeWithDump(file, dump).gap).toBeUndefined();
+    const early = parseTraceText(trace([[6800, 0, 'store', '(zswap_store+0x4/0x4e1) swp=0x1']])).events;
+    const merged = mergeWithDump(early, dump);
+    expect(merged.gap).toEqual({ after: 6800, before: 6857 });
+    expect(merged.events).toHaveLength(1 + dump.length);
+  });
+});
