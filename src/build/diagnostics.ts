@@ -35,7 +35,8 @@ export function parseDiagnostics(log: string, roots: string[] = []): Diagnostic[
   let object: string | undefined;
   let ldObject: string | undefined;
   for (const raw of log.split('\n')) {
-    const line = raw.replace(/\r$/, '');
+    // gcc quotes with ‘’ in a UTF-8 locale and '' in C: one form, so warnings compare equal.
+    const line = raw.replace(/\r$/, '').replace(/[‘’]/g, "'");
     const step = KBUILD_STEP.exec(line);
     if (step) {
       object = step.groups!.target;

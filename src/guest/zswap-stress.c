@@ -199,6 +199,8 @@ static void region_init(struct region *r, const char *name, int id, size_t pages
 		die("mmap");
 	/* no transparent huge pages: zswap in 6.12 stores only order-0 folios */
 	madvise(r->mem, pages * PAGE, MADV_NOHUGEPAGE);
+	/* only test pages may be swapped: everything else of ours stays locked (see main) */
+	munlock(r->mem, pages * PAGE);
 	r->version = calloc(pages, sizeof(*r->version));
 	r->incompressible = calloc(pages, 1);
 	if (!r->version || !r->incompressible)
@@ -564,6 +566,13 @@ int main(int argc, char **argv)
 	}
 	if (o.pages < 8)
 		o.pages = 8;
+	/*
+	 * Lock the workload itself (code, stack, heap, the version bookkeeping) so a kernel that
+	 * loses swapped data corrupts test pages, which we check and name, and not our own state,
+	 * which would only crash us. Test regions are unlocked as they are mapped.
+	 */
+	if (mlockall(MCL_CURRENT | MCL_FUTURE))
+		out("{\"ev\":\"warning\",\"what\":\"mlockall\",\"errno\":%d}", errno);
 	if (o.log) {
 		data_log = fopen(o.log, "w");
 		if (!data_log)

@@ -115,6 +115,11 @@ export function parseApplyErrors(output: string): Conflict[] {
       add(m[1]!, m[2] === 'patch does not apply' ? undefined : m[2]);
       continue;
     }
+    m = /^error: sha1 information is lacking or useless \((.+)\)\.$/.exec(line);
+    if (m) {
+      add(m[1]!, 'no 3-way merge possible: the preimage blob is not in this repository');
+      continue;
+    }
     m = /^CONFLICT \([^)]*\): Merge conflict in (.+)$/.exec(line);
     if (m) {
       add(m[1]!, 'merge conflict (3-way)');
@@ -156,8 +161,10 @@ export async function applySeries(tree: KernelTree, mboxPath: string, base: Base
         results.push({ index, subject, status: 'applied', commit: await head(wt), conflicts: [], log: String(plain.all ?? '') });
         continue;
       }
-      // Details of why the plain apply failed, before trying the 3-way merge.
-      const check = await execa('git', ['apply', '--check', '--verbose'], { cwd: wt, reject: false, all: true, input: await patchOf(wt, file) });
+      // Details of why the plain apply failed (which hunks), from the diff git am stopped on,
+      // before trying the 3-way merge.
+      const diff = await execa('git', ['am', '--show-current-patch=diff'], { cwd: wt, reject: false });
+      const check = await execa('git', ['apply', '--check', '--verbose'], { cwd: wt, reject: false, all: true, input: String(diff.stdout ?? '') });
       await execa('git', ['am', '--abort'], { cwd: wt, reject: false });
       const threeWay = await execa('git', ['am', '--quiet', '--3way', '--keep-cr', file], { cwd: wt, reject: false, env: AM_ENV, all: true });
       if (threeWay.exitCode === 0) {
@@ -173,7 +180,7 @@ export async function applySeries(tree: KernelTree, mboxPath: string, base: Base
       }
       const conflicted = await execa('git', ['diff', '--name-only', '--diff-filter=U'], { cwd: wt, reject: false });
       await execa('git', ['am', '--abort'], { cwd: wt, reject: false });
-      const conflicts = parseApplyErrors(`${String(check.all ?? '')}\n${String(threeWay.all ?? '')}`);
+      const conflicts = parseApplyErrors(`${String(plain.all ?? '')}\n${String(check.all ?? '')}\n${String(threeWay.all ?? '')}`);
       for (const f of String(conflicted.stdout).split('\n').filter(Boolean)) {
         if (!conflicts.some((c) => c.file === f)) conflicts.push({ file: f, hunks: ['merge conflict (3-way)'] });
       }
@@ -199,12 +206,6 @@ export async function applySeries(tree: KernelTree, mboxPath: string, base: Base
   }
   await git(wt).raw(['update-ref', 'refs/worktree/kharness/base', base.commit]);
   return { tree: tree.repo, worktree: wt, base, patches: results };
-}
-
-/** The diff part of a mailsplit message, for `git apply --check`. */
-async function patchOf(cwd: string, file: string): Promise<string> {
-  const info = await execa('git', ['mailinfo', '/dev/null', '/dev/stdout'], { cwd, reject: false, inputFile: file });
-  return String(info.stdout ?? '');
 }
 
 async function head(cwd: string): Promise<string> {

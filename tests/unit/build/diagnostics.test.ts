@@ -62,3 +62,11 @@ describe('warning delta across incremental builds', () => {
     expect(newWarnings([w], [w, { ...w, line: 20 }])).toHaveLength(1);
   });
 });
+
+describe('locale', () => {
+  it("reads gcc's UTF-8 quotes as ASCII so the same warning compares equal in any locale", () => {
+    const utf8 = parseDiagnostics(`${SRC}/mm/zswap.c:1690:22: warning: unused variable ‘i’ [-Wunused-variable]`, [SRC]);
+    const c = parseDiagnostics(`${SRC}/mm/zswap.c:1690:22: warning: unused variable 'i' [-Wunused-variable]`, [SRC]);
+    expect(utf8).toEqual(c);
+  });
+});

@@ -108,9 +108,10 @@ describe('parseApplyErrors', () => {
       'error: mm/zswap.c: patch does not apply',
       'error: include/linux/zswap.h: does not exist in index',
       'CONFLICT (content): Merge conflict in mm/swapfile.c',
+      'error: sha1 information is lacking or useless (mm/page_io.c).',
     ].join('\n');
     const c = parseApplyErrors(out);
-    expect(c.map((x) => x.file)).toEqual(['mm/zswap.c', 'include/linux/zswap.h', 'mm/swapfile.c']);
+    expect(c.map((x) => x.file)).toEqual(['mm/zswap.c', 'include/linux/zswap.h', 'mm/swapfile.c', 'mm/page_io.c']);
     expect(c[0]!.hunks[0]).toMatch(/^@@ line 1679 @@ could not find:\n\tentry = xa_erase/);
     expect(c[2]!.hunks).toEqual(['merge conflict (3-way)']);
   });
