@@ -8,7 +8,7 @@ import { git, type KernelTree } from '../tree/worktree.js';
 import { checkpatchCommit, type CheckpatchResult } from './checkpatch.js';
 import { makeConfig, resolveConfig, type ConfigPlan } from './config.js';
 import { allWarnings, newWarnings, parseDiagnostics, updateWarningDb, type Diagnostic, type WarningDb } from './diagnostics.js';
-import { runMake } from './make.js';
+import { runMake, type MakeOutcome } from './make.js';
 
 export * from './config.js';
 export * from './diagnostics.js';
@@ -163,19 +163,8 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
     cached: false,
   };
 
-  if (outcome.signal || outcome.exitCode === undefined) {
-    return finish({ ...base, verdict: 'error', summary: `make was killed (${outcome.signal ?? 'no exit code'}); not the patch's fault` });
-  }
-  if (outcome.exitCode !== 0) {
-    const env = ENVIRONMENT_FAILURE.exec(outcome.log);
-    if (env && errors.length === 0) return finish({ ...base, verdict: 'error', summary: `the build environment failed: ${env[0]}` });
-    if (env) return finish({ ...base, verdict: 'error', summary: `the build environment failed (${env[0]}) while compiling; errors are not trusted` });
-    if (errors.length === 0) {
-      return finish({ ...base, verdict: 'fail', summary: `make exited ${outcome.exitCode} without a compiler diagnostic:\n${tail(outcome.log)}` });
-    }
-    const first = errors[0]!;
-    return finish({ ...base, verdict: 'fail', summary: `build error: ${first.file}${first.line ? `:${first.line}` : ''}: ${first.message}` });
-  }
+  const failed = classifyMakeFailure(outcome, errors);
+  if (failed) return finish({ ...base, ...failed });
 
   // Keep what later stages need, since the build dir moves on to the next patch.
   mkdirSync(artifacts, { recursive: true });
@@ -202,6 +191,22 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
   };
   await writeFile(resultPath, JSON.stringify({ ...result, checkpatch: undefined, artifactVersion: ARTIFACT_VERSION }, null, 2));
   return finish(result);
+}
+
+/**
+ * Why a make run did not produce a kernel, as a verdict: a compiler error is the patch's
+ * `fail`; make killed, a full disk, memory exhaustion is the environment's `error`. Undefined
+ * when make succeeded. Pure, so every case is tested.
+ */
+export function classifyMakeFailure(outcome: Pick<MakeOutcome, 'exitCode' | 'signal' | 'log'>, errors: Diagnostic[]): { verdict: Verdict; summary: string } | undefined {
+  if (outcome.signal || outcome.exitCode === undefined) return { verdict: 'error', summary: `make was killed (${outcome.signal ?? 'no exit code'}); not the patch's fault` };
+  if (outcome.exitCode === 0) return undefined;
+  const env = ENVIRONMENT_FAILURE.exec(outcome.log);
+  if (env && errors.length === 0) return { verdict: 'error', summary: `the build environment failed: ${env[0]}` };
+  if (env) return { verdict: 'error', summary: `the build environment failed (${env[0]}) while compiling; errors are not trusted` };
+  if (errors.length === 0) return { verdict: 'fail', summary: `make exited ${outcome.exitCode} without a compiler diagnostic:\n${tail(outcome.log)}` };
+  const first = errors[0]!;
+  return { verdict: 'fail', summary: `build error: ${first.file}${first.line ? `:${first.line}` : ''}: ${first.message}` };
 }
 
 /** A checkpatch ERROR fails the patch; warnings and checks are reported but do not. */

@@ -35,6 +35,8 @@ export interface SuiteOptions {
   outDir: string;
   trace?: boolean;
   accel?: 'kvm' | 'tcg';
+  /** swap on virtio disk images made per run (default), or on zram in the guest */
+  swap?: 'disk' | 'zram';
   /** override the profile's whole-boot budget and console-silence limit (seconds) */
   budgetS?: number;
   silenceS?: number;
@@ -107,10 +109,13 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
     probePlan = await planProbes(opts.kernel.systemMap!, opts.kernel.zswapPreprocessed);
     await writeFile(path.join(runDir, 'probes.txt'), `${probePlan.lines.join('\n')}\n`);
   }
-  const disks = [path.join(runDir, 'swap0.img'), path.join(runDir, 'swap1.img')];
+  const zram = opts.swap === 'zram';
+  const disks = zram ? [] : [path.join(runDir, 'swap0.img'), path.join(runDir, 'swap1.img')];
   for (const d of disks) await makeDiskImage(d, profile.swapMiB);
   const env: Record<string, string> = {
     TESTS: tests.join(' '),
+    SWAP_KIND: zram ? 'zram' : 'disk',
+    SWAP_MIB: String(profile.swapMiB),
     SWAP_DEVICES: '/dev/vda /dev/vdb',
     TRACE: trace ? '1' : '0',
     TRACE_TESTS: tracedTests(tests).join(' '),

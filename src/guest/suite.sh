@@ -42,7 +42,15 @@ counters() {
 	printf '}'
 }
 
-# --- swap devices: the virtio disks the host attached (vng --disk) ----------------------------
+# --- swap devices: the virtio disks the host attached (vng --disk), or zram when asked ------
+if [ "${SWAP_KIND:-disk}" = zram ]; then
+	SWAP_DEVICES=""
+	for i in 0 1; do
+		[ -e /sys/block/zram$i ] || cat /sys/class/zram-control/hot_add > /dev/null 2>&1
+		[ -e /sys/block/zram$i ] || continue
+		echo "${SWAP_MIB:-256}M" > /sys/block/zram$i/disksize && SWAP_DEVICES="$SWAP_DEVICES /dev/zram$i"
+	done
+fi
 DEVS=""
 for d in $SWAP_DEVICES; do
 	if [ -b "$d" ]; then

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { InputError, errorMessage } from '../common/errors.js';
 import type { TraceCall } from './trace-types.js';
+import { decodeTrace, parseTraceText } from '../guest/trace-capture.js';
 
 /** The on-disk trace: JSON lines, one TraceCall each (blank lines and `#` comments skipped). */
 
@@ -52,6 +53,16 @@ export async function readTraceFile(file: string): Promise<TraceCall[]> {
     text = await readFile(file, 'utf8');
   } catch (err) {
     throw new InputError(`cannot read trace ${file}: ${errorMessage(err)}`);
+  }
+  // A trace as tracefs prints it (what `kharness test` leaves in its run directory) is decoded
+  // the way the guest stage does; JSON lines are taken as TraceCalls.
+  const first = text.split('\n').find((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+  if (first !== undefined && !first.trim().startsWith('{')) {
+    const parsed = parseTraceText(text);
+    if (parsed.events.length === 0) throw new InputError(`${file}: neither JSON lines of trace calls nor a tracefs trace of kharness probes`);
+    const { calls } = decodeTrace(parsed.events);
+    if (parsed.lost > 0) calls.push({ kind: 'lost', seq: calls.length, cpu: 0, pid: 0, start: calls.at(-1)?.start ?? 0, count: parsed.lost });
+    return calls;
   }
   return parseTrace(text, file);
 }
