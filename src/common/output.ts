@@ -19,6 +19,9 @@ export async function runTasks<Ctx>(tasks: ListrTask<Ctx>[], ctx: Ctx, opts: Out
     renderer,
     fallbackRenderer: 'simple',
     exitOnError: false,
+    // Ours, not listr2's: its handler exits 127 at once, before the partial report is written
+    // and QEMU is killed (src/common/exec.ts installs ours).
+    registerSignalListeners: false,
     rendererOptions: { collapseSubtasks: false },
     fallbackRendererOptions: { timestamp: undefined },
   } as never);

@@ -62,6 +62,9 @@ export interface TestJudgement {
  */
 export const SUITE_PATHS: LifetimePath[] = ['store', 'storeReplaced', 'storeFailed', 'storeFailedOverEntry', 'loadHit', 'invalidateLive', 'writeback', 'swapoffUnuse'];
 
+/** A line of the ftrace buffer the kernel dumps on an oops: trace data, not console news. */
+const DUMP_LINE = /^\s*\S+-\d+\s+\d[\w.]{5,6}\s+\d+(?:\.\d+)?(?:us)?\s*: \w+: \(/;
+
 /** The lifetime paths each test exists to drive. */
 export const EXPECTED_PATHS: Record<string, LifetimePath[]> = {
   'swap-cycle': ['store', 'loadHit', 'invalidateLive', 'storeFailed', 'swapoffUnuse', 'swapoff', 'swapon', 'free'],
@@ -152,7 +155,9 @@ export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
         if (partial.stats) base.coverage = coverageFromStats(partial.stats);
       }
       for (const v of violations.slice(0, 3)) evidence.push(`${v.rule}: ${v.message}`);
-      evidence.push(`console tail:\n${boot.consoleTail}`);
+      // The splat itself says more than the console's last lines (often the oops's ftrace dump).
+      if (first) evidence.push(first.excerpt.split('\n').slice(0, 24).join('\n'));
+      else evidence.push(`console tail:\n${boot.consoleTail.split('\n').filter((l) => !DUMP_LINE.test(l)).slice(-20).join('\n')}`);
       return {
         ...base,
         verdict: 'fail',

@@ -63,7 +63,8 @@ describe('kharness run on the demo series', () => {
     expect(again.patches).toHaveLength(4);
     for (const f of ['report.json', 'report.md', 'index.html', 'junit.xml', 'kcidb.json', 'reply.txt']) expect(existsSync(path.join(dir, f)), f).toBe(true);
     const md = await readFile(path.join(dir, 'report.md'), 'utf8');
-    expect(md).toMatch(/\| 2\/3 .*\*\*FAIL\*\*/);
+    expect(md).toMatch(/\| \[2\/3\]\(#patch-2\) .*\*\*FAIL\*\* \|$/m);
+    expect(md).toMatch(/\| 1\/3 \| .* \| pass \|$/m);
     const html = await readFile(path.join(dir, 'index.html'), 'utf8');
     expect(html).toMatch(/<svg/);
     expect(html).not.toMatch(/<script src=|<link [^>]*href="http/);
