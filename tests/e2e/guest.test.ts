@@ -66,6 +66,17 @@ describe('the unmodified 6.12 kernel', () => {
     expect(test(result, 'writeback').counters!.delta.written_back_pages).toBeGreaterThan(0);
     expect(test(result, 'selftest-zswap').selftest!.cases.length).toBeGreaterThanOrEqual(7);
   });
+
+  it('passes on zram swap too, where swapins take the non-exclusive load path', async () => {
+    const apply = await kharness(['apply', path.join(fixtures, 'build', 'clean-series.mbox'), '--json']);
+    const build = await kharness(['build', apply.json<AppliedJson>().worktree, '--patch', '0', '--json']);
+    const [base] = build.json<BuildJson[]>();
+    const { exitCode, result } = await testKernel(base!.artifacts!.dir, 'base-zram', ['--swap', 'zram', '--tests', 'swap-cycle']);
+    expect(exitCode, result.summary).toBe(0);
+    const t = test(result, 'swap-cycle');
+    expect(t.conformance.verdict).toBe('pass');
+    expect(t.coverage.find((c) => c.path === 'loadHitNonExclusive')!.count).toBeGreaterThan(0);
+  });
 });
 
 describe('deliberate lifetime bugs in mm/zswap.c are caught', () => {
