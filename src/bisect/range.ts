@@ -5,22 +5,13 @@ import { execa } from 'execa';
 import { InputError, InfraError } from '../common/errors.js';
 import { spawnTracked } from '../common/exec.js';
 import { projectRoot } from '../common/paths.js';
-import type { GuestTestName } from '../guest/index.js';
 import { openKernelTree, prepareWorktree, resolveCommit } from '../tree/worktree.js';
-import { evaluateCommit, type BadWhen, type BisectResult, type BisectStep } from './index.js';
+import { evaluateCommit, type BisectResult, type BisectStep, type EvaluateOptions } from './index.js';
 
 /** What `git bisect run` hands each step (through a file: the step is a separate process). */
-export interface RangeStepPlan {
+export interface RangeStepPlan extends Omit<EvaluateOptions, 'tree' | 'onProgress'> {
   treeRepo: string;
   work?: string;
-  config: string;
-  tests: GuestTestName[];
-  profile: string;
-  runs: number;
-  badWhen: BadWhen;
-  outDir: string;
-  trace: boolean;
-  accel?: 'kvm' | 'tcg';
   stepsFile: string;
 }
 

@@ -188,6 +188,17 @@ run_workload() { # name cgroup args...
 	wait $pid
 }
 
+# A workload with proactive reclaim of its cgroup every few seconds while it runs: reclaim
+# drives the zswap shrinker (writeback) alongside the workload's own paging.
+run_with_reclaim() { # amount interval name cgroup args...
+	local amount=$1 interval=$2 cg=$4
+	shift 2
+	run_workload "$@" &
+	local wl=$!
+	while kill -0 $wl 2>/dev/null; do echo "$amount" > "$cg/memory.reclaim" 2>/dev/null; sleep "$interval"; done
+	wait $wl
+}
+
 for t in $TESTS; do
 	say "test $t: start"
 	start=$(now_ms)
@@ -214,22 +225,15 @@ for t in $TESTS; do
 	writeback)
 		cg=$(cg_enter $t)
 		echo "$WRITEBACK_ZSWAP_MAX" > "$cg/memory.zswap.max"
-		run_workload $t "$cg" writeback --pages "$WRITEBACK_PAGES" --rounds "$WRITEBACK_ROUNDS" --cgroup "$cg" --log "$RUN/$t.data" &
-		wl=$!
-		# proactive reclaim drives the zswap shrinker too
-		while kill -0 $wl 2>/dev/null; do echo 4M > "$cg/memory.reclaim" 2>/dev/null; sleep 1; done
-		wait $wl
+		run_with_reclaim 4M 1 $t "$cg" writeback --pages "$WRITEBACK_PAGES" --rounds "$WRITEBACK_ROUNDS" --cgroup "$cg" --log "$RUN/$t.data"
 		rc=$?
 		[ $rc = 0 ] || status=fail
 		extra="\"rc\":$rc"
 		;;
 	swapoff-race)
 		cg=$(cg_enter $t)
-		run_workload $t "$cg" race --pages "$RACE_PAGES" --seconds "$RACE_SECONDS" --threads "$RACE_THREADS" \
-			$DEV_ARGS --log "$RUN/$t.data" &
-		wl=$!
-		while kill -0 $wl 2>/dev/null; do echo 2M > "$cg/memory.reclaim" 2>/dev/null; sleep 2; done
-		wait $wl
+		run_with_reclaim 2M 2 $t "$cg" race --pages "$RACE_PAGES" --seconds "$RACE_SECONDS" --threads "$RACE_THREADS" \
+			$DEV_ARGS --log "$RUN/$t.data"
 		rc=$?
 		[ $rc = 0 ] || status=fail
 		extra="\"rc\":$rc"

@@ -169,6 +169,19 @@ export interface RawEvent {
   args: Record<string, string>;
 }
 
+/** One event from the named groups of a trace line (pipe or oops-dump format). */
+function rawEvent(g: Record<string, string | undefined>, line: number): RawEvent {
+  const args: Record<string, string> = {};
+  for (const a of (g.args ?? '').trim().split(/\s+/)) {
+    const eq = a.indexOf('=');
+    if (eq > 0) args[a.slice(0, eq)] = a.slice(eq + 1);
+  }
+  // The counter clock prints an integer; the global clock seconds.microseconds.
+  const tsText = g.ts!;
+  const ts = tsText.includes('.') ? Math.round(Number(tsText) * 1e9) : Number(tsText);
+  return { line, comm: g.comm!.trim(), pid: Number(g.pid), cpu: Number(g.cpu), ts, event: g.event!, args };
+}
+
 const LINE = /^\s*(?<comm>.+?)-(?<pid>\d+)\s+(?:\(\s*[-\d]+\)\s+)?\[(?<cpu>\d+)\]\s+(?:(?<flags>[\w.]{4,6})\s+)?(?<ts>\d+(?:\.\d+)?): (?<event>\w+): \((?<loc>[^)]*)\)(?<args>.*)$/;
 
 /** Parses trace_pipe text. Lines that are not events (headers, "LOST n EVENTS") are counted. */
@@ -189,15 +202,7 @@ export function parseTraceText(text: string): { events: RawEvent[]; lost: number
       unparsed++;
       return;
     }
-    const args: Record<string, string> = {};
-    for (const a of m.groups!.args!.trim().split(/\s+/)) {
-      const eq = a.indexOf('=');
-      if (eq > 0) args[a.slice(0, eq)] = a.slice(eq + 1);
-    }
-    // The counter clock prints an integer; the global clock seconds.microseconds.
-    const tsText = m.groups!.ts!;
-    const ts = tsText.includes('.') ? Math.round(Number(tsText) * 1e9) : Number(tsText);
-    events.push({ line: i + 1, comm: m.groups!.comm!.trim(), pid: Number(m.groups!.pid), cpu: Number(m.groups!.cpu), ts, event: m.groups!.event!, args });
+    events.push(rawEvent(m.groups!, i + 1));
   });
   return { events, lost, unparsed };
 }
@@ -223,13 +228,7 @@ export function parseFtraceDump(consoleText: string): RawEvent[] {
       if (events.length > 0) inDump = false;
       return;
     }
-    const args: Record<string, string> = {};
-    for (const a of m.groups!.args!.trim().split(/\s+/)) {
-      const eq = a.indexOf('=');
-      if (eq > 0) args[a.slice(0, eq)] = a.slice(eq + 1);
-    }
-    const tsText = m.groups!.ts!;
-    events.push({ line: i + 1, comm: m.groups!.comm!.trim(), pid: Number(m.groups!.pid), cpu: Number(m.groups!.cpu), ts: tsText.includes('.') ? Math.round(Number(tsText) * 1e9) : Number(tsText), event: m.groups!.event!, args });
+    events.push(rawEvent(m.groups!, i + 1));
   });
   return events;
 }

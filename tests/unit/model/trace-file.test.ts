@@ -10,6 +10,7 @@ describe('model replay input', () => {
     expect(calls[0]).toMatchObject({ kind: 'store', slot: { type: 0, offset: 1 }, ok: true });
     const r = replayTrace(calls);
     expect(r.violations).toEqual([]);
-    expect(r.stats.store).toBe(30);
+    // every 8th page of swap-cycle is incompressible: zswap rejects it
+    expect([r.stats.store, r.stats.storeFailed]).toEqual([27, 3]);
   });
 });
