@@ -70,8 +70,13 @@ export function buildDirFor(tree: KernelTree, plan: ConfigPlan): string {
  */
 export const ARTIFACT_VERSION = 2;
 
-function artifactDir(tree: KernelTree, plan: ConfigPlan, commit: string): string {
-  return path.join(tree.workDir, 'artifacts', `${commit.slice(0, 12)}-${plan.name}-${plan.hash}`);
+/**
+ * Artifacts are keyed by the commit's source tree, not the commit: re-applying a series makes
+ * new commits (new committer dates) with the same sources, and their builds are reused.
+ */
+async function artifactDir(tree: KernelTree, plan: ConfigPlan, commit: string): Promise<string> {
+  const sources = (await git(tree.worktree).raw(['rev-parse', `${commit}^{tree}`])).trim();
+  return path.join(tree.workDir, 'artifacts', `${sources.slice(0, 12)}-${plan.name}-${plan.hash}`);
 }
 
 async function readJson<T>(p: string): Promise<T | undefined> {
@@ -97,7 +102,7 @@ const ENVIRONMENT_FAILURE = /No space left on device|Cannot allocate memory|virt
 export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
   const plan = resolveConfig(opts.configName);
   const buildDir = buildDirFor(opts.tree, plan);
-  const artifacts = artifactDir(opts.tree, plan, opts.commit);
+  const artifacts = await artifactDir(opts.tree, plan, opts.commit);
   const resultPath = path.join(artifacts, 'result.json');
   const logPath = path.join(opts.logDir, `build-${opts.commit.slice(0, 12)}.log`);
   mkdirSync(opts.logDir, { recursive: true });
@@ -106,11 +111,11 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
     const cached = await readJson<BuildResult>(resultPath);
     if (cached && cached.artifactVersion === ARTIFACT_VERSION && cached.verdict !== 'error' && (!cached.artifacts || existsSync(cached.artifacts.image))) {
       if (existsSync(cached.logPath) && cached.logPath !== logPath) await copyFile(cached.logPath, logPath).catch(() => undefined);
-      const baseline = opts.previousCommit ? await readJson<WarningDb>(path.join(artifactDir(opts.tree, plan, opts.previousCommit), 'warnings.json')) : undefined;
+      const baseline = opts.previousCommit ? await readJson<WarningDb>(path.join(await artifactDir(opts.tree, plan, opts.previousCommit), 'warnings.json')) : undefined;
       const mine = await readJson<WarningDb>(path.join(artifacts, 'warnings.json'));
       const fresh = baseline && mine ? newWarnings(allWarnings(baseline), allWarnings(mine)) : cached.newWarnings;
       const checkpatch = opts.checkpatch ? (cached.checkpatch ?? (await checkpatchCommit(opts.tree.worktree, opts.commit))) : undefined;
-      return finish({ ...cached, logPath: existsSync(logPath) ? logPath : cached.logPath, newWarnings: fresh, checkpatch, cached: true });
+      return finish({ ...cached, commit: opts.commit, logPath: existsSync(logPath) ? logPath : cached.logPath, newWarnings: fresh, checkpatch, cached: true });
     }
   }
 
@@ -145,7 +150,7 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
   await writeFile(path.join(artifacts, 'warnings.json'), JSON.stringify(db));
   const objectsBuilt = outcome.log.split('\n').filter((l) => /^\s+CC\s/.test(l)).length;
 
-  const baseline = opts.previousCommit ? await readJson<WarningDb>(path.join(artifactDir(opts.tree, plan, opts.previousCommit), 'warnings.json')) : undefined;
+  const baseline = opts.previousCommit ? await readJson<WarningDb>(path.join(await artifactDir(opts.tree, plan, opts.previousCommit), 'warnings.json')) : undefined;
   const warnings = allWarnings(db);
   const fresh = baseline ? newWarnings(allWarnings(baseline), warnings) : [];
   const checkpatch = opts.checkpatch ? await checkpatchCommit(opts.tree.worktree, opts.commit) : undefined;
