@@ -186,7 +186,7 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
     art.zswapPreprocessed = path.join(artifacts, 'zswap.i');
     await copyFile(path.join(buildDir, 'mm/zswap.i'), art.zswapPreprocessed);
   }
-  art.selftest = await buildSelftest(opts.tree.worktree, artifacts);
+  art.selftest = await buildSelftest(opts.tree.worktree, artifacts, path.join(buildDir, '.kharness-selftests'));
   const newCount = fresh.length;
   const result: BuildResult = {
     ...base,
@@ -224,14 +224,22 @@ function finish(r: BuildResult): BuildResult {
 }
 
 /**
- * Builds tools/testing/selftests/cgroup/test_zswap from the tree under test, statically so the
- * guest needs nothing but the binary. Undefined when the tree has no such test.
+ * Builds tools/testing/selftests/cgroup/test_zswap from the tree under test (undefined when the
+ * tree has no such test). The binary depends only on the selftests folder and the host's libc,
+ * so it is kept under that folder's git tree hash: a series that does not touch the selftests
+ * compiles it once, not once per patch.
  */
-export async function buildSelftest(src: string, outDir: string): Promise<string | undefined> {
+export async function buildSelftest(src: string, outDir: string, cacheDir?: string): Promise<string | undefined> {
   const dir = path.join(src, 'tools/testing/selftests/cgroup');
   const source = path.join(dir, 'test_zswap.c');
   if (!existsSync(source)) return undefined;
   const out = path.join(outDir, 'test_zswap');
+  const key = cacheDir ? await git(src).raw(['rev-parse', 'HEAD:tools/testing/selftests']).then((h) => h.trim(), () => '') : '';
+  const cached = key && cacheDir ? path.join(cacheDir, `test_zswap-${key.slice(0, 16)}`) : undefined;
+  if (cached && existsSync(cached)) {
+    await copyFile(cached, out);
+    return out;
+  }
   // The flags of tools/testing/selftests/cgroup/Makefile (-Wall -pthread, no -O): at -O2 gcc
   // deletes the selftest's write-then-free allocations, and test_zswap_usage then sees no
   // zswap traffic at all. -static so the guest needs nothing but the binary.
@@ -239,6 +247,10 @@ export async function buildSelftest(src: string, outDir: string): Promise<string
   if (r.exitCode !== 0) {
     await writeFile(path.join(outDir, 'test_zswap.build.log'), String(r.all ?? ''));
     return undefined;
+  }
+  if (cached) {
+    mkdirSync(path.dirname(cached), { recursive: true });
+    await copyFile(out, cached);
   }
   return out;
 }

@@ -57,6 +57,8 @@ export interface SuiteResult {
   gaps: string[];
   runDir: string;
   profile: string;
+  /** host time spent judging: trace decoding, model replay, oracles */
+  judgeMs?: number;
 }
 
 /** Compiles the guest workload once per source version (static, so the guest needs no libs). */
@@ -156,6 +158,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const failedProbes = probeStatus.split('\n').filter((l) => l.startsWith('fail ')).map((l) => ({ fn: l.slice(5).split(' ')[1] ?? l, reason: 'tracefs refused the probe' }));
 
   const judged: TestJudgement[] = [];
+  const judgeStarted = Date.now();
   for (const name of tests) {
     const line: GuestTestLine | undefined = lines.find((l) => l.test === name);
     judged.push(
@@ -200,6 +203,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
     probes: trace ? { placed, missing: [...(probePlan?.missing ?? []), ...failedProbes] } : undefined,
     runDir,
     profile: profile.name,
+    judgeMs: Date.now() - judgeStarted,
   };
 }
 

@@ -176,6 +176,7 @@ export const RunReportSchema = z
     base: z.object({ commit: z.string(), source: z.enum(['option', 'series', 'head']), reason: z.string() }),
     patches: z.array(PatchReportSchema),
     files: z.record(z.string(), z.string()),
+    phases: z.record(z.string(), z.number().nonnegative()).optional(),
   })
   .superRefine((r, ctx) => {
     // Cross-field facts every renderer relies on.

@@ -30,6 +30,12 @@ export interface RunReport {
   patches: PatchReport[];
   /** output files, relative to the report folder */
   files: Record<string, string>;
+  /**
+   * host time (ms) outside the per-patch stage times: fetch, prepare (KVM probe, base, worktree,
+   * git am of the series), build-extra (checkpatch, selftest compile, artifact copies: what
+   * kharness adds to make), reports (rendering every report file, summed over rewrites)
+   */
+  phases?: Record<string, number>;
 }
 
 export interface PersonInfo {

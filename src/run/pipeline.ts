@@ -128,7 +128,10 @@ export async function runSeries(opts: RunOptions): Promise<RunOutcome> {
   const startedAt = new Date();
   resolveProfile(opts.profile);
   resolveConfig(opts.config);
+  const phases: Record<string, number> = { fetch: 0, prepare: 0, 'build-extra': 0, reports: 0 };
+  const fetchStarted = Date.now();
   const loaded = await loadSeries(opts.input, { version: opts.version, lore: opts.lore });
+  phases.fetch = Date.now() - fetchStarted;
   const series = loaded.series;
   const reportDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', series.slug));
   mkdirSync(reportDir, { recursive: true });
@@ -189,12 +192,16 @@ export async function runSeries(opts: RunOptions): Promise<RunOutcome> {
       base: base ?? { commit: '', source: 'head', reason: 'not chosen yet' },
       patches: judged,
       files: {},
+      phases,
     };
+    const reportsStarted = Date.now();
     r.files = await writeReports(reportDir, r);
+    phases.reports = (phases.reports ?? 0) + Date.now() - reportsStarted;
     return r;
   };
 
   try {
+    const prepareStarted = Date.now();
     const accel = await probeAccel();
     env = await environment(tree, opts.config, opts.profile, opts.tests, { accel: opts.accel ?? accel.accel, reason: opts.accel ? 'forced by --accel' : accel.reason });
     const chosen = await chooseBase(tree, { base: opts.base, seriesBase: series.baseCommit });
@@ -204,6 +211,7 @@ export async function runSeries(opts: RunOptions): Promise<RunOutcome> {
     const logsDir = path.join(reportDir, 'logs');
     mkdirSync(logsDir, { recursive: true });
     for (const p of applied.patches) await writeFile(path.join(logsDir, `apply-${p.index}.log`), p.log);
+    phases.prepare = Date.now() - prepareStarted;
 
     const steps = [
       { index: 0, label: 'base', subject: `base ${chosen.commit.slice(0, 12)}`, commit: chosen.commit, apply: undefined as ApplyResult['patches'][number] | undefined },
@@ -248,7 +256,9 @@ export async function runSeries(opts: RunOptions): Promise<RunOutcome> {
           return;
         }
         task.output = `build (${opts.config}) ...`;
+        const buildStarted = Date.now();
         const build: BuildResult = await buildCommit({ tree, commit: step.commit, configName: opts.config, previousCommit: previousBuilt, checkpatch: step.index > 0, logDir: logsDir });
+        phases['build-extra'] = (phases['build-extra'] ?? 0) + Math.max(0, Date.now() - buildStarted - (build.cached ? 0 : build.durationMs));
         previousBuilt = step.commit;
         report.build = buildDetails(build);
         report.stages.build = interrupted ? skippedStage('interrupted (Ctrl-C)') : buildStage(build, rel);

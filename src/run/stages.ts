@@ -24,15 +24,16 @@ export function applyStage(a: PatchApplyResult | undefined, rel: (p: string) => 
   const logs: Record<string, string> = logFile ? { apply: rel(logFile) } : {};
   switch (a.status) {
     case 'applied':
-      return stage('pass', 'applied cleanly', [], logs);
+      return stage('pass', 'applied cleanly', [], logs, a.durationMs);
     case 'applied-3way':
-      return stage('pass', `applied with a 3-way merge${a.conflicts.length ? ` (plain apply failed in ${a.conflicts.map((c) => c.file).join(', ')})` : ''}`, [], logs);
+      return stage('pass', `applied with a 3-way merge${a.conflicts.length ? ` (plain apply failed in ${a.conflicts.map((c) => c.file).join(', ')})` : ''}`, [], logs, a.durationMs);
     case 'failed':
       return stage(
         'fail',
         `does not apply${a.conflicts.length ? `: ${a.conflicts.map((c) => c.file).join(', ')}` : ''}`,
         a.conflicts.flatMap((c) => [`conflict in ${c.file}`, ...c.hunks.map((h) => `  ${h.split('\n').slice(0, 6).join('\n  ')}`)]),
         logs,
+        a.durationMs,
       );
     case 'skipped':
       return stage('skipped', 'an earlier patch did not apply', [], logs);
@@ -104,7 +105,7 @@ export function modelStage(s: SuiteResult, rel: (p: string) => string): StageRep
       : `every traced history replays through the model${notJudged.length ? `; not traced: ${notJudged.map((t) => `${t.name} (${t.conformance.reason})`).join(', ')}` : ''}`;
   const logs: Record<string, string> = {};
   for (const t of s.tests) if (t.logs.trace) logs[`${t.name}.trace`] = rel(t.logs.trace);
-  return stage(verdict, summary, evidence, logs);
+  return stage(verdict, summary, evidence, logs, s.judgeMs);
 }
 
 export function testDetails(t: TestJudgement): TestDetails {

@@ -22,6 +22,8 @@ export interface PatchApplyResult {
   conflicts: Conflict[];
   /** git's own words, for the report */
   log: string;
+  /** wall time of git am for this patch (with its 3-way retry) */
+  durationMs?: number;
 }
 
 export interface BaseChoice {
@@ -156,9 +158,10 @@ export async function applySeries(tree: KernelTree, mboxPath: string, base: Base
         results.push({ index, subject, status: 'skipped', conflicts: [], log: 'an earlier patch did not apply' });
         continue;
       }
+      const t0 = Date.now();
       const plain = await execa('git', ['am', '--quiet', '--keep-cr', file], { cwd: wt, reject: false, env: AM_ENV, all: true });
       if (plain.exitCode === 0) {
-        results.push({ index, subject, status: 'applied', commit: await head(wt), conflicts: [], log: String(plain.all ?? '') });
+        results.push({ index, subject, status: 'applied', commit: await head(wt), conflicts: [], log: String(plain.all ?? ''), durationMs: Date.now() - t0 });
         continue;
       }
       // Details of why the plain apply failed (which hunks), from the diff git am stopped on,
@@ -175,6 +178,7 @@ export async function applySeries(tree: KernelTree, mboxPath: string, base: Base
           commit: await head(wt),
           conflicts: parseApplyErrors(String(check.all ?? '')),
           log: `${String(plain.all ?? '')}\n--- retried with --3way ---\n${String(threeWay.all ?? '')}`,
+          durationMs: Date.now() - t0,
         });
         continue;
       }
@@ -193,6 +197,7 @@ export async function applySeries(tree: KernelTree, mboxPath: string, base: Base
         status: 'failed',
         conflicts,
         log: `${String(plain.all ?? '')}\n${String(check.all ?? '')}\n--- retried with --3way ---\n${String(threeWay.all ?? '')}`,
+        durationMs: Date.now() - t0,
       });
       failed = true;
     }
