@@ -9,7 +9,7 @@ import { checkData } from '../model/data-oracle.js';
 import { LIFETIME_PATHS, replayTrace, type LifetimePath, type LifetimeStats } from '../model/replay.js';
 import type { Violation } from '../model/rules.js';
 import { describeBadPage, parseDataLog, parseTap, parseWorkloadOutput, toSnapshot, type BadPage, type GuestTestLine, type TapCase } from './results.js';
-import { REQUIRED_FUNCTIONS, decodeTrace, mergeWithDump, parseFtraceDump, parseTraceText, type ProbePlan } from './trace-capture.js';
+import { REQUIRED_FUNCTIONS, decodeTrace, mergeWithDump, parseFtraceDump, parseTraceText, withGaps, type ProbePlan } from './trace-capture.js';
 
 export type CheckVerdict = 'pass' | 'fail' | 'skipped' | 'error';
 
@@ -359,13 +359,8 @@ async function replayFile(file: string, opts: { partial: boolean; consoleText?: 
   const parsed = parseTraceText(text);
   if (parsed.lost > 0) return { conformance: { verdict: 'skipped', reason: `history incomplete: ${parsed.lost} event(s) lost` }, violations: [] };
   const merged = mergeWithDump(parsed.events, opts.consoleText ? parseFtraceDump(opts.consoleText) : []);
-  const { calls } = decodeTrace(merged.events);
-  if (merged.gap) {
-    // Events between the file and the oops dump never reached us: the model forgets across them.
-    calls.push({ kind: 'lost', seq: calls.length, cpu: 0, pid: 0, start: merged.gap.after, end: merged.gap.before });
-    calls.sort((a, b) => a.start - b.start || a.seq - b.seq);
-    calls.forEach((c, i) => (c.seq = i));
-  }
+  // Events between the file and the oops dump never reached us: the model forgets across them.
+  const calls = withGaps(decodeTrace(merged.events).calls, merged.gap ? [merged.gap] : []);
   const replay = replayTrace(calls, { window: 6 });
   const where = opts.partial ? ' in the history up to the crash' : '';
   return {

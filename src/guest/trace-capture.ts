@@ -184,17 +184,35 @@ function rawEvent(g: Record<string, string | undefined>, line: number): RawEvent
 
 const LINE = /^\s*(?<comm>.+?)-(?<pid>\d+)\s+(?:\(\s*[-\d]+\)\s+)?\[(?<cpu>\d+)\]\s+(?:(?<flags>[\w.]{4,6})\s+)?(?<ts>\d+(?:\.\d+)?): (?<event>\w+): \((?<loc>[^)]*)\)(?<args>.*)$/;
 
-/** Parses trace_pipe text. Lines that are not events (headers, "LOST n EVENTS") are counted. */
-export function parseTraceText(text: string): { events: RawEvent[]; lost: number; unparsed: number } {
+/** Where tracefs said events were lost: "CPU:n [LOST k EVENTS]" before the event at `index`. */
+export interface TraceLoss {
+  cpu?: number;
+  count: number;
+  /** how many parsed events came before the notice */
+  index: number;
+}
+
+/** A stretch of time the trace did not record: the model forgets every slot across it. */
+export interface TraceGap {
+  after: number;
+  before: number;
+  cpu?: number;
+  count?: number;
+}
+
+/** Parses trace_pipe text. Lines that are not events are counted; "LOST n EVENTS" notices kept. */
+export function parseTraceText(text: string): { events: RawEvent[]; lost: number; losses: TraceLoss[]; unparsed: number } {
   const events: RawEvent[] = [];
+  const losses: TraceLoss[] = [];
   let lost = 0;
   let unparsed = 0;
   text.split('\n').forEach((raw, i) => {
     const line = raw.replace(/\r$/, '');
     if (!line.trim() || line.startsWith('#')) return;
-    const lostMatch = /LOST (\d+) EVENTS/.exec(line);
+    const lostMatch = /(?:CPU:(\d+) )?\[?LOST (\d+) EVENTS/.exec(line);
     if (lostMatch) {
-      lost += Number(lostMatch[1]);
+      lost += Number(lostMatch[2]);
+      losses.push({ cpu: lostMatch[1] === undefined ? undefined : Number(lostMatch[1]), count: Number(lostMatch[2]), index: events.length });
       return;
     }
     const m = LINE.exec(line);
@@ -204,7 +222,33 @@ export function parseTraceText(text: string): { events: RawEvent[]; lost: number
     }
     events.push(rawEvent(m.groups!, i + 1));
   });
-  return { events, lost, unparsed };
+  return { events, lost, losses, unparsed };
+}
+
+/**
+ * The time span each loss notice covers: the lost events of a CPU fell between that CPU's last
+ * event before the notice and its first one after it (the trace's ends when there is none).
+ */
+export function lossGaps(events: RawEvent[], losses: TraceLoss[]): TraceGap[] {
+  const first = events[0]?.ts ?? 0;
+  const last = events.at(-1)?.ts ?? first;
+  const onCpu = (cpu: number | undefined) => (e: RawEvent): boolean => cpu === undefined || e.cpu === cpu;
+  return losses.map((l) => ({
+    after: events.slice(0, l.index).filter(onCpu(l.cpu)).at(-1)?.ts ?? first,
+    before: events.slice(l.index).find(onCpu(l.cpu))?.ts ?? last,
+    cpu: l.cpu,
+    count: l.count,
+  }));
+}
+
+/** Adds a `lost` call for each gap, in time order, so the replay forgets slots across it. */
+export function withGaps(calls: TraceCall[], gaps: TraceGap[]): TraceCall[] {
+  if (gaps.length === 0) return calls;
+  // seq after every call: a gap that starts with a call's timestamp comes after that call.
+  const all: TraceCall[] = [...calls, ...gaps.map((g, i): TraceCall => ({ kind: 'lost', seq: calls.length + i, cpu: g.cpu ?? 0, pid: 0, start: g.after, end: g.before, count: g.count }))];
+  all.sort((a, b) => a.start - b.start || a.seq - b.seq);
+  all.forEach((c, i) => (c.seq = i));
+  return all;
 }
 
 /**
@@ -238,7 +282,7 @@ export function parseFtraceDump(consoleText: string): RawEvent[] {
  * number (a ring-buffer page switch takes one too), so a jump of more than two between the
  * file's last event and the dump's first means events were lost in between.
  */
-export function mergeWithDump(fileEvents: RawEvent[], dumpEvents: RawEvent[]): { events: RawEvent[]; gap?: { after: number; before: number } } {
+export function mergeWithDump(fileEvents: RawEvent[], dumpEvents: RawEvent[]): { events: RawEvent[]; gap?: TraceGap } {
   const last = fileEvents.length ? Math.max(...fileEvents.slice(-64).map((e) => e.ts)) : -Infinity;
   const extra = dumpEvents.filter((e) => e.ts > last).sort((a, b) => a.ts - b.ts);
   if (extra.length === 0) return { events: fileEvents };

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { InputError, errorMessage } from '../common/errors.js';
 import type { TraceCall } from './trace-types.js';
-import { decodeTrace, parseTraceText } from '../guest/trace-capture.js';
+import { decodeTrace, lossGaps, parseTraceText, withGaps } from '../guest/trace-capture.js';
 
 /** The on-disk trace: JSON lines, one TraceCall each (blank lines and `#` comments skipped). */
 
@@ -60,9 +60,8 @@ export async function readTraceFile(file: string): Promise<TraceCall[]> {
   if (first !== undefined && !first.trim().startsWith('{')) {
     const parsed = parseTraceText(text);
     if (parsed.events.length === 0) throw new InputError(`${file}: neither JSON lines of trace calls nor a tracefs trace of kharness probes`);
-    const { calls } = decodeTrace(parsed.events);
-    if (parsed.lost > 0) calls.push({ kind: 'lost', seq: calls.length, cpu: 0, pid: 0, start: calls.at(-1)?.start ?? 0, count: parsed.lost });
-    return calls;
+    // Each loss where tracefs reported it, so the model forgets across that stretch only.
+    return withGaps(decodeTrace(parsed.events).calls, lossGaps(parsed.events, parsed.losses));
   }
   return parseTrace(text, file);
 }
