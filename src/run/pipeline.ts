@@ -128,7 +128,7 @@ export async function runSeries(opts: RunOptions): Promise<RunOutcome> {
   const startedAt = new Date();
   resolveProfile(opts.profile);
   resolveConfig(opts.config);
-  const phases: Record<string, number> = { fetch: 0, prepare: 0, 'build-extra': 0, reports: 0 };
+  const phases = { fetch: 0, prepare: 0, 'build-extra': 0, reports: 0 };
   const fetchStarted = Date.now();
   const loaded = await loadSeries(opts.input, { version: opts.version, lore: opts.lore });
   phases.fetch = Date.now() - fetchStarted;
@@ -196,7 +196,7 @@ export async function runSeries(opts: RunOptions): Promise<RunOutcome> {
     };
     const reportsStarted = Date.now();
     r.files = await writeReports(reportDir, r);
-    phases.reports = (phases.reports ?? 0) + Date.now() - reportsStarted;
+    phases.reports += Date.now() - reportsStarted;
     return r;
   };
 
@@ -258,7 +258,7 @@ export async function runSeries(opts: RunOptions): Promise<RunOutcome> {
         task.output = `build (${opts.config}) ...`;
         const buildStarted = Date.now();
         const build: BuildResult = await buildCommit({ tree, commit: step.commit, configName: opts.config, previousCommit: previousBuilt, checkpatch: step.index > 0, logDir: logsDir });
-        phases['build-extra'] = (phases['build-extra'] ?? 0) + Math.max(0, Date.now() - buildStarted - (build.cached ? 0 : build.durationMs));
+        phases['build-extra'] += Math.max(0, Date.now() - buildStarted - (build.cached ? 0 : build.durationMs));
         previousBuilt = step.commit;
         report.build = buildDetails(build);
         report.stages.build = interrupted ? skippedStage('interrupted (Ctrl-C)') : buildStage(build, rel);
