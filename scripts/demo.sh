@@ -9,9 +9,16 @@ bash scripts/setup.sh
 
 kh() { node "$here/bin/kharness.js" "$@"; }
 log=$(mktemp)
-kh serve-lore patches --port 0 > "$log" 2>&1 &
+# node itself in the background, not the kh function: `func &` forks a subshell, $! is that
+# subshell, and killing it leaves node serving. EXIT runs on errors (set -e) and on the signals
+# too, since their traps exit; INT/TERM then end with the usual 128+signal status.
+node "$here/bin/kharness.js" serve-lore patches --port 0 > "$log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true; rm -f "$log"' EXIT
+cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -f "$log"; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 for _ in $(seq 50); do [ -s "$log" ] && break; sleep 0.1; done
 base_url=$(head -n1 "$log")
 thread="$base_url/linux-mm/20241202140533.77310-1-marco.bianchi@example.com/"

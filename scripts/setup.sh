@@ -25,12 +25,12 @@ if ((${#missing[@]})); then
   $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# --- Python tools (virtme-ng, b4 for benchmarks) in a project-local venv ------
+# --- Python tools (virtme-ng, b4 for benchmarks, kcidb-io to validate kcidb.json) in .venv ---
 venv="$here/.venv"
 req="$here/requirements.txt"
 req_stamp="$venv/.requirements.sha"
 want=$(sha256sum "$req" | cut -d' ' -f1)
-if [ ! -x "$venv/bin/vng" ] || [ "$(cat "$req_stamp" 2>/dev/null)" != "$want" ]; then
+if [ ! -x "$venv/bin/vng" ] || ! "$venv/bin/python" -c "import kcidb_io" 2>/dev/null || [ "$(cat "$req_stamp" 2>/dev/null)" != "$want" ]; then
   log "installing Python tools into $venv"
   /usr/bin/python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"

@@ -12,6 +12,7 @@ import { registerReportCommands } from './report/cli.js';
 import { registerBisectCommands } from './bisect/cli.js';
 import { registerRunCommands } from './run/cli.js';
 import { registerDoctorCommand } from './doctor/cli.js';
+import { registerJudgeCommand } from './judge/cli.js';
 
 const EXIT_CODES = `
 Exit codes:
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerBuildCommands(program);
   registerBootCommands(program);
   registerGuestCommands(program);
+  registerJudgeCommand(program);
   registerModelCommands(program);
   registerReportCommands(program);
   registerBisectCommands(program);

@@ -1,8 +1,9 @@
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, release } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { writeFileAtomicSync } from '../common/atomic.js';
 import { cacheDir } from '../common/paths.js';
 
 /** Bumped when the probe's checks or wording change, so an old cached answer is redone. */
@@ -163,8 +164,8 @@ export async function probeAccel(opts: { kernelImage?: string; refresh?: boolean
     }
   }
   const probe: AccelProbe = { version: PROBE_VERSION, accel, reason, qemuVersion: qv, hostKernel, probedAt: new Date().toISOString(), checks };
-  mkdirSync(path.dirname(cachePath), { recursive: true });
-  writeFileSync(cachePath, `${JSON.stringify(probe, null, 2)}\n`);
+  // Atomic: concurrent runs probe and read this cache at the same time.
+  writeFileAtomicSync(cachePath, `${JSON.stringify(probe, null, 2)}\n`);
   return probe;
 }
 
@@ -179,6 +180,5 @@ export function markKvmBroken(detail: string): void {
   }
   const checks = [...(probe.checks ?? []), { name: 'kernel-under-kvm', ok: false, detail }];
   const updated = { ...probe, version: PROBE_VERSION, accel: 'tcg', reason: `a kernel boot under KVM failed (${detail})`, checks, probedAt: new Date().toISOString() };
-  mkdirSync(path.dirname(cachePath), { recursive: true });
-  writeFileSync(cachePath, `${JSON.stringify(updated, null, 2)}\n`);
+  writeFileAtomicSync(cachePath, `${JSON.stringify(updated, null, 2)}\n`);
 }

@@ -3,7 +3,8 @@ import { chmod, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { InfraError } from '../common/errors.js';
-import { spawnTracked } from '../common/exec.js';
+import { readUntrustedText } from '../common/untrusted-file.js';
+import { spawnTracked, withBackstop } from '../common/exec.js';
 import { projectRoot, venvBin } from '../common/paths.js';
 import { markKvmBroken, probeAccel } from './kvm.js';
 import { triageConsole, type Finding } from './triage.js';
@@ -48,10 +49,15 @@ export interface BootOutcome {
   /** from starting vng to the guest command starting */
   bootToCommandMs?: number;
   vngExit?: number;
+  /** QEMU reported a KVM failure (the accelerator, not the kernel): retried under TCG */
+  kvmFailure?: boolean;
 }
 
 export const GUEST_MARK = 'kharness-guest:';
 const HEARTBEAT_S = 5;
+/** timeout(1)'s budget beyond the watchdog's: only for when our own watchdog could not act. */
+const BACKSTOP_MARGIN_S = 60;
+const BACKSTOP_KILL_S = 10;
 
 /** Makes an empty (sparse) disk image for swap. */
 export async function makeDiskImage(file: string, sizeMiB: number): Promise<void> {
@@ -71,7 +77,7 @@ export async function bootAndRun(opts: BootOptions): Promise<BootOutcome> {
   let outcome = await bootOnce(opts, probe.accel, probe.reason);
   // A broken nested KVM shows up as a guest that never starts or dies with "KVM internal error":
   // that is the environment, so retry under TCG and remember the answer.
-  if (probe.accel === 'kvm' && !opts.accel && outcome.bootToCommandMs === undefined && /KVM internal error|kvm run failed|hang/i.test(`${outcome.reason} ${outcome.consoleTail}`)) {
+  if (probe.accel === 'kvm' && !opts.accel && outcome.bootToCommandMs === undefined && (outcome.status === 'hang' || outcome.kvmFailure === true)) {
     markKvmBroken(outcome.reason);
     probe = { accel: 'tcg', reason: `KVM failed a real boot (${outcome.reason})` };
     outcome = await bootOnce(opts, 'tcg', probe.reason);
@@ -108,7 +114,8 @@ async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg', accelReason: st
   );
   await chmod(entry, 0o755);
 
-  const vng = venvBin('vng');
+  // KHARNESS_VNG: another virtme-ng (or a missing one, for the fault matrix).
+  const vng = process.env.KHARNESS_VNG ?? venvBin('vng');
   if (!existsSync(vng)) throw new InfraError(`virtme-ng is not installed (${vng} missing)`, 'run `bash scripts/setup.sh`');
   const args = ['--run', opts.image, '--force-9p', '--memory', opts.memory ?? '1G', '--cpus', String(opts.cpus ?? 2), '--rwdir', runDir, '--verbose'];
   if (accel === 'tcg') args.push('--disable-kvm');
@@ -120,7 +127,12 @@ async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg', accelReason: st
   const silenceS = opts.silenceS ?? 120;
   const started = Date.now();
   const out = createWriteStream(consoleLog);
-  const child = spawnTracked(vng, args, {
+  // No vng or QEMU outlives us: spawnTracked's group reaper kills the whole group (vng, its
+  // shell, virtme-run and the QEMU virtme-run forks) the moment we die, SIGKILL included, and
+  // timeout(1) kills it past the budget even if the reaper were gone too.
+  const [wrapper, wrapperArgs] = withBackstop(timeoutS + BACKSTOP_MARGIN_S, BACKSTOP_KILL_S, vng, args);
+  const child = spawnTracked(wrapper, wrapperArgs, {
+    deathSignal: false,
     cwd: runDir,
     env: { PATH: `${path.dirname(vng)}:${process.env.PATH ?? ''}`, TERM: 'dumb' },
     stdin: 'ignore',
@@ -163,22 +175,28 @@ async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg', accelReason: st
   }, 1000);
   const result = await child;
   clearInterval(watchdog);
+  // timeout(1) exits 124 (137 after its SIGKILL) when the backstop, not our watchdog, ended it.
+  if (!killedFor && (result.exitCode === 124 || result.exitCode === 137) && Date.now() - started >= (timeoutS + BACKSTOP_MARGIN_S) * 1000) {
+    killedFor = `the guest outlived its ${timeoutS}s budget (stopped by the timeout backstop)`;
+  }
   out.end();
   await finished(out).catch(() => undefined);
   if (partial) tailLines.push(partial);
 
   const durationMs = Date.now() - started;
-  const consoleText = await readFile(consoleLog, 'utf8').catch(() => '');
+  // Both files are in the guest's writable share: read without following links, with caps.
+  const consoleText = (await readUntrustedText(consoleLog, 64 * 1024 * 1024)) ?? '';
   const findings = triageConsole(consoleText);
   const consoleTail = tailLines.slice(-40).join('\n');
-  const guestExit = existsSync(statusFile) ? Number(readFileSync(statusFile, 'utf8').trim()) : undefined;
+  const statusText = (await readUntrustedText(statusFile, 64))?.trim();
+  const guestExit = statusText !== undefined && /^\d{1,3}$/.test(statusText) ? Number(statusText) : undefined;
   const base = { accel, accelReason, consoleLog, consoleTail, findings, durationMs, bootToCommandMs, vngExit: result.exitCode, guestExit };
 
   const panic = findings.find((f) => f.kind === 'Kernel panic');
   if (panic) return { ...base, status: 'panic', reason: panic.title };
   if (killedFor) return { ...base, status: 'hang', reason: killedFor };
   if (guestExit !== undefined && !Number.isNaN(guestExit)) return { ...base, status: 'completed', reason: `guest command exited ${guestExit}` };
-  if (/KVM internal error/.test(consoleText)) return { ...base, status: 'error', reason: 'KVM internal error' };
+  if (/KVM internal error|kvm run failed/i.test(consoleText)) return { ...base, status: 'error', reason: 'KVM internal error', kvmFailure: true };
   if (bootToCommandMs === undefined && !/Linux version/.test(consoleText)) {
     return { ...base, status: 'error', reason: `virtme-ng/QEMU did not start the kernel (vng exit ${result.exitCode}): ${tailLines.slice(-3).join(' | ')}` };
   }

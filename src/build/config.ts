@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { InfraError, InputError } from '../common/errors.js';
@@ -84,6 +84,69 @@ export interface DroppedOption {
   request: ConfigRequest;
   /** what the final .config holds instead (undefined: the option does not exist there at all) */
   got?: string;
+  /** whether the tree defines the Kconfig symbol at all (undefined: not looked up) */
+  known?: boolean;
+  /** the symbol's own `depends on` and enclosing `if` conditions, and prompt visibility */
+  dependsOn?: string[];
+}
+
+/** What the tree's Kconfig files say about one symbol. */
+export interface KconfigSymbol {
+  dependsOn: string[];
+}
+
+/**
+ * Pure: the symbols one Kconfig file defines (`config X` / `menuconfig X`), each with the
+ * conditions that can drop it: `depends on`, prompt `if`s, and the `if` blocks around it.
+ */
+export function parseKconfig(text: string, into = new Map<string, KconfigSymbol>()): Map<string, KconfigSymbol> {
+  const ifs: string[] = [];
+  let current: KconfigSymbol | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/#.*$/, '').trim();
+    let m: RegExpExecArray | null;
+    if ((m = /^(?:menu)?config\s+([A-Za-z0-9_]+)$/.exec(line))) {
+      const prev = into.get(m[1]!);
+      current = prev ?? { dependsOn: [] };
+      for (const cond of ifs) if (!current.dependsOn.includes(cond)) current.dependsOn.push(cond);
+      into.set(m[1]!, current);
+    } else if ((m = /^if\s+(.+)$/.exec(line))) {
+      ifs.push(m[1]!.trim());
+      current = undefined;
+    } else if (line === 'endif') {
+      ifs.pop();
+      current = undefined;
+    } else if (/^(?:choice|endchoice|menu|endmenu|source|comment|mainmenu)\b/.test(line)) {
+      current = undefined;
+    } else if (current && (m = /^depends\s+on\s+(.+)$/.exec(line))) {
+      current.dependsOn.push(m[1]!.trim());
+    } else if (current && (m = /^(?:bool|tristate|string|int|hex|prompt)\s+(?:"[^"]*")?\s*if\s+(.+)$/.exec(line))) {
+      current.dependsOn.push(`(prompt shown if ${m[1]!.trim()})`);
+    }
+  }
+  return into;
+}
+
+/** Every Kconfig symbol a kernel source tree defines (all Kconfig* files; no .git, no build output). */
+export async function readKconfigSymbols(src: string): Promise<Map<string, KconfigSymbol>> {
+  const symbols = new Map<string, KconfigSymbol>();
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      if (e.isDirectory() && !e.name.startsWith('.')) await walk(path.join(dir, e.name));
+      else if (e.isFile() && e.name.startsWith('Kconfig')) parseKconfig(await readFile(path.join(dir, e.name), 'utf8'), symbols);
+    }
+  };
+  await walk(src);
+  return symbols;
+}
+
+/** Pure: says of each dropped option whether this kernel knows it, and what it depends on. */
+export function annotateDropped(dropped: DroppedOption[], symbols: Map<string, KconfigSymbol>): DroppedOption[] {
+  return dropped.map((d) => {
+    const sym = symbols.get(d.request.option.replace(/^CONFIG_/, ''));
+    return { ...d, known: sym !== undefined, dependsOn: sym?.dependsOn };
+  });
 }
 
 /**
@@ -105,6 +168,12 @@ export function findDroppedOptions(requests: ConfigRequest[], final: Map<string,
 export function describeDropped(d: DroppedOption): string {
   const where = `${path.basename(d.request.fragment)}:${d.request.line}`;
   const want = d.request.value === 'n' ? 'not set' : d.request.value;
+  if (d.known === false) return `${d.request.option}=${want} (${where}): ${d.request.option} is not known to this kernel (no Kconfig symbol)`;
+  if (d.known === true) {
+    const deps = d.dependsOn?.length ? `depends on ${d.dependsOn.join(' && ')}` : 'no dependency of its own: a select, a choice or its menu decides';
+    if (d.got === undefined) return `${d.request.option}=${want} (${where}): known but dropped by dependencies (${deps})`;
+    return `${d.request.option}=${want} (${where}): known, but olddefconfig made it ${d.got === 'n' ? 'not set' : d.got} (${deps}; or a select forces it)`;
+  }
   if (d.got === undefined) return `${d.request.option}=${want} (${where}): the kernel has no such option, or its dependencies are not met`;
   const got = d.got === 'n' ? 'not set' : d.got;
   return `${d.request.option}=${want} (${where}): olddefconfig made it ${got} (unmet dependency or a select forces it)`;
@@ -131,7 +200,10 @@ export async function makeConfig(src: string, buildDir: string, plan: ConfigPlan
   await run('scripts/kconfig/merge_config.sh', ['-m', '-O', buildDir, dotConfig, ...plan.fragments], { KCONFIG_CONFIG: dotConfig });
   await run('make', ['-s', `O=${buildDir}`, 'olddefconfig']);
   const requests = plan.fragments.flatMap((f) => parseFragment(readFileSync(f, 'utf8'), f));
-  const dropped = findDroppedOptions(requests, parseDotConfig(await readFile(dotConfig, 'utf8')));
+  const found = findDroppedOptions(requests, parseDotConfig(await readFile(dotConfig, 'utf8')));
+  // Only when something dropped: a typo or an option of another kernel version reads differently
+  // from one whose dependencies are off.
+  const dropped = found.length > 0 ? annotateDropped(found, await readKconfigSymbols(src)) : found;
   if (dropped.length > 0) {
     // Leave no stamp: the next attempt must redo the config, not trust this one.
     throw new InputError(

@@ -1,8 +1,11 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { execa, type Options, type ResultPromise } from 'execa';
 
 /**
- * Child processes started through here are killed when kharness exits, Ctrl-C included, so QEMU
- * and make never outlive us. Arguments are always arrays: no shell ever sees mail content.
+ * Child processes started through here, and everything they start, are killed when kharness
+ * exits, however it exits (Ctrl-C, or SIGKILL with no handler run), so QEMU and make never
+ * outlive us. Arguments are always arrays: no shell ever sees mail content.
  */
 const live = new Set<ResultPromise>();
 let hooked = false;
@@ -37,13 +40,60 @@ export function killChildren(signal: NodeJS.Signals = 'SIGTERM'): void {
   killAll(signal);
 }
 
-/** Starts a tracked child in its own process group. */
-export function spawnTracked(file: string, args: readonly string[], options: Options = {}): ResultPromise {
+export interface TrackedOptions {
+  /**
+   * Start the command under `setpriv --pdeathsig KILL` so it dies with us at once (default
+   * true). Off for a command that must outlive us on purpose for a while (a `timeout` backstop).
+   */
+  deathSignal?: boolean;
+}
+
+/** The argv that runs FILE ARGS with a parent-death SIGKILL: set by setpriv, kept across execve. */
+export function withDeathSignal(file: string, args: readonly string[]): [string, string[]] {
+  return ['setpriv', ['--pdeathsig', 'KILL', '--', file, ...args]];
+}
+
+/**
+ * The argv that runs FILE ARGS under timeout(1) as a backstop budget: timeout leads the process
+ * group and kills all of it when the budget runs out, even if we and the reaper are gone. It
+ * gets no parent-death signal (start it with `deathSignal: false`), or it would die with us
+ * before it could act; FILE gets one from timeout, so it still dies when timeout dies.
+ */
+export function withBackstop(budgetS: number, killAfterS: number, file: string, args: readonly string[]): [string, string[]] {
+  return ['timeout', [`--kill-after=${killAfterS}`, String(budgetS), ...withDeathSignal(file, args).flat()]];
+}
+
+/**
+ * Starts a process outside the child's group that kills the whole group when its stdin pipe
+ * from us closes: when the child ended and we closed it, or when we died, however (the kernel
+ * closes our end even on SIGKILL). A parent-death signal alone reaches only the direct child,
+ * since fork clears it: vng forks a shell, virtme-run forks QEMU, make forks the compilers.
+ */
+export function startGroupReaper(pgid: number): ChildProcess {
+  // dash's kill takes no `--`: a negative pid right after the signal is the group.
+  const script = 'trap "" INT TERM HUP; read -r _; kill -KILL "-$1" 2>/dev/null; exit 0';
+  const reaper = spawn('sh', ['-c', script, 'kharness-reaper', String(pgid)], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+  reaper.on('error', () => undefined); // no sh: the exit handler and pdeathsig still cover us
+  reaper.unref();
+  (reaper.stdin as Socket | null)?.unref();
+  return reaper;
+}
+
+/**
+ * Starts a tracked child in its own process group, with a reaper for the group and (by default)
+ * a parent-death signal: nothing it starts outlives kharness, even a kharness killed by SIGKILL.
+ */
+export function spawnTracked(file: string, args: readonly string[], options: Options & TrackedOptions = {}): ResultPromise {
   hookExit();
-  const child = execa(file, args, { detached: true, reject: false, ...options } as Options) as ResultPromise;
+  const { deathSignal = true, ...execaOptions } = options;
+  const [cmd, argv] = deathSignal ? withDeathSignal(file, args) : [file, [...args]];
+  const child = execa(cmd, argv, { detached: true, reject: false, ...execaOptions } as Options) as ResultPromise;
   live.add(child);
+  const reaper = child.pid ? startGroupReaper(child.pid) : undefined;
   const done = (): void => {
     live.delete(child);
+    // The group's leader is gone; anything it left behind in its group goes now.
+    reaper?.stdin?.end();
   };
   child.then(done, done);
   return child;

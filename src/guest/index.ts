@@ -1,18 +1,21 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
-import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
+import { publishFileAtomic, uniqueTmpPath } from '../common/atomic.js';
 import { InfraError, InputError } from '../common/errors.js';
 import { cacheDir, projectRoot } from '../common/paths.js';
+import { readUntrusted, readUntrustedText } from '../common/untrusted-file.js';
+import { probeAccel } from '../boot/kvm.js';
 import { combineVerdicts, type Verdict } from '../common/verdict.js';
 import { bootAndRun, makeDiskImage, type BootOutcome } from '../boot/vm.js';
 import type { Finding } from '../boot/triage.js';
-import { SUITE_PATHS, judgeTest, type CoverageEntry, type TestJudgement } from './judge.js';
+import { SUITE_PATHS, judgeRunDir as judgeGuestFiles, type CoverageEntry, type TestJudgement } from './judge.js';
 import { LIFETIME_PATHS } from '../model/replay.js';
 import { ALL_TESTS, PROFILES, profileEnv, type GuestTestName, type SuiteProfile } from './profiles.js';
-import { parseResultsJsonl, type GuestTestLine } from './results.js';
 import { planProbes, type ProbePlan } from './trace-capture.js';
+import { testStarts } from './console-marks.js';
 
 export * from './profiles.js';
 export type { TestJudgement } from './judge.js';
@@ -23,6 +26,8 @@ export interface KernelUnderTest {
   systemMap?: string;
   zswapPreprocessed?: string;
   selftest?: string;
+  /** the built kernel's .config: budgets scale for debug kernels */
+  config?: string;
 }
 
 export interface SuiteOptions {
@@ -50,7 +55,8 @@ export interface SuiteResult {
   /** console findings (oops, WARN, KASAN, ...) with the test that was running */
   findings: (Finding & { test?: string })[];
   tests: TestJudgement[];
-  probes?: { placed: string[]; missing: { fn: string; reason: string }[] };
+  /** probes placed and not, and the zswap API era the prototype checks chose (why, when none) */
+  probes?: { placed: string[]; missing: { fn: string; reason: string }[]; api?: ProbePlan['api'] };
   /** every lifetime path, summed over the traced tests (undefined: nothing was traced) */
   coverage?: CoverageEntry[];
   /** lifetime paths no traced test ran: visible gaps, not silent passes */
@@ -59,6 +65,9 @@ export interface SuiteResult {
   profile: string;
   /** host time spent judging: trace decoding, model replay, oracles */
   judgeMs?: number;
+  plan?: GuestPlan;
+  /** guest records no test claims: each an error naming its file and line */
+  suiteErrors?: string[];
 }
 
 /** Compiles the guest workload once per source version (static, so the guest needs no libs). */
@@ -68,9 +77,11 @@ export async function workloadBinary(): Promise<string> {
   const out = path.join(cacheDir(), 'bin', `zswap-stress-${hash}`);
   if (existsSync(out)) return out;
   mkdirSync(path.dirname(out), { recursive: true });
-  const r = await execa('gcc', ['-O2', '-Wall', '-static', '-pthread', '-o', `${out}.tmp`, source], { reject: false, all: true });
+  // A name of our own: concurrent runs compiling the same binary must not clobber each other.
+  const tmp = uniqueTmpPath(out);
+  const r = await execa('gcc', ['-O2', '-Wall', '-static', '-pthread', '-o', tmp, source], { reject: false, all: true });
   if (r.exitCode !== 0) throw new InfraError(`cannot compile the guest workload: ${String(r.all)}`);
-  await execa('mv', [`${out}.tmp`, out]);
+  await publishFileAtomic(tmp, out);
   return out;
 }
 
@@ -89,12 +100,60 @@ export function resolveProfile(name = 'quick'): SuiteProfile {
   return p;
 }
 
+/** What the host decided before the boot, saved beside the guest's files so judging can rerun offline. */
+export interface GuestPlan {
+  tests: GuestTestName[];
+  profile: string;
+  trace: boolean;
+  probes?: ProbePlan;
+  /** budgets the guest ran under (seconds), after scaling for slow kernels */
+  budgetS: number;
+  testTimeoutS: number;
+  selftestTimeoutS: number;
+  /** why the budgets were scaled, when they were */
+  slowdown?: string;
+}
+
+/** A finished VM session: the guest's files in runDir, the host's records beside them. */
+export interface GuestRun {
+  runDir: string;
+  plan: GuestPlan;
+  boot: BootOutcome;
+}
+
+const PLAN_FILE = 'host-plan.json';
+const BOOT_FILE = 'host-boot.json';
+
 /**
- * Boots the kernel once and runs the guest suite in it, then judges every test: its own
- * status, the data it read back, the console, and (when traced) the kernel's zswap history
- * replayed through the reference model.
+ * Debug kernels (KASAN, lockdep, KCSAN) run several times slower, and much more so under TCG:
+ * budgets sized for a plain kernel would read a slow but healthy kernel as hung. Read from the
+ * built kernel's own .config, never from the config's name.
  */
-export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
+export function budgetScale(kernelConfig: string | undefined, accel: 'kvm' | 'tcg' | undefined): { factor: number; why?: string } {
+  if (!kernelConfig) return { factor: 1 };
+  const on = (opt: string): boolean => new RegExp(`^CONFIG_${opt}=y$`, 'm').test(kernelConfig);
+  const slow: string[] = [];
+  let factor = 1;
+  if (on('KASAN')) {
+    factor *= accel === 'kvm' ? 2 : 4;
+    slow.push('KASAN');
+  }
+  if (on('PROVE_LOCKING') || on('LOCKDEP')) {
+    factor *= 1.5;
+    slow.push('lockdep');
+  }
+  if (on('KCSAN')) {
+    factor *= 2;
+    slow.push('KCSAN');
+  }
+  return factor === 1 ? { factor } : { factor, why: `budgets x${factor} for ${slow.join(' + ')}${accel === 'kvm' ? '' : ' under TCG'}` };
+}
+
+/**
+ * The boot stage: boots the kernel once and lets the guest suite run in it. Leaves the guest's
+ * files in runDir and the host's own records (plan, boot outcome) beside them; judges nothing.
+ */
+export async function bootGuest(opts: SuiteOptions): Promise<GuestRun> {
   const profile = resolveProfile(opts.profile);
   const tests = opts.tests ?? [...ALL_TESTS];
   const runDir = opts.outDir;
@@ -111,25 +170,24 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
     probePlan = await planProbes(opts.kernel.systemMap!, opts.kernel.zswapPreprocessed);
     await writeFile(path.join(runDir, 'probes.txt'), `${probePlan.lines.join('\n')}\n`);
   }
+  const kernelConfig = opts.kernel.config ? await readFile(opts.kernel.config, 'utf8').catch(() => undefined) : undefined;
+  const scale = budgetScale(kernelConfig, opts.accel ?? (await probeAccel()).accel);
+  const budgetS = Math.round((opts.budgetS ?? profile.budgetS + (opts.durationS ?? 0)) * scale.factor);
+  const plan: GuestPlan = {
+    tests,
+    profile: profile.name,
+    trace,
+    probes: probePlan,
+    budgetS,
+    testTimeoutS: Math.max(60, Math.round(budgetS / 2)),
+    selftestTimeoutS: Math.round(profile.selftestTimeoutS * scale.factor),
+    slowdown: scale.why,
+  };
   const zram = opts.swap === 'zram';
   const disks = zram ? [] : [path.join(runDir, 'swap0.img'), path.join(runDir, 'swap1.img')];
   for (const d of disks) await makeDiskImage(d, profile.swapMiB);
-  const env: Record<string, string> = {
-    TESTS: tests.join(' '),
-    SWAP_KIND: zram ? 'zram' : 'disk',
-    SWAP_MIB: String(profile.swapMiB),
-    SWAP_DEVICES: '/dev/vda /dev/vdb',
-    TRACE: trace ? '1' : '0',
-    TRACE_TESTS: tracedTests(tests).join(' '),
-    // The counter clock is a global atomic: it totally orders events across CPUs.
-    TRACE_CLOCK: 'counter',
-    TRACE_BUFFER_KB: '16384',
-    TEST_TIMEOUT: String(Math.max(60, Math.round((opts.budgetS ?? profile.budgetS) / 2))),
-    ...profileEnv(profile, { durationS: opts.durationS }),
-  };
-  await writeFile(path.join(runDir, 'plan.env'), `${Object.entries(env).map(([k, v]) => `${k}="${v}"`).join('\n')}\n`);
+  await writeFile(path.join(runDir, 'plan.env'), planEnv(plan, profile, { zram, durationS: opts.durationS }));
 
-  const budgetS = opts.budgetS ?? profile.budgetS + (opts.durationS ? opts.durationS : 0);
   const boot = await bootAndRun({
     image: opts.kernel.image,
     runDir,
@@ -137,7 +195,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
     memory: profile.memory,
     cpus: profile.cpus,
     timeoutS: budgetS,
-    silenceS: opts.silenceS ?? profile.silenceS,
+    silenceS: Math.round((opts.silenceS ?? profile.silenceS) * Math.max(1, scale.factor / 2)),
     disks,
     // On an oops the kernel prints what the trace pipe had not yet carried out: the last events
     // before the crash, which the model replays with the rest.
@@ -147,35 +205,91 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
   });
   // Disk images are large and worthless after the run.
   for (const d of disks) await rm(d, { force: true });
+  // Written once the guest is gone (it shares runDir), by rename, so a link it left is replaced, not followed.
+  await writeHostRecord(path.join(runDir, PLAN_FILE), plan);
+  await writeHostRecord(path.join(runDir, BOOT_FILE), boot);
+  return { runDir, plan, boot };
+}
 
-  const consoleText = await readFile(boot.consoleLog, 'utf8').catch(() => '');
-  const findings = attributeFindings(boot.findings, consoleText);
-  const resultsText = await readFile(path.join(runDir, 'results.jsonl'), 'utf8').catch(() => '');
-  const { lines } = parseResultsJsonl(resultsText);
-  const statusText = (await readFile(path.join(runDir, 'status'), 'utf8').catch(() => '')).trim();
-  const probeStatus = await readFile(path.join(runDir, 'probes.status'), 'utf8').catch(() => '');
-  const placed = probeStatus.split('\n').filter((l) => l.startsWith('ok ')).map((l) => l.slice(3));
-  const failedProbes = probeStatus.split('\n').filter((l) => l.startsWith('fail ')).map((l) => ({ fn: l.slice(5).split(' ')[1] ?? l, reason: 'tracefs refused the probe' }));
+function planEnv(plan: GuestPlan, profile: SuiteProfile, o: { zram: boolean; durationS?: number }): string {
+  const env: Record<string, string> = {
+    TESTS: plan.tests.join(' '),
+    SWAP_KIND: o.zram ? 'zram' : 'disk',
+    SWAP_MIB: String(profile.swapMiB),
+    SWAP_DEVICES: '/dev/vda /dev/vdb',
+    TRACE: plan.trace ? '1' : '0',
+    TRACE_TESTS: tracedTests(plan.tests).join(' '),
+    // The counter clock is a global atomic: it totally orders events across CPUs.
+    TRACE_CLOCK: 'counter',
+    TRACE_BUFFER_KB: '16384',
+    ...profileEnv(profile, { durationS: o.durationS }),
+    TEST_TIMEOUT: String(plan.testTimeoutS),
+    SELFTEST_TIMEOUT: String(plan.selftestTimeoutS),
+  };
+  // Test-only fault injection (the fault matrix): the guest misbehaves on purpose.
+  const fault = process.env.KHARNESS_TEST_FAULT;
+  if (fault && /^[a-z-]+$/.test(fault)) env.FAULT = fault;
+  return `${Object.entries(env).map(([k, v]) => `${k}="${v}"`).join('\n')}\n`;
+}
 
-  const judged: TestJudgement[] = [];
+/**
+ * A host record in the guest's share: a fresh exclusive file renamed over the name, so a link the
+ * guest left there is replaced, never followed (write-file-atomic resolves links: not here).
+ */
+async function writeHostRecord(file: string, value: unknown): Promise<void> {
+  const tmp = uniqueTmpPath(file);
+  await writeFile(tmp, JSON.stringify(value, null, 2), { flag: 'wx' });
+  await rename(tmp, file);
+}
+
+/** Boot, then judge: the whole guest side of one kernel. */
+export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
+  const run = await bootGuest(opts);
+  return judgeRun(run);
+}
+
+/** Judges a run folder left by bootGuest, offline: `kharness judge <run dir>`. */
+export async function judgeRunDir(runDir: string): Promise<SuiteResult> {
+  const read = async <T>(name: string): Promise<T> => {
+    const r = await readUntrusted(path.join(runDir, name), { maxBytes: 16 * 1024 * 1024 });
+    if (!r.ok) throw new InputError(`${runDir} is not a finished kharness guest run: ${r.reason}`);
+    try {
+      return JSON.parse(r.text) as T;
+    } catch (err) {
+      throw new InputError(`${path.join(runDir, name)} is not valid JSON: ${(err as Error).message}`);
+    }
+  };
+  return judgeRun({ runDir, plan: await read<GuestPlan>(PLAN_FILE), boot: await read<BootOutcome>(BOOT_FILE) });
+}
+
+/**
+ * The judge stage: every test's own status, the data it read back, the console, and (when traced)
+ * the kernel's zswap history replayed through the reference model. Reads only saved files.
+ */
+export async function judgeRun(run: GuestRun): Promise<SuiteResult> {
+  const { runDir, plan, boot } = run;
   const judgeStarted = Date.now();
-  for (const name of tests) {
-    const line: GuestTestLine | undefined = lines.find((l) => l.test === name);
-    judged.push(
-      await judgeTest({
-        name,
-        line,
-        runDir,
-        boot,
-        findings: findings.filter((f) => f.test === name),
-        tracing: trace && tracedTests(tests).includes(name) ? { probes: probePlan!, placed, failed: failedProbes } : undefined,
-        setupError: statusText.startsWith('error') ? statusText : undefined,
-      }),
-    );
-  }
+  const consoleText = (await readUntrustedText(boot.consoleLog)) ?? '';
+  const findings = attributeFindings(boot.findings, consoleText);
+  const judged = await judgeGuestFiles({
+    runDir,
+    tests: plan.tests,
+    boot,
+    findings,
+    tracing: plan.trace && plan.probes ? { probes: plan.probes, tests: tracedTests(plan.tests) } : undefined,
+  });
+  return summarizeSuite({ run, judged: judged.tests, suiteErrors: judged.suiteErrors, findings, placed: judged.artifacts.probes.placed, failedProbes: judged.artifacts.probes.failed, judgeMs: Date.now() - judgeStarted });
+}
+
+function summarizeSuite(o: { run: GuestRun; judged: TestJudgement[]; suiteErrors: string[]; findings: (Finding & { test?: string })[]; placed: string[]; failedProbes: { fn: string; reason: string }[]; judgeMs: number }): SuiteResult {
+  const { run, judged, findings } = o;
+  const { boot, plan } = run;
+  const tests = plan.tests;
   const orphanFindings = findings.filter((f) => !f.test || !tests.includes(f.test as GuestTestName));
   let verdict = combineVerdicts(judged.map((t) => t.verdict));
   if (orphanFindings.length > 0 && verdict !== 'error') verdict = 'fail';
+  // Guest records no test claims (a broken line before the first test, say): our side, not the kernel's.
+  if (o.suiteErrors.length > 0 && verdict !== 'fail') verdict = 'error';
   const { findings: _f, ...bootRest } = boot;
   void _f;
   const failedTests = judged.filter((t) => t.verdict === 'fail' || t.verdict === 'error');
@@ -186,7 +300,9 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
         ? failedTests.map((t) => `${t.name}: ${t.summary}`).join('; ')
         : orphanFindings.length
           ? `kernel reported ${orphanFindings[0]!.title}`
-          : `all ${judged.filter((t) => t.verdict === 'pass').length} test(s) passed`;
+          : o.suiteErrors.length
+            ? `the guest's records cannot be trusted: ${o.suiteErrors.slice(0, 3).join('; ')}`
+            : `all ${judged.filter((t) => t.verdict === 'pass').length} test(s) passed`;
   const traced = judged.filter((t) => t.coverage.some((c) => c.source === 'trace'));
   const coverage = traced.length
     ? traced[0]!.coverage.map((c) => ({ ...c, count: traced.reduce((sum, t) => sum + (t.coverage.find((x) => x.path === c.path)?.count ?? 0), 0) }))
@@ -200,10 +316,12 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
     boot: bootRest,
     findings,
     tests: judged,
-    probes: trace ? { placed, missing: [...(probePlan?.missing ?? []), ...failedProbes] } : undefined,
-    runDir,
-    profile: profile.name,
-    judgeMs: Date.now() - judgeStarted,
+    probes: plan.trace ? { placed: o.placed, missing: [...(plan.probes?.missing ?? []), ...o.failedProbes], api: plan.probes?.api } : undefined,
+    runDir: run.runDir,
+    profile: plan.profile,
+    judgeMs: o.judgeMs,
+    plan,
+    suiteErrors: o.suiteErrors,
   };
 }
 
@@ -218,12 +336,7 @@ export function tracedTests(tests: readonly GuestTestName[]): GuestTestName[] {
 
 /** Which test was running when the kernel printed each finding (suite.sh marks test starts). */
 export function attributeFindings(findings: Finding[], consoleText: string): (Finding & { test?: string })[] {
-  const lines = consoleText.split('\n');
-  const starts: { line: number; test: string }[] = [];
-  lines.forEach((l, i) => {
-    const m = /kharness-guest: test (\S+): start/.exec(l);
-    if (m) starts.push({ line: i + 1, test: m[1]! });
-  });
+  const starts = testStarts(consoleText);
   return findings.map((f) => {
     const running = [...starts].reverse().find((s) => s.line <= f.line);
     return { ...f, test: running?.test };

@@ -1,14 +1,16 @@
-import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BootOutcome } from '../boot/vm.js';
-import type { Finding } from '../boot/triage.js';
-import type { Verdict } from '../common/verdict.js';
-import { checkCounters, type CounterFinding } from '../model/counters.js';
+import { testStarts } from './console-marks.js';
+import type { Finding, FindingKind } from '../boot/triage.js';
+import { readUntrusted } from '../common/untrusted-file.js';
+import { combineVerdicts, type Verdict } from '../common/verdict.js';
+import { checkCounters, type CounterFinding, type SkippedCounter } from '../model/counters.js';
 import { checkData } from '../model/data-oracle.js';
 import { LIFETIME_PATHS, replayTrace, type LifetimePath, type LifetimeStats } from '../model/replay.js';
 import type { Violation } from '../model/rules.js';
-import { describeBadPage, parseDataLog, parseTap, parseWorkloadOutput, toSnapshot, type BadPage, type GuestTestLine, type TapCase } from './results.js';
+import { MAX_BYTES, SampleSchema, TraceLostSchema, formatProtocolError, parseRecords, readRecords, readSuiteArtifacts, resultFor, setupErrorOf, unclaimedErrors, type SuiteArtifacts } from './protocol.js';
+import { describeBadPage, parseBlockedDumps, parseDataLog, parseTap, parseWorkloadOutput, stuckTasks, type BadPage, type BlockedTask, type GuestTestLine, type TapCase } from './results.js';
 import { REQUIRED_FUNCTIONS, decodeTrace, mergeWithDump, parseFtraceDump, parseTraceText, withGaps, type ProbePlan } from './trace-capture.js';
 
 export type CheckVerdict = 'pass' | 'fail' | 'skipped' | 'error';
@@ -44,13 +46,15 @@ export interface TestJudgement {
   violations: Violation[];
   conformance: CheckOutcome & { events?: number; inconclusiveSlots?: number };
   dataOracle: CheckOutcome & { reads?: number };
-  counterOracle: CheckOutcome & { findings?: CounterFinding[] };
+  counterOracle: CheckOutcome & { findings?: CounterFinding[]; skipped?: SkippedCounter[] };
   findings: Finding[];
   selftest?: { cases: TapCase[]; plan?: number };
   /** zswap counters sampled once a second while the test ran */
   samples: { t: number; values: Record<string, number> }[];
   evidence: string[];
   logs: Record<string, string>;
+  /** what kind of failure, when the test failed without a splat, a selftest case or wrong data: a stable key for pre-existing matching */
+  failure?: 'hang' | 'panic' | 'crashed' | 'workload-exit';
 }
 
 /**
@@ -75,7 +79,7 @@ export const EXPECTED_PATHS: Record<string, LifetimePath[]> = {
   'selftest-zswap': ['store', 'loadHit'],
 };
 
-interface JudgeInput {
+export interface JudgeInput {
   name: string;
   line?: GuestTestLine;
   runDir: string;
@@ -83,29 +87,48 @@ interface JudgeInput {
   findings: Finding[];
   tracing?: { probes: ProbePlan; placed: string[]; failed: { fn: string; reason: string }[] };
   setupError?: string;
+  /** protocol errors about this test's result record (protocol.ts resultFor): it cannot be trusted */
+  recordErrors?: string[];
+  /** status.json says the suite ran to its end: a test without a record is then our error */
+  suiteDone?: boolean;
 }
 
-const read = async (p: string): Promise<string | undefined> => (existsSync(p) ? readFile(p, 'utf8') : undefined);
+/** Size caps for the per-test files the guest writes. */
+const LIMITS = { out: 64 << 20, data: 256 << 20, trace: 256 << 20, tap: 16 << 20, profile: 1 << 20, blocked: 16 << 20, console: 256 << 20 } as const;
 
+/** Reads a guest-written file; a problem other than "missing" is recorded, the text is never guessed. */
+async function guestText(file: string, maxBytes: number, problems: string[]): Promise<{ text: string; truncated: boolean } | undefined> {
+  const r = await readUntrusted(file, { maxBytes });
+  if (r.ok) return { text: r.text, truncated: r.truncated };
+  if (!r.missing) problems.push(r.reason);
+  return undefined;
+}
+
+/** Only counters present on both sides have a change; a missing one is unknown, not 0. */
 function deltaOf(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
   const d: Record<string, number> = {};
-  for (const k of Object.keys(after)) d[k] = (after[k] ?? 0) - (before[k] ?? 0);
+  for (const [k, v] of Object.entries(after)) if (typeof before[k] === 'number') d[k] = v - before[k];
   return d;
 }
 
-/** Coverage from vmstat/debugfs alone, for a run without a trace. */
+/** Coverage from vmstat/debugfs alone, for a run without a trace; a path whose counter is missing is left out. */
 function coverageFromCounters(delta: Record<string, number>): CoverageEntry[] {
-  const rejects = Object.entries(delta).filter(([k]) => k.startsWith('reject_')).reduce((s, [, v]) => s + v, 0);
-  const entry = (p: LifetimePath, count: number): CoverageEntry => ({ path: p, label: LIFETIME_PATHS[p], count, source: 'counters' });
-  return [entry('store', delta.zswpout ?? 0), entry('loadHit', delta.zswpin ?? 0), entry('writeback', delta.zswpwb ?? 0), entry('storeFailed', rejects)];
+  const rejects = Object.entries(delta).filter(([k]) => k.startsWith('reject_'));
+  const entry = (p: LifetimePath, count: number | undefined): CoverageEntry[] => (count === undefined ? [] : [{ path: p, label: LIFETIME_PATHS[p], count, source: 'counters' }]);
+  return [
+    ...entry('store', delta.zswpout),
+    ...entry('loadHit', delta.zswpin),
+    ...entry('writeback', delta.zswpwb),
+    ...entry('storeFailed', rejects.length ? rejects.reduce((s, [, v]) => s + v, 0) : undefined),
+  ];
 }
 
 function coverageFromStats(stats: LifetimeStats): CoverageEntry[] {
   return (Object.keys(LIFETIME_PATHS) as LifetimePath[]).map((p) => ({ path: p, label: LIFETIME_PATHS[p], count: stats[p], source: 'trace' as const }));
 }
 
-export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
-  const { name, line, runDir, boot } = input;
+/** Log files for the report: regular files only, so a guest's symlink never becomes a report link. */
+async function logFiles(runDir: string, name: string): Promise<Record<string, string>> {
   const logs: Record<string, string> = {};
   for (const [k, f] of [
     ['workload', `${name}.out`],
@@ -114,11 +137,14 @@ export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
     ['data', `${name}.data`],
     ['tap', `${name}.tap`],
   ] as const) {
-    if (existsSync(path.join(runDir, f))) logs[k] = path.join(runDir, f);
+    const st = await lstat(path.join(runDir, f)).catch(() => undefined);
+    if (st?.isFile()) logs[k] = path.join(runDir, f);
   }
-  const evidence: string[] = [];
-  const violations: Violation[] = [];
-  const base: TestJudgement = {
+  return logs;
+}
+
+function emptyJudgement(name: string, findings: Finding[], logs: Record<string, string>): TestJudgement {
+  return {
     name,
     verdict: 'pass',
     workloadVerdict: 'pass',
@@ -128,132 +154,141 @@ export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
     gaps: [],
     badPages: [],
     badPagesTotal: 0,
-    violations,
+    violations: [],
     conformance: { verdict: 'skipped', reason: 'not traced' },
     dataOracle: { verdict: 'skipped', reason: 'no data log' },
     counterOracle: { verdict: 'skipped', reason: 'no trace to count events from' },
-    findings: input.findings,
+    findings,
     samples: [],
-    evidence,
+    evidence: [],
     logs,
   };
+}
 
-  if (!line) {
-    const consoleText = await readFile(boot.consoleLog, 'utf8').catch(() => '');
-    const started = consoleText.includes(`kharness-guest: test ${name}: start`);
-    if (boot.status === 'error') return { ...base, verdict: 'error', workloadVerdict: 'error', summary: `not run: ${boot.reason}` };
-    if (input.setupError) {
-      return { ...base, verdict: 'error', workloadVerdict: 'error', summary: `the guest suite could not set up: ${input.setupError}` };
-    }
-    if (started) {
-      const first = input.findings[0];
-      // The trace went straight to the host: replay the history up to the crash, so the
-      // model can name the events that led to it.
-      if (input.tracing && logs.trace) {
-        const partial = await replayFile(logs.trace, { partial: true, consoleText });
-        base.conformance = partial.conformance;
-        violations.push(...partial.violations.slice(0, MAX_KEPT_VIOLATIONS));
-        base.modelVerdict = partial.conformance.verdict === 'fail' ? 'fail' : 'skipped';
-        if (partial.stats) base.coverage = coverageFromStats(partial.stats);
-      }
-      for (const v of violations.slice(0, 3)) evidence.push(`${v.rule}: ${v.message}`);
-      // The splat itself says more than the console's last lines (often the oops's ftrace dump).
-      if (first) evidence.push(first.excerpt.split('\n').slice(0, 24).join('\n'));
-      else evidence.push(`console tail:\n${boot.consoleTail.split('\n').filter((l) => !DUMP_LINE.test(l)).slice(-20).join('\n')}`);
-      return {
-        ...base,
-        verdict: 'fail',
-        workloadVerdict: 'fail',
-        summary: `${boot.status === 'completed' ? 'did not finish' : boot.status} while running: ${first ? `${first.title}${first.function ? ` (in ${first.function})` : ''}` : boot.reason}`,
-      };
-    }
-    return { ...base, verdict: 'skipped', workloadVerdict: 'skipped', summary: `not reached: the VM ${boot.status === 'completed' ? 'ended' : `ended (${boot.status})`} before this test` };
-  }
+const findingTitle = (f: Finding): string => `${f.title}${f.function ? ` (in ${f.function})` : ''}`;
 
-  const samplesText = await read(path.join(runDir, `${name}.samples`));
-  if (samplesText) base.samples = parseSamples(samplesText);
-  const before = line.counters_before ?? {};
-  const after = line.counters_after ?? {};
-  const delta = deltaOf(before, after);
-  base.counters = { before, after, delta };
+/**
+ * Judges one test from its saved artifacts. Never throws on what the guest wrote: a file that is
+ * unreadable, malformed or missing where it must exist is an `error` naming it.
+ */
+export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
+  const { name, line, runDir } = input;
+  const base = emptyJudgement(name, input.findings, await logFiles(runDir, name));
+  if (input.recordErrors?.length) return judgeBadRecord(input, base, input.recordErrors);
+  if (!line) return judgeWithoutRecord(input, base);
+
+  const problems: string[] = [];
+  await readSamples(runDir, name, base);
+  base.counters = { before: line.counters_before, after: line.counters_after, delta: deltaOf(line.counters_before, line.counters_after) };
   base.durationMs = line.duration_ms;
+  await judgeWorkloadOutput(runDir, name, base, problems);
+  await judgeDataLogs(runDir, name, base);
+  const stats = input.tracing ? await judgeTrace(input, line, base) : undefined;
+  recordCoverage(name, base, stats);
+  if (name === 'selftest-zswap') await readSelftest(runDir, base, problems);
+  const stuck = line.hung ? await blockedEvidence(runDir, name, base.evidence) : [];
+  decide(input, line, base, problems, stuck);
+  return base;
+}
 
-  // The workload's own page checks: exactly which page held which wrong data.
-  for (const key of ['workload', 'reject-workload'] as const) {
-    const text = logs[key] ? await read(logs[key]!) : undefined;
-    if (!text) continue;
-    const out = parseWorkloadOutput(text);
+/** The result record is malformed or ambiguous: our protocol broke, unless the kernel visibly did. */
+function judgeBadRecord(input: JudgeInput, base: TestJudgement, errors: string[]): TestJudgement {
+  base.evidence.push(...errors);
+  const first = input.findings[0];
+  if (first) {
+    base.evidence.push(first.excerpt.split('\n').slice(0, 24).join('\n'));
+    return { ...base, verdict: 'fail', workloadVerdict: 'fail', summary: `kernel: ${findingTitle(first)}; and the result record cannot be trusted: ${errors.join('; ')}` };
+  }
+  return { ...base, verdict: 'error', workloadVerdict: 'error', modelVerdict: 'error', summary: errors.join('; ') };
+}
+
+async function judgeWithoutRecord(input: JudgeInput, base: TestJudgement): Promise<TestJudgement> {
+  const { name, boot } = input;
+  const consoleRead = await readUntrusted(boot.consoleLog, { maxBytes: LIMITS.console });
+  const consoleText = consoleRead.ok ? consoleRead.text : '';
+  const started = testStarts(consoleText).some((m) => m.test === name);
+  if (boot.status === 'error') return { ...base, verdict: 'error', workloadVerdict: 'error', summary: `not run: ${boot.reason}` };
+  if (input.setupError) return { ...base, verdict: 'error', workloadVerdict: 'error', summary: `the guest suite could not set up: ${input.setupError}` };
+  if (input.suiteDone && input.findings.length === 0) {
+    return { ...base, verdict: 'error', workloadVerdict: 'error', summary: `status.json says the suite finished, but results.jsonl has no record for ${name}` };
+  }
+  if (!started) return { ...base, verdict: 'skipped', workloadVerdict: 'skipped', summary: `not reached: the VM ${boot.status === 'completed' ? 'ended' : `ended (${boot.status})`} before this test` };
+  const first = input.findings[0];
+  // The trace went straight to the host: replay the history up to the crash, so the model can
+  // name the events that led to it.
+  if (input.tracing && base.logs.trace) {
+    const partial = await replayFile(base.logs.trace, { partial: true, consoleText });
+    base.conformance = partial.conformance;
+    base.violations.push(...partial.violations.slice(0, MAX_KEPT_VIOLATIONS));
+    base.modelVerdict = partial.conformance.verdict === 'fail' ? 'fail' : partial.conformance.verdict === 'error' ? 'error' : 'skipped';
+    if (partial.stats) base.coverage = coverageFromStats(partial.stats);
+  }
+  for (const v of base.violations.slice(0, 3)) base.evidence.push(`${v.rule}: ${v.message}`);
+  // The splat itself says more than the console's last lines (often the oops's ftrace dump).
+  if (first) base.evidence.push(first.excerpt.split('\n').slice(0, 24).join('\n'));
+  else base.evidence.push(`console tail:\n${boot.consoleTail.split('\n').filter((l) => !DUMP_LINE.test(l)).slice(-20).join('\n')}`);
+  // Without a word from the kernel (no splat, no broken rule), a VM that just stopped is QEMU or
+  // virtme-ng dying, or our suite breaking: not evidence against the kernel. A panic or a silent
+  // guest (the watchdog's hang) is.
+  if (!first && base.violations.length === 0 && (boot.status === 'crashed' || boot.status === 'completed')) {
+    const what = boot.status === 'crashed' ? `the VM stopped with no kernel message (${boot.reason}): QEMU or virtme-ng died` : 'the guest suite stopped without a result (ours)';
+    return { ...base, verdict: 'error', workloadVerdict: 'error', summary: `did not finish: ${what}; not blamed on the kernel` };
+  }
+  return {
+    ...base,
+    verdict: 'fail',
+    workloadVerdict: 'fail',
+    failure: boot.status === 'panic' || boot.status === 'hang' || boot.status === 'crashed' ? boot.status : undefined,
+    summary: `${boot.status === 'completed' ? 'did not finish' : boot.status} while running: ${first ? findingTitle(first) : boot.reason}`,
+  };
+}
+
+/** Counter samples for the plots; a bad line is shown, not dropped, but plots never decide a verdict. */
+async function readSamples(runDir: string, name: string, base: TestJudgement): Promise<void> {
+  const r = await readRecords(path.join(runDir, `${name}.samples`), SampleSchema, { maxBytes: MAX_BYTES.samples });
+  base.samples = r.records.map(({ record }) => ({ t: record.t_ms / 1000, values: record.counters }));
+  for (const e of r.errors.slice(0, 3)) base.evidence.push(`counter samples: ${formatProtocolError(e)}`);
+  if (r.errors.length > 3) base.evidence.push(`counter samples: ${r.errors.length - 3} more bad line(s)`);
+}
+
+/** The workload's own page checks: exactly which page held which wrong data. */
+async function judgeWorkloadOutput(runDir: string, name: string, base: TestJudgement, problems: string[]): Promise<void> {
+  for (const f of [`${name}.out`, `${name}-reject.out`]) {
+    const r = await guestText(path.join(runDir, f), LIMITS.out, problems);
+    if (!r) continue;
+    if (r.truncated) problems.push(`${f} is over ${LIMITS.out} bytes: only its start was read`);
+    const out = parseWorkloadOutput(r.text);
     base.badPages.push(...out.bad);
     base.badPagesTotal += out.badTotal ?? out.bad.length;
-    if (out.error) evidence.push(`workload error: ${out.error}`);
+    if (out.error) base.evidence.push(`workload error: ${out.error}`);
   }
-  for (const b of base.badPages.slice(0, 8)) evidence.push(describeBadPage(b));
+  for (const b of base.badPages.slice(0, 8)) base.evidence.push(describeBadPage(b));
+}
 
-  // Data oracle: every read against the model's prediction from the workload's own log.
-  const dataFiles = [`${name}.data`, `${name}-reject.data`].map((f) => path.join(runDir, f)).filter((f) => existsSync(f));
-  if (dataFiles.length > 0) {
-    let reads = 0;
-    let mismatches = 0;
-    for (const f of dataFiles) {
-      const result = checkData(parseDataLog(await readFile(f, 'utf8')));
-      reads += result.reads;
-      mismatches += result.mismatches.length;
-      violations.push(...result.violations.slice(0, 20));
-    }
-    base.dataOracle = mismatches
-      ? { verdict: 'fail', reason: `${mismatches} read(s) saw data other than the model predicts`, reads }
-      : { verdict: 'pass', reason: `${reads} reads all saw the predicted version`, reads };
+/** Data oracle: every read against the model's prediction from the workload's own log. */
+async function judgeDataLogs(runDir: string, name: string, base: TestJudgement): Promise<void> {
+  const problems: string[] = [];
+  let reads = 0;
+  let mismatches = 0;
+  let seen = 0;
+  for (const f of [`${name}.data`, `${name}-reject.data`]) {
+    const r = await guestText(path.join(runDir, f), LIMITS.data, problems);
+    if (!r) continue;
+    seen++;
+    if (r.truncated) problems.push(`${f} is over ${LIMITS.data} bytes: only its start was checked`);
+    const result = checkData(parseDataLog(r.text));
+    reads += result.reads;
+    mismatches += result.mismatches.length;
+    base.violations.push(...result.violations.slice(0, 20));
   }
+  if (mismatches) base.dataOracle = { verdict: 'fail', reason: `${mismatches} read(s) saw data other than the model predicts`, reads };
+  else if (problems.some((p) => !p.includes('only its start'))) base.dataOracle = { verdict: 'error', reason: problems.join('; '), reads };
+  else if (problems.length) base.dataOracle = { verdict: 'skipped', reason: `${reads} reads saw the predicted version, but ${problems.join('; ')}`, reads };
+  else if (seen) base.dataOracle = { verdict: 'pass', reason: `${reads} reads all saw the predicted version`, reads };
+}
 
-  // Trace conformance and the counter oracle.
-  let stats: LifetimeStats | undefined;
-  if (input.tracing) {
-    const missing = [...input.tracing.probes.missing, ...input.tracing.failed];
-    const missingRequired = missing.filter((m) => (REQUIRED_FUNCTIONS as readonly string[]).includes(m.fn));
-    const traceText = logs.trace ? await read(logs.trace) : undefined;
-    const lostText = await read(path.join(runDir, `${name}.trace-lost`));
-    const lostOverrun = Number(lostText?.trim() ?? '0') || 0;
-    const missed = missedProbeHits(await read(path.join(runDir, `${name}.kprobe_profile.before`)), await read(path.join(runDir, `${name}.kprobe_profile.after`)));
-    if (missingRequired.length > 0) {
-      base.conformance = { verdict: 'skipped', reason: `probe(s) not placed: ${missingRequired.map((m) => `${m.fn} (${m.reason})`).join('; ')}` };
-    } else if (traceText === undefined) {
-      base.conformance = { verdict: 'skipped', reason: 'no trace came back from the guest' };
-    } else {
-      const parsed = parseTraceText(traceText);
-      const lost = parsed.lost + lostOverrun;
-      if (lost > 0 || missed.total > 0) {
-        // A history with holes cannot be judged: skipping is honest, passing or failing is not.
-        const why = [lost > 0 ? `${lost} event(s) lost to ring buffer overrun` : '', missed.total > 0 ? `${missed.total} probe hit(s) missed (${missed.detail})` : ''].filter(Boolean).join(', ');
-        base.conformance = { verdict: 'skipped', reason: `history incomplete: ${why}`, events: parsed.events.length };
-        base.counterOracle = { verdict: 'skipped', reason: `history incomplete: ${why}` };
-      } else {
-        const { calls } = decodeTrace(parsed.events);
-        const replay = replayTrace(calls, { window: 6 });
-        stats = replay.stats;
-        // A broken kernel can break a rule a hundred thousand times: keep the first ones (the
-        // reason carries the count). Spreading them all would overflow the call stack.
-        violations.push(...replay.violations.slice(0, MAX_KEPT_VIOLATIONS));
-        base.conformance = replay.violations.length
-          ? { verdict: 'fail', reason: `${replay.violations.length} model violation(s), first: ${replay.violations[0]!.rule}: ${replay.violations[0]!.message}`, events: parsed.events.length, inconclusiveSlots: replay.inconclusive.length }
-          : {
-              verdict: 'pass',
-              reason: `${calls.length} zswap calls on ${replay.slotsChecked} slots replay through the model${replay.inconclusive.length ? ` (${replay.inconclusive.length} slot(s) too concurrent to decide, not blamed)` : ''}`,
-              events: parsed.events.length,
-              inconclusiveSlots: replay.inconclusive.length,
-            };
-        if (Object.keys(before).length && Object.keys(after).length) {
-          const counters = checkCounters(toSnapshot(before), toSnapshot(after), replay.stats, { bracket: { tracingOn: toSnapshot(before), tracingOff: toSnapshot(after) } });
-          violations.push(...counters.violations);
-          base.counterOracle = counters.violations.length
-            ? { verdict: 'fail', reason: counters.findings.filter((f) => !f.ok).map((f) => `${f.counter} moved ${f.observed}, events say ${f.counted} (allowed ${f.max === Infinity ? `at least ${f.min}` : `${f.min}..${f.max}`})`).join('; '), findings: counters.findings }
-            : { verdict: 'pass', reason: 'stored_pages, written_back_pages, zswpout, zswpin, zswpwb agree with the traced events', findings: counters.findings };
-        }
-      }
-    }
-    if (!traceText && logs.trace === undefined) await writeFile(path.join(runDir, `${name}.trace.missing`), 'no trace\n').catch(() => undefined);
-  }
-
-  base.coverage = stats ? coverageFromStats(stats) : coverageFromCounters(delta);
+function recordCoverage(name: string, base: TestJudgement, stats: LifetimeStats | undefined): void {
+  base.coverage = stats ? coverageFromStats(stats) : coverageFromCounters(base.counters?.delta ?? {});
   const expected = EXPECTED_PATHS[name] ?? [];
   base.gaps = expected.filter((p) => {
     const c = base.coverage.find((e) => e.path === p);
@@ -261,69 +296,241 @@ export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
   });
   if (!stats) {
     const unknown = expected.filter((p) => !base.coverage.some((e) => e.path === p));
-    if (unknown.length) evidence.push(`not measurable without a trace: ${unknown.map((p) => LIFETIME_PATHS[p]).join(', ')}`);
+    if (unknown.length) base.evidence.push(`not measurable without a trace: ${unknown.map((p) => LIFETIME_PATHS[p]).join(', ')}`);
   }
-
-  if (name === 'selftest-zswap' && logs.tap) {
-    const tap = parseTap((await read(logs.tap)) ?? '');
-    // kselftest output is duplicated when a forked child flushes the parent's buffer: keep one per number.
-    const byNumber = new Map<number, TapCase>();
-    for (const c of tap.cases) byNumber.set(c.number, c);
-    base.selftest = { cases: [...byNumber.values()].sort((a, b) => a.number - b.number), plan: tap.plan };
-    for (const c of base.selftest.cases.filter((c) => c.status === 'fail')) evidence.push(`selftest case failed: ${c.name}`);
-  }
-
-  // Verdict: the workload's status, the console, the model and the oracles together.
-  const reasons: string[] = [];
-  let verdict: Verdict = 'pass';
-  if (line.status === 'error') {
-    verdict = 'error';
-    reasons.push(String(line.reason ?? 'the guest could not run this test'));
-  } else if (line.status === 'skip') {
-    verdict = 'skipped';
-    reasons.push(String(line.reason ?? 'skipped in the guest'));
-  }
-  if (verdict !== 'error') {
-    if (line.status === 'fail') {
-      verdict = 'fail';
-      if (line.hung === true) reasons.push(`hung: the workload did not finish within ${String(line.timeout_s ?? '?')}s (blocked tasks are on the console)`);
-      else if (base.badPagesTotal) reasons.push(`${base.badPagesTotal} page(s) read back wrong, first: ${describeBadPage(base.badPages[0]!)}`);
-      else if (base.selftest) reasons.push(`selftest case(s) failed: ${base.selftest.cases.filter((c) => c.status === 'fail').map((c) => c.name).join(', ') || `exit ${line.rc}`}`);
-      else reasons.push(`the workload failed (exit ${line.rc ?? '?'})`);
-    }
-    if (input.findings.length) {
-      verdict = 'fail';
-      reasons.push(`kernel: ${input.findings[0]!.title}${input.findings[0]!.function ? ` (in ${input.findings[0]!.function})` : ''}`);
-    }
-    base.workloadVerdict = verdict;
-    for (const check of [base.conformance, base.dataOracle, base.counterOracle]) {
-      if (check.verdict === 'fail') {
-        verdict = 'fail';
-        reasons.push(check.reason);
-      }
-    }
-  } else base.workloadVerdict = verdict;
-  const checks = [base.conformance, base.dataOracle, base.counterOracle].map((c) => c.verdict);
-  base.modelVerdict = checks.includes('fail') ? 'fail' : checks.includes('error') ? 'error' : checks.includes('pass') ? 'pass' : 'skipped';
-  for (const v of violations.slice(0, 5)) evidence.push(`${v.rule}: ${v.message}`);
-  base.verdict = verdict;
-  base.summary = reasons.length ? reasons.join('; ') : `passed${base.gaps.length ? `, but never ran: ${base.gaps.map((g) => LIFETIME_PATHS[g as LifetimePath]).join(', ')}` : ''}`;
-  return base;
 }
 
-/** `MS {json}` lines from the guest's sampler. */
-export function parseSamples(text: string): { t: number; values: Record<string, number> }[] {
-  const out: { t: number; values: Record<string, number> }[] = [];
-  for (const line of text.split('\n')) {
-    const sp = line.indexOf(' ');
-    if (sp <= 0) continue;
-    try {
-      out.push({ t: Number(line.slice(0, sp)) / 1000, values: JSON.parse(line.slice(sp + 1)) as Record<string, number> });
-    } catch {
-      /* a line cut by the VM ending */
+async function readSelftest(runDir: string, base: TestJudgement, problems: string[]): Promise<void> {
+  const r = await guestText(path.join(runDir, 'selftest-zswap.tap'), LIMITS.tap, problems);
+  if (!r) return;
+  const tap = parseTap(r.text);
+  // kselftest output is duplicated when a forked child flushes the parent's buffer: keep one per number.
+  const byNumber = new Map<number, TapCase>();
+  for (const c of tap.cases) byNumber.set(c.number, c);
+  base.selftest = { cases: [...byNumber.values()].sort((a, b) => a.number - b.number), plan: tap.plan };
+  for (const c of base.selftest.cases.filter((c) => c.status === 'fail')) base.evidence.push(`selftest case failed: ${c.name}`);
+}
+
+/** Tasks stuck in zswap/mm across the blocked-task dumps suite.sh took when a workload ran past its budget. */
+async function blockedEvidence(runDir: string, name: string, evidence: string[]): Promise<BlockedTask[]> {
+  const problems: string[] = [];
+  const stuck: BlockedTask[] = [];
+  for (const f of [`${name}.blocked`, `${name}-reject.blocked`]) {
+    const r = await guestText(path.join(runDir, f), LIMITS.blocked, problems);
+    if (r) stuck.push(...stuckTasks(parseBlockedDumps(r.text)));
+  }
+  for (const p of problems) evidence.push(`blocked-task dump: ${p}`);
+  for (const t of stuck.slice(0, 3)) evidence.push(`stuck in D state in both dumps: ${t.comm} (pid ${t.pid})\n${t.frames.slice(0, 16).join('\n')}`);
+  return stuck;
+}
+
+/** Console findings that by themselves say the kernel hung. */
+const HANG_KINDS: readonly FindingKind[] = ['hung task', 'soft lockup', 'hard lockup', 'RCU stall'];
+
+/**
+ * A test that ran past its budget (test_zswap's SELFTEST_TIMEOUT, a workload's TEST_TIMEOUT) is a
+ * kernel `fail: hang` only with evidence that the kernel hung: a hung-task, lockup or RCU-stall
+ * report on the console during the test, or a task stuck at the same place in zswap/mm code in
+ * both blocked-task dumps (see stuckTasks). Without evidence the budget was ours and too small
+ * (debug kernels under TCG are slow): the suite carried on and wrote this record after the
+ * timeout, so the kernel was still responsive, and the verdict is `error`.
+ */
+export function timeoutVerdict(name: string, rec: GuestTestLine, findings: readonly Finding[], stuck: readonly BlockedTask[]): { verdict: 'fail' | 'error'; reason: string } | undefined {
+  if (rec.timeout !== true && rec.hung !== true) return undefined;
+  const budget = rec.timeout_s !== undefined ? `${rec.timeout_s}s` : 'time';
+  const hang = findings.find((f) => HANG_KINDS.includes(f.kind));
+  if (hang) return { verdict: 'fail', reason: `hang: ${name} ran past its ${budget} budget and the kernel reported ${findingTitle(hang)}` };
+  const t = stuck[0];
+  if (t) {
+    const where = t.frames.find((f) => !/^_*(?:schedule|io_schedule|schedule_\w+|rwsem_down\w*|mutex_lock\w*|\w+_slowpath)$/.test(f)) ?? t.frames[0];
+    return { verdict: 'fail', reason: `hang: ${name} ran past its ${budget} budget; ${stuck.length} task(s) stuck in D state in both blocked-task dumps, first ${t.comm} (pid ${t.pid}) in ${where}` };
+  }
+  return { verdict: 'error', reason: `${name} ran past its ${budget} budget (ours); the kernel was still responsive${rec.hung ? ' (no task stuck in zswap/mm in the blocked-task dumps)' : ''}` };
+}
+
+/** Trace conformance and the counter oracle; returns the replay's stats when the trace was judged. */
+async function judgeTrace(input: JudgeInput, rec: GuestTestLine, base: TestJudgement): Promise<LifetimeStats | undefined> {
+  const { name, runDir } = input;
+  const tracing = input.tracing!;
+  const missingRequired = [...tracing.probes.missing, ...tracing.failed].filter((m) => (REQUIRED_FUNCTIONS as readonly string[]).includes(m.fn));
+  if (missingRequired.length > 0) {
+    base.conformance = { verdict: 'skipped', reason: `probe(s) not placed: ${missingRequired.map((m) => `${m.fn} (${m.reason})`).join('; ')}` };
+    return undefined;
+  }
+  const problems: string[] = [];
+  const trace = await guestText(path.join(runDir, `${name}.trace`), LIMITS.trace, problems);
+  const incomplete = await traceCompleteness(runDir, name, problems);
+  if (problems.length) {
+    base.conformance = { verdict: 'error', reason: problems.join('; ') };
+    base.counterOracle = { verdict: 'skipped', reason: 'the trace cannot be judged' };
+    return undefined;
+  }
+  if (!trace) {
+    base.conformance = { verdict: 'skipped', reason: 'no trace came back from the guest' };
+    return undefined;
+  }
+  const parsed = parseTraceText(trace.text);
+  const why = [
+    trace.truncated ? `${name}.trace is over ${LIMITS.trace} bytes` : '',
+    parsed.lost + incomplete.lost > 0 ? `${parsed.lost + incomplete.lost} event(s) lost to ring buffer overrun` : '',
+    incomplete.missed.total > 0 ? `${incomplete.missed.total} probe hit(s) missed (${incomplete.missed.detail})` : '',
+  ].filter(Boolean);
+  if (why.length) {
+    // A history with holes cannot be judged: skipping is honest, passing or failing is not.
+    base.conformance = { verdict: 'skipped', reason: `history incomplete: ${why.join(', ')}`, events: parsed.events.length };
+    base.counterOracle = { verdict: 'skipped', reason: `history incomplete: ${why.join(', ')}` };
+    return undefined;
+  }
+  const replayed = safely(() => {
+    const { calls } = decodeTrace(parsed.events);
+    return { calls, replay: replayTrace(calls, { window: 6 }) };
+  });
+  if ('error' in replayed) {
+    base.conformance = { verdict: 'error', reason: `${name}.trace cannot be decoded: ${replayed.error}`, events: parsed.events.length };
+    base.counterOracle = { verdict: 'skipped', reason: 'the trace cannot be judged' };
+    return undefined;
+  }
+  const { calls, replay } = replayed;
+  // A broken kernel can break a rule a hundred thousand times: keep the first ones (the reason
+  // carries the count). Spreading them all would overflow the call stack.
+  base.violations.push(...replay.violations.slice(0, MAX_KEPT_VIOLATIONS));
+  const inconclusiveSlots = replay.inconclusive.length;
+  base.conformance = replay.violations.length
+    ? { verdict: 'fail', reason: `${replay.violations.length} model violation(s), first: ${replay.violations[0]!.rule}: ${replay.violations[0]!.message}`, events: parsed.events.length, inconclusiveSlots }
+    : {
+        verdict: 'pass',
+        reason: `${calls.length} zswap calls on ${replay.slotsChecked} slots replay through the model${inconclusiveSlots ? ` (${inconclusiveSlots} slot(s) too concurrent to decide, not blamed)` : ''}`,
+        events: parsed.events.length,
+        inconclusiveSlots,
+      };
+  base.counterOracle = counterOracle(rec, replay.stats, base.violations);
+  return replay.stats;
+}
+
+/** What the guest measured about the trace's holes: lost events (trace-lost.json) and missed probe hits (kprobe_profile). */
+async function traceCompleteness(runDir: string, name: string, problems: string[]): Promise<{ lost: number; missed: { total: number; detail: string } }> {
+  const lostFile = await readRecords(path.join(runDir, `${name}.trace-lost.json`), TraceLostSchema, { maxBytes: MAX_BYTES.traceLost, required: true });
+  problems.push(...lostFile.errors.map(formatProtocolError));
+  if (lostFile.errors.length === 0 && lostFile.records.length !== 1) problems.push(`${name}.trace-lost.json: expected one record, found ${lostFile.records.length}`);
+  const l = lostFile.records[0]?.record;
+  const before = await guestText(path.join(runDir, `${name}.kprobe_profile.before`), LIMITS.profile, problems);
+  const after = await guestText(path.join(runDir, `${name}.kprobe_profile.after`), LIMITS.profile, problems);
+  // Without the after-read nobody can say whether the kernel dropped probe hits.
+  if (!after) problems.push(`${name}.kprobe_profile.after is missing: cannot tell whether probe hits were missed`);
+  return { lost: l ? l.overrun + l.dropped + l.unread : 0, missed: missedProbeHits(before?.text, after?.text) };
+}
+
+/** The counter oracle over the counters the guest reported; a counter missing from a sample is skipped, by name. */
+function counterOracle(rec: GuestTestLine, stats: LifetimeStats, violations: Violation[]): CheckOutcome & { findings?: CounterFinding[]; skipped?: SkippedCounter[] } {
+  const before = rec.counters_before;
+  const after = rec.counters_after;
+  // The guest reads its counters inside the traced window, so the bracket is the samples themselves.
+  const c = checkCounters(before, after, stats, { bracket: { tracingOn: before, tracingOff: after } });
+  violations.push(...c.violations);
+  const notChecked = c.skipped.length ? `; not checked: ${c.skipped.map((s) => s.reason).join('; ')}` : '';
+  if (c.violations.length) {
+    const bad = c.findings.filter((f) => !f.ok).map((f) => `${f.counter} moved ${f.observed}, events say ${f.counted} (allowed ${f.max === Infinity ? `at least ${f.min}` : `${f.min}..${f.max}`})`);
+    return { verdict: 'fail', reason: bad.join('; ') + notChecked, findings: c.findings, skipped: c.skipped };
+  }
+  if (c.findings.length === 0) return { verdict: 'skipped', reason: `no counter could be checked: ${c.skipped.map((s) => s.reason).join('; ')}`, skipped: c.skipped };
+  return { verdict: 'pass', reason: `${c.findings.map((f) => f.counter).join(', ')} agree with the traced events${notChecked}`, findings: c.findings, skipped: c.skipped };
+}
+
+/** The verdict: the workload's status, the console, the model and the oracles together. */
+function decide(input: JudgeInput, rec: GuestTestLine, base: TestJudgement, problems: string[], stuck: BlockedTask[]): void {
+  const failures: string[] = [];
+  const errors: string[] = [];
+  let skippedWhy: string | undefined;
+  if (rec.status === 'error') errors.push(rec.reason ?? 'the guest could not run this test');
+  else if (rec.status === 'skip') skippedWhy = rec.reason ?? 'skipped in the guest';
+  else if (rec.status === 'fail') {
+    const timeout = timeoutVerdict(input.name, rec, input.findings, stuck);
+    if (base.badPagesTotal) failures.push(`${base.badPagesTotal} page(s) read back wrong, first: ${describeBadPage(base.badPages[0]!)}`);
+    const failedCases = base.selftest?.cases.filter((c) => c.status === 'fail') ?? [];
+    if (failedCases.length) failures.push(`selftest case(s) failed: ${failedCases.map((c) => c.name).join(', ')}`);
+    if (timeout) (timeout.verdict === 'fail' ? failures : errors).push(timeout.reason);
+    if (timeout?.verdict === 'fail') base.failure = 'hang';
+    else if (!timeout && !failures.length) {
+      failures.push(base.selftest ? `selftest exited ${rec.rc ?? '?'}` : `the workload failed (exit ${rec.rc ?? '?'})`);
+      base.failure = 'workload-exit';
     }
   }
-  return out;
+  const first = input.findings[0];
+  if (first) failures.push(`kernel: ${findingTitle(first)}`);
+  errors.push(...problems);
+  base.workloadVerdict = rec.status === 'error' ? 'error' : failures.length ? 'fail' : errors.length ? 'error' : skippedWhy ? 'skipped' : 'pass';
+  const checks = [base.conformance, base.dataOracle, base.counterOracle];
+  if (rec.status !== 'error') {
+    for (const check of checks) if (check.verdict === 'fail') failures.push(check.reason);
+    for (const check of checks) if (check.verdict === 'error') errors.push(check.reason);
+  }
+  const verdicts = checks.map((c) => c.verdict);
+  base.modelVerdict = verdicts.includes('fail') ? 'fail' : verdicts.includes('error') ? 'error' : verdicts.includes('pass') ? 'pass' : 'skipped';
+  for (const v of base.violations.slice(0, 5)) base.evidence.push(`${v.rule}: ${v.message}`);
+  // What the kernel visibly did wrong stands even when part of the judging could not be done;
+  // errors are still listed with it.
+  base.verdict = rec.status === 'error' ? 'error' : failures.length ? 'fail' : errors.length ? 'error' : skippedWhy ? 'skipped' : 'pass';
+  const reasons = [...(rec.status === 'error' ? errors : [...failures, ...errors]), ...(skippedWhy ? [skippedWhy] : [])];
+  base.summary = reasons.length ? reasons.join('; ') : `passed${base.gaps.length ? `, but never ran: ${base.gaps.map((g) => LIFETIME_PATHS[g as LifetimePath]).join(', ')}` : ''}`;
+}
+
+export interface RunJudgeInput {
+  runDir: string;
+  tests: readonly string[];
+  boot: BootOutcome;
+  /** console findings, each with the test that was running (index.ts attributeFindings) */
+  findings: (Finding & { test?: string })[];
+  /** when traced: the probe plan and which tests were traced */
+  tracing?: { probes: ProbePlan; tests: readonly string[] };
+}
+
+export interface RunJudgement {
+  tests: TestJudgement[];
+  artifacts: SuiteArtifacts;
+  /** protocol errors no test claims (e.g. a garbage line in results.jsonl): the run is `error` */
+  suiteErrors: string[];
+  /** the tests' verdicts and suiteErrors together (orphan console findings are the caller's) */
+  verdict: Verdict;
+}
+
+/** Judges a whole run directory from what the guest left there: live after the boot, or offline later. */
+export async function judgeRunDir(input: RunJudgeInput): Promise<RunJudgement> {
+  const artifacts = await readSuiteArtifacts(input.runDir);
+  const setupError = setupErrorOf(artifacts);
+  const tests: TestJudgement[] = [];
+  for (const name of input.tests) {
+    const { record, errors } = resultFor(artifacts, name);
+    tests.push(
+      await judgeTest({
+        name,
+        line: record,
+        runDir: input.runDir,
+        boot: input.boot,
+        findings: input.findings.filter((f) => f.test === name),
+        tracing: input.tracing?.tests.includes(name) ? { probes: input.tracing.probes, placed: artifacts.probes.placed, failed: artifacts.probes.failed } : undefined,
+        setupError,
+        recordErrors: errors,
+        suiteDone: artifacts.status?.state === 'done',
+      }),
+    );
+  }
+  const suiteErrors = unclaimedErrors(artifacts, input.tests);
+  return { tests, artifacts, suiteErrors, verdict: combineVerdicts([...tests.map((t) => t.verdict), ...(suiteErrors.length ? (['error'] as const) : [])]) };
+}
+
+/** Counter samples as the plots want them, from `<test>.samples` text (one SampleRecord a line). */
+export function parseSamples(text: string): { samples: { t: number; values: Record<string, number> }[]; errors: string[] } {
+  const { records, errors } = parseRecords(text, SampleSchema, 'samples');
+  return { samples: records.map(({ record }) => ({ t: record.t_ms / 1000, values: record.counters })), errors: errors.map(formatProtocolError) };
+}
+
+/** Decoding a guest's trace can meet anything: a throw becomes a reason, never an exception out of judging. */
+function safely<T>(fn: () => T): T | { error: string } {
+  try {
+    return fn();
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
 }
 
 /** Misses per probe between two reads of tracefs kprobe_profile (`event hits misses`). */
@@ -355,13 +562,18 @@ export function missedProbeHits(before?: string, after?: string): { total: numbe
  * only violations the history up to that point proves are reported.
  */
 async function replayFile(file: string, opts: { partial: boolean; consoleText?: string }): Promise<{ conformance: CheckOutcome & { events?: number }; violations: Violation[]; stats?: LifetimeStats }> {
-  const text = await readFile(file, 'utf8');
-  const parsed = parseTraceText(text);
+  const r = await readUntrusted(file, { maxBytes: LIMITS.trace });
+  if (!r.ok) return { conformance: { verdict: 'error', reason: r.reason }, violations: [] };
+  const parsed = parseTraceText(r.text);
   if (parsed.lost > 0) return { conformance: { verdict: 'skipped', reason: `history incomplete: ${parsed.lost} event(s) lost` }, violations: [] };
-  const merged = mergeWithDump(parsed.events, opts.consoleText ? parseFtraceDump(opts.consoleText) : []);
-  // Events between the file and the oops dump never reached us: the model forgets across them.
-  const calls = withGaps(decodeTrace(merged.events).calls, merged.gap ? [merged.gap] : []);
-  const replay = replayTrace(calls, { window: 6 });
+  const replayed = safely(() => {
+    const merged = mergeWithDump(parsed.events, opts.consoleText ? parseFtraceDump(opts.consoleText) : []);
+    // Events between the file and the oops dump never reached us: the model forgets across them.
+    const calls = withGaps(decodeTrace(merged.events).calls, merged.gap ? [merged.gap] : []);
+    return { calls, replay: replayTrace(calls, { window: 6 }) };
+  });
+  if ('error' in replayed) return { conformance: { verdict: 'error', reason: `${path.basename(file)} cannot be decoded: ${replayed.error}` }, violations: [] };
+  const { calls, replay } = replayed;
   const where = opts.partial ? ' in the history up to the crash' : '';
   return {
     conformance: replay.violations.length

@@ -1,16 +1,8 @@
-import type { CounterSnapshot, DataEvent } from '../model/trace-types.js';
+import type { DataEvent } from '../model/trace-types.js';
+import { parseRecords, TestResultSchema, type ProtocolError, type TestResultRecord } from './protocol.js';
 
-/** One line of the guest's results.jsonl, as suite.sh writes it. */
-export interface GuestTestLine {
-  test: string;
-  status: 'pass' | 'fail' | 'skip' | 'error';
-  duration_ms: number;
-  counters_before: Record<string, number>;
-  counters_after: Record<string, number>;
-  rc?: number;
-  reason?: string;
-  [k: string]: unknown;
-}
+/** One line of the guest's results.jsonl, as suite.sh writes it (validated by protocol.ts). */
+export type GuestTestLine = TestResultRecord;
 
 /** A page the workload read back wrong: exactly which page held which data. */
 export interface BadPage {
@@ -27,18 +19,13 @@ export interface BadPage {
   firstBadWord: number;
 }
 
-export function parseResultsJsonl(text: string): { lines: GuestTestLine[]; malformed: number } {
-  const lines: GuestTestLine[] = [];
-  let malformed = 0;
-  for (const raw of text.split('\n')) {
-    if (!raw.trim()) continue;
-    try {
-      lines.push(JSON.parse(raw) as GuestTestLine);
-    } catch {
-      malformed++;
-    }
-  }
-  return { lines, malformed };
+/**
+ * results.jsonl, validated. Kept for callers of the old shape; readSuiteArtifacts (protocol.ts)
+ * reads the file safely and attributes each error to its test.
+ */
+export function parseResultsJsonl(text: string): { lines: GuestTestLine[]; malformed: number; errors: ProtocolError[] } {
+  const { records, errors } = parseRecords(text, TestResultSchema, 'results.jsonl');
+  return { lines: records.map((r) => r.record), malformed: errors.length, errors };
 }
 
 /** The workload's stdout: JSON events, among them `bad` pages and the final `done`. */
@@ -138,13 +125,62 @@ export function parseTap(text: string): { cases: TapCase[]; plan?: number; bailO
   return { cases, plan, bailOut };
 }
 
-export function toSnapshot(c: Record<string, number>): CounterSnapshot {
-  return {
-    ...c,
-    stored_pages: c.stored_pages ?? 0,
-    written_back_pages: c.written_back_pages ?? 0,
-    zswpout: c.zswpout ?? 0,
-    zswpin: c.zswpin ?? 0,
-    zswpwb: c.zswpwb ?? 0,
-  };
+/** A task the kernel's blocked-task dump (sysrq w) showed in D state, with its call trace. */
+export interface BlockedTask {
+  comm: string;
+  pid: number;
+  frames: string[];
+}
+
+const DMESG_TS = /^\s*\[\s*\d+\.\d+\](?:\[\s*[CT]\d+\])?\s?/;
+const DUMP_MARK = /kharness-guest: blocked dump \d+/;
+const TASK_LINE = /^task:(\S+)\s+state:(\S+)\s.*?\bpid:\s*(\d+)/;
+const FRAME_LINE = /^\s*([A-Za-z_][\w.]*)\+0x[0-9a-f]+\/0x[0-9a-f]+/;
+
+/**
+ * The `<workload>.blocked` file: dmesg lines of the blocked-task dumps suite.sh takes when a
+ * workload runs past its budget, each dump opened by a `kharness-guest: blocked dump N` mark.
+ * Frames the unwinder only guessed (`? name+0x...`) are left out.
+ */
+export function parseBlockedDumps(text: string): BlockedTask[][] {
+  const dumps: BlockedTask[][] = [];
+  let task: BlockedTask | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(DMESG_TS, '').replace(/\r$/, '');
+    if (DUMP_MARK.test(line)) {
+      dumps.push([]);
+      task = undefined;
+      continue;
+    }
+    const dump = dumps[dumps.length - 1];
+    if (!dump) continue;
+    const t = TASK_LINE.exec(line.trim());
+    if (t) {
+      task = t[2] === 'D' ? { comm: t[1]!, pid: Number(t[3]), frames: [] } : undefined;
+      if (task) dump.push(task);
+      continue;
+    }
+    const f = FRAME_LINE.exec(line);
+    if (task && f && !/^\s*\?/.test(line)) task.frames.push(f[1]!.replace(/\.(?:isra|constprop|part|cold)\.\d+$/, ''));
+  }
+  return dumps;
+}
+
+/** Functions of zswap, swap and memory management: where a task stuck for zswap's sake waits. */
+const MM_FRAME = /^_*(?:zswap|zpool|zs_|zsmalloc|zbud|z3fold|swap|swapin|read_swap|try_to_unuse|unuse_|do_swap_page|folio_|filemap_|shrink_|try_to_free_|reclaim|mem_cgroup_|memcg_|lru_|madvise|do_madvise|handle_mm_fault|do_fault|do_anonymous_page|migrate_|wait_on_page)/;
+
+/**
+ * The hang evidence rule for a workload that ran past its budget. One dump shows a moment, and
+ * under TCG a task can sit in D state for seconds on slow swap I/O without anything being wrong,
+ * so a task counts only if the last two dumps (taken seconds apart) both show it in D state with
+ * the same call trace, and that trace runs through zswap, swap or mm code: the same task stuck
+ * at the same place, in the code under test. Anything less is not evidence the kernel hung.
+ */
+export function stuckTasks(dumps: BlockedTask[][]): BlockedTask[] {
+  if (dumps.length < 2) return [];
+  const [first, last] = [dumps[dumps.length - 2]!, dumps[dumps.length - 1]!];
+  return last.filter((t) => {
+    const earlier = first.find((e) => e.pid === t.pid);
+    return earlier !== undefined && earlier.frames.length > 0 && earlier.frames.join(' ') === t.frames.join(' ') && t.frames.some((f) => MM_FRAME.test(f));
+  });
 }

@@ -3,8 +3,9 @@
 #
 # $1 is the run directory, shared read-write with the host at the same path. It holds plan.env
 # (written by the host), the workload binaries, and receives results.jsonl, per-test traces,
-# data logs and the final `status` file. The host trusts only what this script writes there,
-# never vng's exit status.
+# data logs and the final status.json. The host trusts only what this script writes there,
+# never vng's exit status. Every record is one JSON object per line; src/guest/protocol.ts
+# holds their schemas and the host rejects anything else, so change both together.
 set -u
 RUN=${1:?run directory}
 # shellcheck source=/dev/null
@@ -14,10 +15,30 @@ TRACEFS=/sys/kernel/tracing
 DEBUGFS=/sys/kernel/debug
 CG=/sys/fs/cgroup
 : > "$RESULTS"
+rm -f "$RUN/status.json" "$RUN/hung.jsonl" "$RUN/probes.jsonl"
 
 say() { printf 'kharness-guest: %s\n' "$*"; }
 now_ms() { local s; s=$(cat /proc/uptime); s=${s%% *}; echo $(( ${s%.*} * 1000 + 10#${s#*.} * 10 )); }
-json_escape() { sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\t/\\t/g' | tr -d '\000-\010\013-\037' | awk 'BEGIN{ORS="\\n"} {print}'; }
+# A JSON string: backslashes, quotes, tabs and newlines escaped, other control characters dropped.
+jstr() {
+	local s
+	s=$(printf '%s' "$1" | tr -d '\000-\010\013-\037')
+	s=${s//\\/\\\\}
+	s=${s//\"/\\\"}
+	s=${s//$'\t'/\\t}
+	s=${s//$'\n'/\\n}
+	printf '"%s"' "$s"
+}
+# status.json: the suite's end, `done` or `error WHAT [DETAIL]`.
+suite_status() {
+	if [ "$1" = done ]; then
+		printf '{"state":"done"}\n' > "$RUN/status.json"
+	elif [ -n "${3:-}" ]; then
+		printf '{"state":"error","error":%s,"detail":%s}\n' "$(jstr "$2")" "$(jstr "$3")" > "$RUN/status.json"
+	else
+		printf '{"state":"error","error":%s}\n' "$(jstr "$2")" > "$RUN/status.json"
+	fi
+}
 
 mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mountpoint -q $TRACEFS || mount -t tracefs tracefs $TRACEFS 2>/dev/null
@@ -60,7 +81,7 @@ done
 if [ -z "$DEVS" ]; then
 	say "no swap device could be enabled (wanted: $SWAP_DEVICES)"
 	ls -l /dev/vd* /dev/sd* /dev/zram* 2>/dev/null
-	echo "error no-swap-device" > "$RUN/status"
+	suite_status error no-swap-device "wanted: $SWAP_DEVICES"
 	exit 3
 fi
 DEV_ARGS=""
@@ -70,7 +91,7 @@ say "swap on:$DEVS"
 # --- zswap parameters ---------------------------------------------------------------------
 ZP=/sys/module/zswap/parameters
 if [ ! -d $ZP ]; then
-	echo "error no-zswap: /sys/module/zswap/parameters missing" > "$RUN/status"
+	suite_status error no-zswap "/sys/module/zswap/parameters missing"
 	exit 3
 fi
 echo Y > $ZP/enabled 2>/dev/null
@@ -84,19 +105,19 @@ if [ "${TRACE:-0}" = 1 ] && [ -d $TRACEFS ] && [ -f "$RUN/probes.txt" ]; then
 	echo > $TRACEFS/trace
 	echo "${TRACE_CLOCK:-global}" > $TRACEFS/trace_clock
 	echo "${TRACE_BUFFER_KB:-8192}" > $TRACEFS/buffer_size_kb
-	: > "$RUN/probes.status"
+	: > "$RUN/probes.jsonl"
 	while IFS= read -r line; do
 		[ -n "$line" ] || continue
-		if echo "$line" >> $TRACEFS/kprobe_events 2>/dev/null; then
-			echo "ok $line" >> "$RUN/probes.status"
+		if err=$({ echo "$line" >> $TRACEFS/kprobe_events; } 2>&1); then
+			printf '{"probe":%s,"placed":true}\n' "$(jstr "$line")" >> "$RUN/probes.jsonl"
 		else
-			echo "fail $line" >> "$RUN/probes.status"
+			printf '{"probe":%s,"placed":false,"error":%s}\n' "$(jstr "$line")" "$(jstr "$err")" >> "$RUN/probes.jsonl"
 		fi
 	done < "$RUN/probes.txt"
 	if [ -d $TRACEFS/events/kharness ]; then
 		echo 1 > $TRACEFS/events/kharness/enable && TRACE_OK=1
 	fi
-	say "tracing: $(grep -c '^ok' "$RUN/probes.status") probes placed, $(grep -c '^fail' "$RUN/probes.status") failed"
+	say "tracing: $(grep -c '"placed":true' "$RUN/probes.jsonl") probes placed, $(grep -c '"placed":false' "$RUN/probes.jsonl") failed"
 fi
 
 traced() { case " ${TRACE_TESTS:-$TESTS} " in *" $1 "*) [ $TRACE_OK = 1 ] ;; *) return 1 ;; esac; }
@@ -132,14 +153,14 @@ trace_stop() {
 	kill "$TRACE_PID" 2>/dev/null
 	wait "$TRACE_PID" 2>/dev/null
 	# Lost events make the trace incomplete: the host must not judge a partial history.
-	local lost=0 n
+	local overrun=0 dropped=0 n
 	for n in $TRACEFS/per_cpu/cpu*/stats; do
 		v=$(sed -n 's/^overrun: //p' "$n")
 		d=$(sed -n 's/^dropped events: //p' "$n")
-		lost=$((lost + ${v:-0} + ${d:-0}))
+		overrun=$((overrun + ${v:-0}))
+		dropped=$((dropped + ${d:-0}))
 	done
-	lost=$((lost + left))
-	echo "$lost" > "$RUN/$1.trace-lost"
+	printf '{"overrun":%s,"dropped":%s,"unread":%s}\n' "$overrun" "$dropped" "$left" > "$RUN/$1.trace-lost.json"
 	# Probe hits the kernel could not record (kretprobe maxactive, recursion) also leave holes.
 	cp $TRACEFS/kprobe_profile "$RUN/$1.kprobe_profile.after"
 }
@@ -161,25 +182,39 @@ result() {
 # zswap counters once a second while a test runs, for the report's plots.
 sampler() { # test start_ms
 	while :; do
-		printf '%s %s\n' "$(( $(now_ms) - $2 ))" "$(counters)" >> "$RUN/$1.samples"
+		printf '{"t_ms":%s,"counters":%s}\n' "$(( $(now_ms) - $2 ))" "$(counters)" >> "$RUN/$1.samples"
 		sleep 1
 	done
 }
 
 
-# Each workload has a budget: past it, the blocked tasks' stacks go to the console (the
-# evidence of a hang), the test is reported as hung, and the suite moves on without waiting:
+# Two blocked-task dumps (sysrq w) BLOCKED_GAP_S apart, saved from dmesg as WORKLOAD.blocked
+# (they also reach the console when its loglevel lets them). A task shown at the same place in
+# both is stuck, not merely slow: the host's hang evidence rule (judge.ts timeoutVerdict).
+blocked_dumps() { # workload
+	local i
+	for i in 1 2; do
+		echo "kharness-guest: blocked dump $i of 2 for $1" > /dev/kmsg
+		echo w > /proc/sysrq-trigger
+		[ $i = 2 ] || sleep "${BLOCKED_GAP_S:-10}"
+	done
+	dmesg | sed -n "/kharness-guest: blocked dump 1 of 2 for $1\$/,\$p" > "$RUN/$1.blocked"
+}
+
+# Each workload has a budget: past it, the blocked tasks' stacks are dumped (the evidence of a
+# hang, or its absence), the test is reported as hung, and the suite moves on without waiting:
 # a task stuck in the kernel cannot be killed. If the whole guest stops, the host watchdog ends it.
+# Whether it was a hang or just a budget too small is the host's call, from the dumps.
 run_workload() { # name cgroup args...
 	local name=$1 cg=$2; shift 2
 	(echo $BASHPID > "$cg/cgroup.procs" && exec "$RUN/zswap-stress" "$@") > "$RUN/$name.out" 2> "$RUN/$name.err" &
 	local pid=$! waited=0
 	while kill -0 $pid 2>/dev/null; do
 		if [ $waited -ge "${TEST_TIMEOUT:-300}" ]; then
-			say "test $name: hung past ${TEST_TIMEOUT:-300}s, blocked tasks follow"
-			echo w > /proc/sysrq-trigger
+			say "test $name: hung past ${TEST_TIMEOUT:-300}s, dumping blocked tasks"
+			blocked_dumps "$name"
 			kill -9 $pid 2>/dev/null
-			echo "$name" >> "$RUN/hung"
+			printf '{"test":"%s","workload":"%s","timeout_s":%s}\n' "$t" "$name" "${TEST_TIMEOUT:-300}" >> "$RUN/hung.jsonl"
 			return 124
 		fi
 		sleep 1
@@ -199,8 +234,12 @@ run_with_reclaim() { # amount interval name cgroup args...
 	wait $wl
 }
 
+# Test boundaries on the console as JSON marks (src/guest/console-marks.ts): the host attributes
+# kernel splats to the test that was running from these, never from the human lines.
+mark() { printf 'kharness-guest: {"ev":"test","test":"%s","state":"%s"}\n' "$1" "$2"; }
+
 for t in $TESTS; do
-	say "test $t: start"
+	mark "$t" start
 	start=$(now_ms)
 	# Counters are read inside the traced window (after tracing starts, before it stops), so
 	# every event that moved them is in the trace too: the counter oracle can be exact.
@@ -251,7 +290,8 @@ for t in $TESTS; do
 			extra="\"rc\":$rc"
 			[ $rc = 0 ] || status=fail
 			[ $rc = 4 ] && status=skip   # KSFT_SKIP
-			[ $rc = 124 ] && status=fail && extra="$extra,\"timeout\":true"
+			# 124: `timeout` ended it. The host decides whether that was a hang or our budget.
+			[ $rc = 124 ] && status=fail && extra="$extra,\"timeout\":true,\"timeout_s\":$SELFTEST_TIMEOUT"
 		else
 			status=skip
 			extra="\"reason\":\"test_zswap was not built\""
@@ -262,7 +302,7 @@ for t in $TESTS; do
 		extra="\"reason\":\"unknown test\""
 		;;
 	esac
-	if [ -f "$RUN/hung" ] && grep -q "^$t" "$RUN/hung"; then
+	if [ -f "$RUN/hung.jsonl" ] && grep -q "\"test\":\"$t\"" "$RUN/hung.jsonl"; then
 		status=fail
 		extra="$extra,\"hung\":true,\"timeout_s\":${TEST_TIMEOUT:-300}"
 	fi
@@ -270,9 +310,22 @@ for t in $TESTS; do
 	kill $SAMPLER 2>/dev/null; wait $SAMPLER 2>/dev/null
 	trace_stop $t
 	result "$t" "$status" "$start" "$before" "$after" "$extra"
-	say "test $t: $status"
+	mark "$t" "$status"
 done
 
+# Fault hooks for kharness's own fault matrix (plan.env FAULT, from KHARNESS_TEST_FAULT): each
+# breaks the protocol the way a broken guest could, and the host must answer with an `error`
+# naming the file and line, never a verdict on the kernel, and never follow the link.
+case ${FAULT:-} in
+malformed-results)
+	printf '{"test":"%s","status":"pass","duration_ms":\n' "${TESTS%% *}" >> "$RESULTS"
+	printf '{"test":"%s","status":"pass","duration_ms":"soon","counters_before":{},"counters_after":{}}\n' "${TESTS%% *}" >> "$RESULTS"
+	;;
+symlink-results)
+	rm -f "$RESULTS" && ln -s /etc/shadow "$RESULTS"
+	;;
+esac
+
 for d in $DEVS; do swapoff "$d" 2>/dev/null; done
-echo "done" > "$RUN/status"
+suite_status done
 say "suite done"

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { ERAS, checksOf, detectApi, probedEra, returnDecoding, type ApiSelection, type EraId, type ReturnDecoding } from '../api/index.js';
 import type { Slot, TraceCall } from '../model/trace-types.js';
 
 // Swapoff windows come from kprobes on the swapoff(2) syscall itself (no guest cooperation
@@ -14,7 +15,7 @@ import type { Slot, TraceCall } from '../model/trace-types.js';
  * the preprocessed mm/zswap.c of the very build being tested.
  */
 
-/** The functions we probe and why each matters to the model. */
+/** The functions kharness knows how to probe (the 6.12 and newer eras share them). */
 export const PROBED_FUNCTIONS = [
   'zswap_store',
   'zswap_load',
@@ -27,8 +28,14 @@ export const PROBED_FUNCTIONS = [
 ] as const;
 export type ProbedFunction = (typeof PROBED_FUNCTIONS)[number];
 
-/** The model cannot judge a history without these: without them the replay is skipped. */
-export const REQUIRED_FUNCTIONS: readonly ProbedFunction[] = ['zswap_store', 'zswap_load', 'zswap_invalidate', 'zswap_entry_free'];
+/**
+ * The model cannot judge a history without these: without them the replay is skipped. Every
+ * era's required functions are listed, so a 6.1 kernel's missing frontswap probes skip it too.
+ */
+export const REQUIRED_FUNCTIONS: readonly string[] = [...new Set(ERAS.flatMap((e) => e.functions.filter((f) => f.required && f.probed).map((f) => f.fn)))];
+
+/** Every function some era names: System.map is searched for all of them. */
+const KNOWN_FUNCTIONS = new Set<string>([...PROBED_FUNCTIONS, ...ERAS.flatMap((e) => e.functions.map((f) => f.fn))]);
 
 /**
  * Return probes track each running instance; past `maxactive` concurrent instances a return is
@@ -47,6 +54,11 @@ export interface ProbePlan {
   /** functions that could not be probed, with the reason */
   missing: { fn: string; reason: string }[];
   offsets?: StructOffsets;
+  /**
+   * The zswap API era the prototype checks chose (or why none), with every check: the probes
+   * and the decoding of return values follow it. Undefined: the checks could not run.
+   */
+  api?: ApiSelection;
 }
 
 /**
@@ -61,7 +73,7 @@ export function findSymbols(systemMap: string): Map<string, { name: string; clon
     if (parts.length < 3 || !/^[tT]$/.test(parts[1]!)) continue;
     const name = parts[2]!;
     const base = name.replace(/\.(?:isra|constprop|part|cold)\.\d+.*$/, '');
-    if (!(PROBED_FUNCTIONS as readonly string[]).includes(base)) continue;
+    if (!KNOWN_FUNCTIONS.has(base)) continue;
     const clone = base !== name;
     const prev = found.get(base);
     if (!prev || (prev.clone && !clone)) found.set(base, { name, clone });
@@ -98,58 +110,78 @@ export async function deriveOffsets(zswapPreprocessed: string): Promise<StructOf
   }
 }
 
-/** The kprobe_events lines for a kernel. Pure given its symbols and offsets. */
-export function probeLines(symbols: Map<string, { name: string; clone: boolean }>, offsets?: StructOffsets, offsetsError?: string): ProbePlan {
+/** How a return probe fetches $retval: the argument's name tells the decoder how to read it. */
+function retFetch(decoding: ReturnDecoding): string {
+  // A bool comes back in %al only (the rest of %rax is whatever it was): read one byte.
+  if (decoding === 'bool') return ' ret=$retval:u8';
+  if (decoding === 'errno') return ' err=$retval:s32';
+  return decoding === 'int' ? ' ret=$retval:s32' : '';
+}
+
+/** x86_64 SysV: arguments in %di, %si; swp_entry_t is a one-word struct passed by value. */
+const PROBES: { fn: ProbedFunction; needsOffsets: boolean; lines: (sym: string, ret: string, o?: StructOffsets) => string[] }[] = [
+  { fn: 'zswap_store', needsOffsets: true, lines: (s, ret, o) => [`p:kharness/store ${s} swp=+${o!['folio.swap']}(%di):x64`, `r${MAXACTIVE}:kharness/store_ret ${s}${ret}`] },
+  { fn: 'zswap_load', needsOffsets: true, lines: (s, ret, o) => [`p:kharness/load ${s} swp=+${o!['folio.swap']}(%di):x64`, `r${MAXACTIVE}:kharness/load_ret ${s}${ret}`] },
+  { fn: 'zswap_invalidate', needsOffsets: false, lines: (s) => [`p:kharness/invalidate ${s} swp=%di:x64`, `r${MAXACTIVE}:kharness/invalidate_ret ${s}`] },
+  { fn: 'zswap_writeback_entry', needsOffsets: false, lines: (s, ret) => [`p:kharness/wb ${s} entry=%di:x64 swp=%si:x64`, `r${MAXACTIVE}:kharness/wb_ret ${s}${ret}`] },
+  { fn: 'zswap_entry_free', needsOffsets: true, lines: (s, _r, o) => [`p:kharness/free ${s} entry=%di:x64 swp=+${o!['zswap_entry.swpentry']}(%di):x64`] },
+  { fn: 'zswap_swapon', needsOffsets: false, lines: (s, ret) => [`p:kharness/swapon ${s} type=%di:s32 pages=%si:u64`, `r${MAXACTIVE}:kharness/swapon_ret ${s}${ret}`] },
+  { fn: 'zswap_swapoff', needsOffsets: false, lines: (s) => [`p:kharness/swapoff ${s} type=%di:s32`, `r${MAXACTIVE}:kharness/swapoff_ret ${s}`] },
+  { fn: '__x64_sys_swapoff', needsOffsets: false, lines: (s) => [`p:kharness/sys_swapoff ${s}`, `r${MAXACTIVE}:kharness/sys_swapoff_ret ${s} ret=$retval:s64`] },
+];
+
+export interface ProbeInputs {
+  offsets?: StructOffsets;
+  offsetsError?: string;
+  /** the prototype checks' verdict on this kernel's API */
+  api?: ApiSelection;
+  apiError?: string;
+}
+
+/**
+ * The kprobe_events lines for a kernel. Pure given its symbols, offsets and API checks. Only a
+ * function whose prototype holds in the era followed is probed: a mismatch goes to `missing`
+ * with the reason, so it is never decoded with the wrong meaning.
+ */
+export function probeLines(symbols: Map<string, { name: string; clone: boolean }>, inputs: ProbeInputs): ProbePlan {
+  const { offsets, api } = inputs;
+  const era = api ? probedEra(api) : undefined;
+  const allMissing = (fns: string[], reason: string): ProbePlan => ({ lines: [], missing: fns.map((fn) => ({ fn, reason })), offsets, api });
+  if (!api || !era) return allMissing([...PROBED_FUNCTIONS], `prototypes not checked: ${inputs.apiError ?? 'no preprocessed mm/zswap.c'}`);
+  // kprobe_events in one fixed order, whatever order an era lists its functions in.
+  const order = (fn: string): number => PROBES.findIndex((p) => p.fn === fn);
+  const probed = era.functions.filter((f) => f.probed).sort((a, b) => order(a.fn) - order(b.fn));
+  if (era.notImplemented) return allMissing(probed.map((f) => f.fn), api.era ? `${era.notImplemented} (${api.reason})` : api.reason);
+  const checks = checksOf(api, era.id);
   const lines: string[] = [];
   const missing: ProbePlan['missing'] = [];
-  const usable = (fn: ProbedFunction, needsOffsets: boolean): string | undefined => {
-    const s = symbols.get(fn);
-    if (!s) {
-      missing.push({ fn, reason: 'no such symbol in this build (renamed, removed, or inlined)' });
-      return undefined;
-    }
-    if (s.clone) {
-      missing.push({ fn, reason: `gcc cloned it as ${s.name}: its argument registers are not the C signature's` });
-      return undefined;
-    }
-    if (needsOffsets && !offsets) {
-      missing.push({ fn, reason: `struct offsets unknown: ${offsetsError ?? 'no preprocessed mm/zswap.c'}` });
-      return undefined;
-    }
-    return s.name;
-  };
-  // x86_64 SysV: arguments in %di, %si; swp_entry_t is a one-word struct passed by value.
-  let s: string | undefined;
-  if ((s = usable('zswap_store', true))) {
-    lines.push(`p:kharness/store ${s} swp=+${offsets!['folio.swap']}(%di):x64`, `r${MAXACTIVE}:kharness/store_ret ${s} ret=$retval:u8`);
+  for (const spec of probed) {
+    const probe = PROBES.find((p) => p.fn === spec.fn);
+    const check = checks.get(spec.fn);
+    const symbol = symbols.get(spec.fn);
+    let reason: string | undefined;
+    if (!probe) reason = `kharness has no probe for ${spec.fn}`;
+    else if (spec.prototype && check?.result !== 'match') reason = check?.detail ?? `${spec.fn}: prototype not checked`;
+    else if (!symbol) reason = 'no such symbol in this build (renamed, removed, or inlined)';
+    else if (symbol.clone) reason = `gcc cloned it as ${symbol.name}: its argument registers are not the C signature's`;
+    else if (probe.needsOffsets && !offsets) reason = `struct offsets unknown: ${inputs.offsetsError ?? 'no preprocessed mm/zswap.c'}`;
+    if (reason === undefined && probe && symbol) lines.push(...probe.lines(symbol.name, retFetch(spec.returns), offsets));
+    else missing.push({ fn: spec.fn, reason: reason ?? `${spec.fn} cannot be probed` });
   }
-  if ((s = usable('zswap_load', true))) {
-    lines.push(`p:kharness/load ${s} swp=+${offsets!['folio.swap']}(%di):x64`, `r${MAXACTIVE}:kharness/load_ret ${s} ret=$retval:u8`);
-  }
-  if ((s = usable('zswap_invalidate', false))) lines.push(`p:kharness/invalidate ${s} swp=%di:x64`, `r${MAXACTIVE}:kharness/invalidate_ret ${s}`);
-  if ((s = usable('zswap_writeback_entry', false))) {
-    lines.push(`p:kharness/wb ${s} entry=%di:x64 swp=%si:x64`, `r${MAXACTIVE}:kharness/wb_ret ${s} ret=$retval:s32`);
-  }
-  if ((s = usable('zswap_entry_free', true))) lines.push(`p:kharness/free ${s} entry=%di:x64 swp=+${offsets!['zswap_entry.swpentry']}(%di):x64`);
-  if ((s = usable('zswap_swapon', false))) lines.push(`p:kharness/swapon ${s} type=%di:s32 pages=%si:u64`, `r${MAXACTIVE}:kharness/swapon_ret ${s} ret=$retval:s32`);
-  if ((s = usable('zswap_swapoff', false))) lines.push(`p:kharness/swapoff ${s} type=%di:s32`, `r${MAXACTIVE}:kharness/swapoff_ret ${s}`);
-  if ((s = usable('__x64_sys_swapoff', false))) lines.push(`p:kharness/sys_swapoff ${s}`, `r${MAXACTIVE}:kharness/sys_swapoff_ret ${s} ret=$retval:s64`);
-  return { lines, missing, offsets };
+  return { lines, missing, offsets, api };
 }
 
 /** Builds the probe plan for a built kernel (System.map + preprocessed zswap.c). */
-export async function planProbes(systemMap: string, zswapPreprocessed?: string): Promise<ProbePlan> {
+export async function planProbes(systemMap: string, zswapPreprocessed?: string, gcc = 'gcc'): Promise<ProbePlan> {
   const symbols = findSymbols(await readFile(systemMap, 'utf8'));
-  let offsets: StructOffsets | undefined;
-  let offsetsError: string | undefined;
-  if (zswapPreprocessed) {
-    try {
-      offsets = await deriveOffsets(zswapPreprocessed);
-    } catch (err) {
-      offsetsError = (err as Error).message;
-    }
-  }
-  return probeLines(symbols, offsets, offsetsError);
+  if (!zswapPreprocessed) return probeLines(symbols, {});
+  const [offsets, api] = await Promise.allSettled([deriveOffsets(zswapPreprocessed), detectApi(zswapPreprocessed, gcc)]);
+  return probeLines(symbols, {
+    offsets: offsets.status === 'fulfilled' ? offsets.value : undefined,
+    offsetsError: offsets.status === 'rejected' ? (offsets.reason as Error).message : undefined,
+    api: api.status === 'fulfilled' ? api.value : undefined,
+    apiError: api.status === 'rejected' ? (api.reason as Error).message : undefined,
+  });
 }
 
 // ---- decoding the captured trace ---------------------------------------------------------
@@ -293,15 +325,44 @@ export function mergeWithDump(fileEvents: RawEvent[], dumpEvents: RawEvent[]): {
 const num = (s: string | undefined): bigint => (s === undefined ? 0n : BigInt(s.startsWith('0x') || s.startsWith('-') ? s : `0x${s}`));
 const signed = (s: string | undefined): number => (s === undefined ? 0 : s.startsWith('0x') ? Number(BigInt.asIntN(64, BigInt(s))) : Number(s));
 
+const ENOENT = 2;
+
+/** A trace made without a plan at hand names its own decoding: `err=` for errno returns. */
+function inferredDecoding(e: RawEvent): ReturnDecoding {
+  return e.args.err !== undefined ? 'errno' : 'bool';
+}
+
+/**
+ * What a store/load return means: bool nonzero = success; errno 0 = success, -ENOENT = a load
+ * miss, a negative store = rejected. Any other value (or a fetch of the other era's shape) is an
+ * outcome the model cannot place: undefined, the call stays undecided instead of guessed.
+ */
+export function returnOutcome(e: RawEvent, decoding: ReturnDecoding, isLoad: boolean): boolean | undefined {
+  if (decoding === 'bool') return e.args.ret === undefined ? undefined : num(e.args.ret) !== 0n;
+  if (decoding !== 'errno' || e.args.err === undefined) return undefined;
+  const v = signed(e.args.err);
+  if (v === 0) return true;
+  if (!isLoad) return v < 0 ? false : undefined;
+  return v === -ENOENT ? false : undefined;
+}
+
 /**
  * Pairs entry and return probes per task into calls, in trace order. Calls of one task nest
- * (a free inside a store), so returns pop a per-task, per-function stack.
+ * (a free inside a store), so returns pop a per-task, per-function stack. Store and load returns
+ * are read per the era (ProbePlan.api.era); without one, per the fetch the trace names.
+ * `undecided` counts returns the model cannot place (an error, or another era's shape).
  */
-export function decodeTrace(events: RawEvent[]): { calls: TraceCall[]; unmatchedReturns: number } {
+export function decodeTrace(events: RawEvent[], era?: EraId): { calls: TraceCall[]; unmatchedReturns: number; undecided: number } {
   const calls: TraceCall[] = [];
   const open = new Map<string, (TraceCall & { end?: number })[]>();
   const sysSwapoff = new Map<number, { start: number; cpu: number; type?: number }>();
   let unmatchedReturns = 0;
+  let undecided = 0;
+  const outcome = (e: RawEvent, fn: 'zswap_store' | 'zswap_load'): boolean | undefined => {
+    const r = returnOutcome(e, era ? returnDecoding(era, fn) : inferredDecoding(e), fn === 'zswap_load');
+    if (r === undefined) undecided++;
+    return r;
+  };
   const push = (key: string, c: TraceCall): void => {
     const list = open.get(key) ?? [];
     list.push(c);
@@ -321,7 +382,7 @@ export function decodeTrace(events: RawEvent[]): { calls: TraceCall[]; unmatched
         break;
       case 'store_ret': {
         const c = pop(`${e.pid}/store`);
-        if (c && c.kind === 'store') Object.assign(c, { end: e.ts, ok: num(e.args.ret) !== 0n });
+        if (c && c.kind === 'store') Object.assign(c, { end: e.ts, ok: outcome(e, 'zswap_store') });
         break;
       }
       case 'load':
@@ -329,7 +390,7 @@ export function decodeTrace(events: RawEvent[]): { calls: TraceCall[]; unmatched
         break;
       case 'load_ret': {
         const c = pop(`${e.pid}/load`);
-        if (c && c.kind === 'load') Object.assign(c, { end: e.ts, hit: num(e.args.ret) !== 0n });
+        if (c && c.kind === 'load') Object.assign(c, { end: e.ts, hit: outcome(e, 'zswap_load') });
         break;
       }
       case 'invalidate':
@@ -391,7 +452,7 @@ export function decodeTrace(events: RawEvent[]): { calls: TraceCall[]; unmatched
   // Markers were appended at the syscall's return: order everything by time, then renumber.
   calls.sort((a, b) => a.start - b.start || a.seq - b.seq);
   calls.forEach((c, i) => (c.seq = i));
-  return { calls, unmatchedReturns };
+  return { calls, unmatchedReturns, undecided };
 }
 
 function hex(s: string | undefined): string {

@@ -210,7 +210,9 @@ export function statusText(report: RunReport): string {
     case 'interrupted':
       return 'interrupted';
     case 'crashed':
-      return 'crashed (kharness itself broke)';
+      return 'stopped: kharness or the environment broke outside any stage';
+    case 'bad-input':
+      return 'refused: bad input, nothing was tested';
     case 'running':
       return 'unfinished (written while it was still running: it was killed or is still going)';
   }

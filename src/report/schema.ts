@@ -113,6 +113,7 @@ export const TestDetailsSchema = z.object({
   ),
   selftest: z.array(z.object({ number: z.number().int(), name: z.string(), status: z.enum(['pass', 'fail', 'skip']), directive: z.string().optional() })).optional(),
   preExisting: z.array(z.string()),
+  failure: z.string().optional(),
 });
 
 export const PatchReportSchema = z.object({
@@ -165,7 +166,7 @@ export const RunReportSchema = z
     startedAt: z.string(),
     finishedAt: z.string(),
     durationMs: z.number().nonnegative(),
-    status: z.enum(['complete', 'running', 'interrupted', 'crashed']),
+    status: z.enum(['complete', 'running', 'interrupted', 'crashed', 'bad-input']),
     statusReason: z.string().optional(),
     exitCode: z.number().int(),
     verdict: VerdictSchema,

@@ -13,9 +13,10 @@ export interface RunReport {
   durationMs: number;
   /**
    * complete: every patch went through every stage; running: written after a patch finished
-   * (what a killed run leaves); interrupted: Ctrl-C; crashed: kharness itself broke
+   * (what a killed run leaves); interrupted: Ctrl-C; crashed: kharness or the environment broke
+   * outside any stage; bad-input: the input or options were wrong, nothing was tested
    */
-  status: 'complete' | 'running' | 'interrupted' | 'crashed';
+  status: 'complete' | 'running' | 'interrupted' | 'crashed' | 'bad-input';
   /** what went wrong when status is not complete */
   statusReason?: string;
   exitCode: number;
@@ -130,6 +131,8 @@ export interface TestDetails {
   selftest?: { number: number; name: string; status: 'pass' | 'fail' | 'skip'; directive?: string }[];
   /** failures the base had too: reported, not blamed on this patch */
   preExisting: string[];
+  /** the kind of a failure without a splat, selftest case or wrong data (hang, panic, ...) */
+  failure?: string;
 }
 
 export interface PatchReport {

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { writeFileAtomic } from '../common/atomic.js';
 import path from 'node:path';
 import { InfraError, InputError, errorMessage } from '../common/errors.js';
 import { renderHtml } from './html.js';
@@ -59,9 +59,9 @@ function describeIssues(error: { issues: { path: (string | number)[]; message: s
 }
 
 /**
- * Writes report.json and every rendering of it into `dir`, each through a temporary file renamed
- * into place (report.json last), and returns format → path relative to `dir`. The report.json
- * written already lists these files under `files` (merged with the ones it had, logs included).
+ * Writes report.json and every rendering of it into `dir`, each atomically (report.json last),
+ * and returns format → path relative to `dir`. The report.json written already lists these
+ * files under `files` (merged with the ones it had, logs included).
  */
 export async function writeReports(dir: string, report: RunReport, opts: WriteOptions = {}): Promise<Record<string, string>> {
   const checked = RunReportSchema.safeParse(report);
@@ -72,18 +72,13 @@ export async function writeReports(dir: string, report: RunReport, opts: WriteOp
   const full: RunReport = { ...checked.data, files: { ...checked.data.files, ...written } };
 
   const order = [...formats].sort((a, b) => Number(a === 'json') - Number(b === 'json'));
-  const tag = `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const temps: string[] = [];
   try {
     await mkdir(dir, { recursive: true });
     const rendered = order.map((f) => ({ file: path.join(dir, REPORT_FILES[f]), text: renderFormat(full, f, opts) }));
-    for (const r of rendered) {
-      temps.push(r.file + tag);
-      await writeFile(r.file + tag, r.text, 'utf8');
-    }
-    for (const r of rendered) await rename(r.file + tag, r.file);
+    // Each file through its own unique temporary name: a reader, or another run writing the
+    // same folder, sees a whole old file or a whole new one.
+    for (const r of rendered) await writeFileAtomic(r.file, r.text);
   } catch (err) {
-    await Promise.all(temps.map((t) => rm(t, { force: true }).catch(() => undefined)));
     throw new InfraError(`cannot write the report to ${dir}: ${errorMessage(err)}`);
   }
   return written;

@@ -1,38 +1,26 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { copyFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, writeFile } from 'node:fs/promises';
 import { cpus, hostname, release, totalmem } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import type { ListrTask, ListrTaskWrapper } from 'listr2';
-import { ExitCode, InfraError, errorMessage, type ExitCodeValue } from '../common/errors.js';
+import { InfraError, InputError, errorMessage, type ExitCodeValue } from '../common/errors.js';
 import { killChildren, onInterrupt } from '../common/exec.js';
-import { runTasks, type OutputOptions } from '../common/output.js';
+import type { OutputOptions } from '../common/output.js';
 import { defaultTreePath, projectRoot, venvBin } from '../common/paths.js';
-import { combineVerdicts, type Verdict } from '../common/verdict.js';
-import { buildCommit, resolveConfig, type BuildResult } from '../build/index.js';
+import { resolveConfig } from '../build/index.js';
 import { probeAccel } from '../boot/kvm.js';
-import { runSuite, resolveProfile, type GuestTestName, type SuiteResult } from '../guest/index.js';
+import { resolveProfile, type GuestTestName } from '../guest/index.js';
 import type { Series } from '../lore/index.js';
 import { writeReports } from '../report/index.js';
-import type { EnvironmentInfo, PatchReport, RunReport, SeriesInfo, StageName, StageReport } from '../report/types.js';
+import type { EnvironmentInfo, PatchReport, RunReport, SeriesInfo } from '../report/types.js';
 import { applySeries, chooseBase, type ApplyResult } from '../tree/apply.js';
 import { loadSeries } from '../tree/input.js';
 import { saveApplied } from '../tree/state.js';
 import { lockTree, openKernelTree, type KernelTree } from '../tree/worktree.js';
-import {
-  applyPreExisting,
-  applyStage,
-  bootStage,
-  buildDetails,
-  buildStage,
-  modelStage,
-  patchVerdict,
-  relativeTo,
-  skippedStage,
-  summarize,
-  testDetails,
-  testStage,
-} from './stages.js';
+import { runOutcome } from './outcome.js';
+import { makeProgress, type Progress } from './progress.js';
+import { applyPreExisting, relativeTo } from './stages.js';
+import { runStep, skippedStep, type Step, type StepContext } from './step.js';
 
 export interface RunOptions extends OutputOptions {
   input: string;
@@ -54,21 +42,27 @@ export interface RunOptions extends OutputOptions {
   testBase?: boolean;
 }
 
-export interface RunOutcome {
+export interface RunResult {
   report: RunReport;
   reportDir: string;
   exitCode: ExitCodeValue;
 }
 
-const VERSION = '0.1.0';
+export const VERSION = '0.1.0';
 
 async function toolVersion(file: string, args = ['--version']): Promise<string> {
   const r = await execa(file, args, { reject: false, all: true });
   return r.exitCode === 0 ? (String(r.all ?? '').split('\n')[0] ?? '').trim() : 'unavailable';
 }
 
-async function environment(tree: KernelTree, configName: string, profile: string, tests: string[], accel: EnvironmentInfo['accel']): Promise<EnvironmentInfo> {
-  const plan = resolveConfig(configName);
+async function environment(tree: KernelTree | undefined, opts: RunOptions, accel: EnvironmentInfo['accel']): Promise<EnvironmentInfo> {
+  const plan = (() => {
+    try {
+      return resolveConfig(opts.config);
+    } catch {
+      return { name: opts.config, hash: '', fragments: [] as string[] };
+    }
+  })();
   return {
     host: { kernel: release(), cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), hostname: hostname() },
     accel,
@@ -81,10 +75,10 @@ async function environment(tree: KernelTree, configName: string, profile: string
       make: await toolVersion('make'),
       git: await toolVersion('git'),
     },
-    tree: { repo: tree.repo, worktree: tree.worktree },
+    tree: { repo: tree?.repo ?? opts.tree ?? '', worktree: tree?.worktree ?? '' },
     config: { name: plan.name, hash: plan.hash, fragments: plan.fragments.map((f) => path.relative(projectRoot, f)) },
-    profile,
-    tests,
+    profile: opts.profile,
+    tests: opts.tests,
   };
 }
 
@@ -103,248 +97,168 @@ export function seriesInfo(series: Series): SeriesInfo {
   };
 }
 
-function emptyStages(why: string): Record<StageName, StageReport> {
-  return { apply: skippedStage(why), build: skippedStage(why), boot: skippedStage(why), test: skippedStage(why), model: skippedStage(why) };
+/** What a report says about a series that never loaded: the input, as given. */
+function unloadedSeries(input: string): SeriesInfo {
+  return { slug: 'unloaded-series', subject: `(not loaded) ${input}`, version: 1, source: input, replyTo: '(none)', patches: [], warnings: [] };
 }
 
-/** Guest runs repeated while they fail, up to `runs` in all: an outcome that changes is flaky. */
-async function runGuest(kernel: Parameters<typeof runSuite>[0]['kernel'], opts: RunOptions, dir: string, onLine: (l: string) => void): Promise<{ suite: SuiteResult; counts?: Partial<Record<Verdict, number>> }> {
-  let suite = await runSuite({ kernel, tests: opts.tests, profile: opts.profile, outDir: dir, trace: opts.trace, accel: opts.accel, onLine });
-  if (suite.verdict !== 'fail' || opts.runs <= 1) return { suite };
-  const counts: Partial<Record<Verdict, number>> = { fail: 1 };
-  for (let i = 2; i <= opts.runs; i++) {
-    const again = await runSuite({ kernel, tests: opts.tests, profile: opts.profile, outDir: `${dir}-run${i}`, trace: opts.trace, accel: opts.accel, onLine });
-    counts[again.verdict] = (counts[again.verdict] ?? 0) + 1;
-    if (again.verdict !== 'fail') suite = again.verdict === 'pass' ? suite : again;
-  }
-  return { suite, counts: Object.keys(counts).length > 1 ? counts : undefined };
+/** Everything a run accumulates; the report is re-rendered from it after every step. */
+interface RunState {
+  opts: RunOptions;
+  startedAt: Date;
+  reportDir?: string;
+  series?: Series;
+  tree?: KernelTree;
+  env?: EnvironmentInfo;
+  base?: ApplyResult['base'];
+  steps: PatchReport[];
+  total: number;
+  phases: Record<'fetch' | 'prepare' | 'build-extra' | 'reports', number>;
+  interrupted: boolean;
+}
+
+async function writeRunReport(st: RunState, status: RunReport['status'], statusReason?: string): Promise<RunReport | undefined> {
+  if (!st.reportDir) return undefined;
+  const testedBase = st.opts.testBase !== false && st.steps[0]?.index === 0;
+  const judged = st.steps.map((p) => (p.index > 0 && testedBase ? applyPreExisting(st.steps[0]!, p) : p));
+  const outcome = runOutcome(judged, status, st.total, statusReason);
+  const slug = st.series?.slug ?? 'unloaded-series';
+  const r: RunReport = {
+    schemaVersion: 1,
+    tool: { name: 'kharness', version: VERSION },
+    runId: `${slug}-${st.startedAt.toISOString().replace(/[:.]/g, '-')}`,
+    startedAt: st.startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    durationMs: Date.now() - st.startedAt.getTime(),
+    status,
+    statusReason,
+    exitCode: outcome.exitCode,
+    verdict: outcome.verdict,
+    summary: outcome.summary,
+    firstBadPatch: outcome.firstBadPatch,
+    series: st.series ? seriesInfo(st.series) : unloadedSeries(st.opts.input),
+    environment: st.env ?? (await environment(st.tree, st.opts, { accel: 'tcg', reason: 'not probed' })),
+    base: st.base ?? { commit: '', source: 'head', reason: 'not chosen' },
+    patches: judged,
+    files: {},
+    phases: st.phases,
+  };
+  const started = Date.now();
+  mkdirSync(st.reportDir, { recursive: true });
+  // Without a series there is no one to reply to and nothing for KCIDB or JUnit: say what happened.
+  r.files = await writeReports(st.reportDir, r, st.series ? {} : { formats: ['json', 'md', 'html'] });
+  st.phases.reports += Date.now() - started;
+  return r;
 }
 
 /**
- * The whole job: fetch → apply → for the base and each patch: build → boot → tests → model →
- * reports. The report is rewritten after every patch, so Ctrl-C or a crash keeps what finished.
+ * The whole job: fetch and apply, then a fold over the steps (the base, patch 1..N), each a
+ * sequence of typed stages (src/run/step.ts). The report is rewritten after every step, so a
+ * killed run keeps what finished. Whatever breaks, a report says so: nothing is left saying
+ * "passed" (src/run/outcome.ts).
  */
-export async function runSeries(opts: RunOptions): Promise<RunOutcome> {
-  const startedAt = new Date();
-  resolveProfile(opts.profile);
-  resolveConfig(opts.config);
-  const phases = { fetch: 0, prepare: 0, 'build-extra': 0, reports: 0 };
-  const fetchStarted = Date.now();
-  const loaded = await loadSeries(opts.input, { version: opts.version, lore: opts.lore });
-  phases.fetch = Date.now() - fetchStarted;
-  const series = loaded.series;
-  const reportDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', series.slug));
-  mkdirSync(reportDir, { recursive: true });
-  const rel = relativeTo(reportDir);
-  await copyFile(loaded.mboxPath, path.join(reportDir, 'series.mbox'));
-  await copyFile(path.join(loaded.dir, 'series.json'), path.join(reportDir, 'series.json'));
-
-  const tree = await openKernelTree(opts.tree ?? defaultTreePath(), opts.work);
-  const unlock = await lockTree(tree);
-  let interrupted = false;
+export async function runSeries(opts: RunOptions): Promise<RunResult> {
+  const st: RunState = { opts, startedAt: new Date(), steps: [], total: 0, phases: { fetch: 0, prepare: 0, 'build-extra': 0, reports: 0 }, interrupted: false };
+  if (opts.out) st.reportDir = path.resolve(opts.out);
   const onSigint = (): void => {
-    if (interrupted) return;
-    interrupted = true;
+    if (st.interrupted) return;
+    st.interrupted = true;
     process.stderr.write('\nkharness: interrupted; stopping the current stage and keeping the partial report\n');
     killChildren('SIGKILL');
   };
   onInterrupt(onSigint);
-
-  const patches: PatchReport[] = [];
-  let report: RunReport | undefined;
-  let base: ApplyResult['base'] | undefined;
-  let env: EnvironmentInfo | undefined;
-  const total = series.patches.length;
-
-  const finishReport = async (status: RunReport['status'], statusReason?: string): Promise<RunReport> => {
-    const judged = patches.map((p, i) => (i > 0 && patches[0] && opts.testBase !== false ? applyPreExisting(patches[0], p) : p));
-    const seriesPatches = judged.filter((p) => p.index > 0);
-    const verdicts = seriesPatches.map((p) => p.verdict);
-    let verdict = combineVerdicts(verdicts);
-    if (status !== 'complete' && status !== 'running' && verdict === 'pass') verdict = 'skipped';
-    const firstBad = seriesPatches.find((p) => p.verdict === 'fail')?.index;
-    const exitCode: ExitCodeValue =
-      status === 'interrupted' ? ExitCode.Interrupted : status === 'crashed' || verdict === 'error' ? ExitCode.Infrastructure : verdict === 'fail' ? ExitCode.PatchFailed : ExitCode.Ok;
-    const failing = seriesPatches.filter((p) => p.verdict === 'fail' || p.verdict === 'error');
-    const summary =
-      status === 'running'
-        ? `running: ${seriesPatches.length} of ${total} patches done`
-        : status !== 'complete'
-        ? `${status}: ${statusReason ?? ''} (${seriesPatches.filter((p) => p.verdict !== 'skipped').length} of ${total} patches tested)`
-        : failing.length
-          ? failing.map((p) => `patch ${p.label} ${p.verdict}: ${p.summary}`).join('; ')
-          : `all ${total} patch(es) passed${judged[0] && judged[0].verdict !== 'pass' ? ` (the base itself: ${judged[0].verdict}: ${judged[0].summary})` : ''}`;
-    const r: RunReport = {
-      schemaVersion: 1,
-      tool: { name: 'kharness', version: VERSION },
-      runId: `${series.slug}-${startedAt.toISOString().replace(/[:.]/g, '-')}`,
-      startedAt: startedAt.toISOString(),
-      finishedAt: new Date().toISOString(),
-      durationMs: Date.now() - startedAt.getTime(),
-      status,
-      statusReason,
-      exitCode,
-      verdict,
-      summary,
-      firstBadPatch: firstBad,
-      series: seriesInfo(series),
-      environment: env ?? (await environment(tree, opts.config, opts.profile, opts.tests, { accel: 'tcg', reason: 'not probed' })),
-      base: base ?? { commit: '', source: 'head', reason: 'not chosen yet' },
-      patches: judged,
-      files: {},
-      phases,
-    };
-    const reportsStarted = Date.now();
-    r.files = await writeReports(reportDir, r);
-    phases.reports += Date.now() - reportsStarted;
-    return r;
-  };
-
+  let unlock: (() => Promise<void>) | undefined;
   try {
-    const prepareStarted = Date.now();
-    const accel = await probeAccel();
-    env = await environment(tree, opts.config, opts.profile, opts.tests, { accel: opts.accel ?? accel.accel, reason: opts.accel ? 'forced by --accel' : accel.reason });
-    const chosen = await chooseBase(tree, { base: opts.base, seriesBase: series.baseCommit });
-    base = chosen;
-    const applied = await applySeries(tree, loaded.mboxPath, chosen, series.patches.map((p) => p.subject));
-    await saveApplied(tree, { slug: series.slug, seriesDir: loaded.dir, apply: applied });
-    const logsDir = path.join(reportDir, 'logs');
-    mkdirSync(logsDir, { recursive: true });
-    for (const p of applied.patches) await writeFile(path.join(logsDir, `apply-${p.index}.log`), p.log);
-    phases.prepare = Date.now() - prepareStarted;
-
-    const steps = [
-      { index: 0, label: 'base', subject: `base ${chosen.commit.slice(0, 12)}`, commit: chosen.commit, apply: undefined as ApplyResult['patches'][number] | undefined },
-      ...applied.patches.map((p) => ({ index: p.index, label: `${p.index}/${total}`, subject: p.subject, commit: p.commit, apply: p })),
-    ];
-    if (opts.testBase === false) steps.shift();
-    let previousBuilt: string | undefined;
-
-    const tasks: ListrTask<object>[] = steps.map((step) => ({
-      title: `[${step.label}] ${step.subject}`,
-      task: async (_ctx: object, task: ListrTaskWrapper<object, any, any>) => { // eslint-disable-line @typescript-eslint/no-explicit-any
-        if (interrupted) {
-          task.skip('interrupted');
-          return;
-        }
-        const t0 = Date.now();
-        const elapsed = (): string => `${Math.round((Date.now() - t0) / 1000)}s`;
-        const meta = step.index > 0 ? series.patches[step.index - 1] : undefined;
-        const report: PatchReport = {
-          index: step.index,
-          label: step.label,
-          subject: step.subject,
-          commit: step.commit,
-          messageId: meta?.messageId,
-          author: meta?.author,
-          verdict: 'skipped',
-          summary: '',
-          preExisting: [],
-          stages: emptyStages('an earlier stage did not pass'),
-          tests: [],
-        };
-        report.stages.apply = applyStage(step.apply, rel, step.index > 0 ? path.join(logsDir, `apply-${step.index}.log`) : undefined);
-        if (report.stages.apply.verdict !== 'pass' || !step.commit) {
-          if (step.apply?.status === 'skipped') report.stages = emptyStages('an earlier patch did not apply');
-          report.stages.apply = applyStage(step.apply, rel, step.index > 0 ? path.join(logsDir, `apply-${step.index}.log`) : undefined);
-          report.verdict = patchVerdict(report.stages);
-          report.summary = summarize(report.stages);
-          patches.push(report);
-          task.title = `[${step.label}] ${report.verdict.toUpperCase()} ${step.subject}`;
-          if (report.verdict === 'fail') task.output = report.summary;
-          await finishReport('running');
-          return;
-        }
-        task.output = `build (${opts.config}) ...`;
-        const buildStarted = Date.now();
-        const build: BuildResult = await buildCommit({ tree, commit: step.commit, configName: opts.config, previousCommit: previousBuilt, checkpatch: step.index > 0, logDir: logsDir });
-        phases['build-extra'] += Math.max(0, Date.now() - buildStarted - (build.cached ? 0 : build.durationMs));
-        previousBuilt = step.commit;
-        report.build = buildDetails(build);
-        report.stages.build = interrupted ? skippedStage('interrupted (Ctrl-C)') : buildStage(build, rel);
-        task.output = `build ${build.verdict} in ${(build.durationMs / 1000).toFixed(0)}s${build.cached ? ' (cached)' : ''}; ${elapsed()}`;
-        if (build.verdict === 'pass' || (build.verdict === 'fail' && build.artifacts)) {
-          if (!interrupted && build.artifacts) {
-            task.output = `boot and test under ${env!.accel.accel.toUpperCase()} ...`;
-            const guestDir = path.join(reportDir, `patch-${step.index}`);
-            const { suite, counts } = await runGuest(
-              { image: build.artifacts.image, systemMap: build.artifacts.systemMap, zswapPreprocessed: build.artifacts.zswapPreprocessed, selftest: build.artifacts.selftest },
-              opts,
-              guestDir,
-              (l) => {
-                const m = /kharness-guest: (test \S+: \S+)/.exec(l);
-                if (m) task.output = `${m[1]}; ${elapsed()}`;
-              },
-            );
-            if (interrupted) {
-              report.stages.boot = skippedStage('interrupted (Ctrl-C)');
-            } else {
-              report.stages.boot = bootStage(suite, rel);
-              report.stages.test = testStage(suite, rel);
-              report.stages.model = modelStage(suite, rel);
-              if (counts) {
-                for (const s of ['test', 'model'] as const) {
-                  if (report.stages[s].verdict === 'fail') report.stages[s] = { ...report.stages[s], verdict: 'flaky', flakyCounts: counts, summary: `flaky: ${Object.entries(counts).map(([v, n]) => `${v} ${n}x`).join(', ')}; ${report.stages[s].summary}` };
-                }
-              }
-              report.tests = suite.tests.map(testDetails);
-              if (suite.coverage) report.suiteCoverage = { paths: suite.coverage.map((c) => ({ path: c.path, label: c.label, count: c.count })), gaps: suite.gaps };
-              report.boot = {
-                status: suite.boot.status,
-                reason: suite.boot.reason,
-                accel: suite.boot.accel,
-                durationMs: suite.boot.durationMs,
-                bootToCommandMs: suite.boot.bootToCommandMs,
-                consoleLog: rel(suite.boot.consoleLog),
-                consoleTail: suite.boot.consoleTail,
-              };
-              // Traces of passing tests are large and tell nothing: keep only the evidence.
-              for (const t of suite.tests) if (t.verdict === 'pass' && t.logs.trace) await rm(t.logs.trace, { force: true });
-            }
-          }
-        } else if (build.verdict === 'fail') {
-          report.stages.boot = skippedStage('the build failed');
-          report.stages.test = skippedStage('the build failed');
-          report.stages.model = skippedStage('the build failed');
-        } else {
-          report.stages.boot = skippedStage('the build broke (not the patch)');
-        }
-        report.verdict = patchVerdict(report.stages);
-        report.summary = summarize(report.stages);
-        if (interrupted) {
-          // Half-tested is not tested: never a pass (nor a fail) for the patch Ctrl-C cut short.
-          report.verdict = 'skipped';
-          report.summary = 'interrupted (Ctrl-C) before this patch finished';
-        }
-        patches.push(report);
-        task.title = `[${step.label}] ${report.verdict.toUpperCase()} ${step.subject} (${elapsed()})`;
-        if (report.verdict !== 'pass') task.output = report.summary;
-        // Written after every patch: a killed run still leaves what finished.
-        await finishReport('running');
-      },
-      rendererOptions: { persistentOutput: true, outputBar: 3 },
-    }));
-    await runTasks(tasks, {}, opts);
-    if (interrupted) {
-      // Record the patches not reached as skipped so the report names every one of them.
-      for (const step of steps) if (!patches.some((p) => p.index === step.index)) patches.push({ index: step.index, label: step.label, subject: step.subject, commit: step.commit, verdict: 'skipped', summary: 'interrupted before this patch', preExisting: [], stages: emptyStages('interrupted (Ctrl-C)'), tests: [] });
-      patches.sort((a, b) => a.index - b.index);
-      report = await finishReport('interrupted', 'Ctrl-C');
-    } else {
-      report = await finishReport('complete');
-    }
+    const steps = await prepare(st);
+    unlock = st.tree ? await lockTree(st.tree) : undefined;
+    const steps2 = await applyAll(st, steps);
+    await fold(st, steps2);
+    const report = await writeRunReport(st, st.interrupted ? 'interrupted' : 'complete', st.interrupted ? 'Ctrl-C' : undefined);
+    return { report: report!, reportDir: st.reportDir!, exitCode: report!.exitCode as ExitCodeValue };
   } catch (err) {
-    patches.sort((a, b) => a.index - b.index);
-    const reason = interrupted ? 'Ctrl-C' : errorMessage(err);
-    report = await finishReport(interrupted ? 'interrupted' : 'crashed', reason).catch(() => undefined);
-    if (!interrupted) {
-      if (report) process.stderr.write(`kharness: partial report kept in ${reportDir}\n`);
-      throw err instanceof Error ? err : new InfraError(reason);
-    }
+    const badInput = err instanceof InputError;
+    const status: RunReport['status'] = st.interrupted ? 'interrupted' : badInput ? 'bad-input' : 'crashed';
+    const report = await writeRunReport(st, status, st.interrupted ? 'Ctrl-C' : errorMessage(err)).catch(() => undefined);
+    if (report && !badInput) process.stderr.write(`kharness: partial report kept in ${st.reportDir}\n`);
+    if (st.interrupted && report) return { report, reportDir: st.reportDir!, exitCode: report.exitCode as ExitCodeValue };
+    throw err instanceof Error ? err : new InfraError(errorMessage(err));
   } finally {
     onInterrupt(undefined);
-    await unlock();
+    await unlock?.();
   }
-  if (!report) throw new InfraError('no report was written');
-  return { report, reportDir, exitCode: report.exitCode as ExitCodeValue };
+}
+
+/** Fetch the series and open the tree: no step exists yet. */
+async function prepare(st: RunState): Promise<{ loaded: Awaited<ReturnType<typeof loadSeries>> }> {
+  const { opts } = st;
+  resolveProfile(opts.profile);
+  resolveConfig(opts.config);
+  const fetchStarted = Date.now();
+  const loaded = await loadSeries(opts.input, { version: opts.version, lore: opts.lore });
+  st.phases.fetch = Date.now() - fetchStarted;
+  st.series = loaded.series;
+  st.total = loaded.series.patches.length;
+  st.reportDir ??= path.resolve(path.join(projectRoot, 'reports', loaded.series.slug));
+  mkdirSync(st.reportDir, { recursive: true });
+  await copyFile(loaded.mboxPath, path.join(st.reportDir, 'series.mbox'));
+  await copyFile(path.join(loaded.dir, 'series.json'), path.join(st.reportDir, 'series.json'));
+  st.tree = await openKernelTree(opts.tree ?? defaultTreePath(), opts.work);
+  return { loaded };
+}
+
+/** Probe the accelerator, choose the base, and apply the whole series: the steps to fold over. */
+async function applyAll(st: RunState, p: { loaded: Awaited<ReturnType<typeof loadSeries>> }): Promise<Step[]> {
+  const { opts, series, tree } = st as Required<Pick<RunState, 'series' | 'tree'>> & RunState;
+  const started = Date.now();
+  const accel = await probeAccel();
+  st.env = await environment(tree, opts, { accel: opts.accel ?? accel.accel, reason: opts.accel ? 'forced by --accel' : accel.reason });
+  const chosen = await chooseBase(tree, { base: opts.base, seriesBase: series.baseCommit });
+  st.base = chosen;
+  const applied = await applySeries(tree, p.loaded.mboxPath, chosen, series.patches.map((x) => x.subject));
+  await saveApplied(tree, { slug: series.slug, seriesDir: p.loaded.dir, apply: applied });
+  const logsDir = path.join(st.reportDir!, 'logs');
+  mkdirSync(logsDir, { recursive: true });
+  for (const a of applied.patches) await writeFile(path.join(logsDir, `apply-${a.index}.log`), a.log);
+  st.phases.prepare = Date.now() - started;
+  const steps: Step[] = [
+    { index: 0, label: 'base', subject: `base ${chosen.commit.slice(0, 12)}`, commit: chosen.commit },
+    ...applied.patches.map((a) => ({ index: a.index, label: `${a.index}/${st.total}`, subject: a.subject, commit: a.commit, apply: a, messageId: series.patches[a.index - 1]?.messageId, author: series.patches[a.index - 1]?.author })),
+  ];
+  return opts.testBase === false ? steps.slice(1) : steps;
+}
+
+/** The fold: one step after another, each ending in a report on disk. */
+async function fold(st: RunState, steps: Step[]): Promise<void> {
+  const reportDir = st.reportDir!;
+  const progress: Progress = makeProgress(st.opts, steps.map((s) => `[${s.label}] ${s.subject}`));
+  const ctx: StepContext = {
+    opts: st.opts,
+    tree: st.tree!,
+    reportDir,
+    logsDir: path.join(reportDir, 'logs'),
+    rel: relativeTo(reportDir),
+    accel: st.env!.accel.accel,
+    interrupted: () => st.interrupted,
+    addBuildExtra: (ms) => (st.phases['build-extra'] += ms),
+    progress,
+  };
+  try {
+    for (const [i, step] of steps.entries()) {
+      const stopped = stopReason(st);
+      const report = stopped ? skippedStep(step, stopped) : await runStep(step, { ...ctx, progressIndex: i });
+      st.steps.push(report);
+      progress.stepDone(i, `[${step.label}] ${report.verdict.toUpperCase()} ${step.subject}${report.verdict === 'pass' ? '' : `: ${report.summary.slice(0, 160)}`}`);
+      if (!st.interrupted) await writeRunReport(st, 'running');
+    }
+  } finally {
+    await progress.close();
+  }
+}
+
+/** Why the remaining steps are not run: Ctrl-C, or a base that our side could not test. */
+function stopReason(st: RunState): string | undefined {
+  if (st.interrupted) return 'interrupted (Ctrl-C) before this patch';
+  const base = st.steps[0];
+  if (base?.index === 0 && base.verdict === 'error') return `not tested: the base could not be tested (${base.summary})`;
+  return undefined;
 }

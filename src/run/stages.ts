@@ -3,6 +3,7 @@ import { combineVerdicts, type Verdict } from '../common/verdict.js';
 import type { BuildResult } from '../build/index.js';
 import { formatDiagnostic } from '../build/diagnostics.js';
 import type { SuiteResult, TestJudgement } from '../guest/index.js';
+import type { Finding } from '../boot/triage.js';
 import { describeBadPage } from '../guest/results.js';
 import { describeCall, slotName } from '../model/rules.js';
 import type { PatchApplyResult } from '../tree/apply.js';
@@ -63,12 +64,11 @@ export function buildDetails(b: BuildResult): BuildDetails {
 }
 
 /** Boot fails only when the kernel never reached the suite; a later oops is the tests' finding. */
-export function bootStage(s: SuiteResult, rel: (p: string) => string): StageReport {
-  const logs = { console: rel(s.boot.consoleLog) };
-  const b = s.boot;
+export function bootStage(b: SuiteResult['boot'], findings: Finding[], rel: (p: string) => string): StageReport {
+  const logs = { console: rel(b.consoleLog) };
   if (b.status === 'error') return stage('error', b.reason, [b.consoleTail.split('\n').slice(-8).join('\n')], logs, b.durationMs);
   if (b.bootToCommandMs === undefined) {
-    const f = s.findings[0];
+    const f = findings[0];
     return stage('fail', `the kernel did not boot: ${f ? f.title : b.reason}`, [f ? f.excerpt : b.consoleTail.split('\n').slice(-15).join('\n')], logs, b.durationMs);
   }
   return stage('pass', `booted under ${b.accel.toUpperCase()}, suite started after ${(b.bootToCommandMs / 1000).toFixed(1)}s`, [], logs, b.bootToCommandMs);
@@ -105,6 +105,9 @@ export function modelStage(s: SuiteResult, rel: (p: string) => string): StageRep
       : `every traced history replays through the model${notJudged.length ? `; not traced: ${notJudged.map((t) => `${t.name} (${t.conformance.reason})`).join(', ')}` : ''}`;
   const logs: Record<string, string> = {};
   for (const t of s.tests) if (t.logs.trace) logs[`${t.name}.trace`] = rel(t.logs.trace);
+  // Which zswap API the model read the trace as, and how that was decided: never assumed.
+  const api = s.probes?.api;
+  if (api) evidence.push(api.era ? `zswap API: ${api.era} (${api.reason})` : `zswap API not recognised: ${api.reason}`);
   return stage(verdict, summary, evidence, logs, s.judgeMs);
 }
 
@@ -127,6 +130,7 @@ export function testDetails(t: TestJudgement): TestDetails {
     findings: t.findings.map((f) => ({ kind: f.kind, title: f.title, function: f.function, signature: f.signature, callTrace: f.callTrace, excerpt: f.excerpt })),
     selftest: t.selftest?.cases.map((c) => ({ number: c.number, name: c.name, status: c.status, directive: c.directive })),
     preExisting: [],
+    failure: t.failure,
   };
 }
 
@@ -154,7 +158,7 @@ export function failureKeys(p: PatchReport): Map<StageName, Set<string>> {
     for (const f of t.findings) add('test', `${t.name}: kernel ${f.signature}`);
     for (const c of t.selftest?.filter((c) => c.status === 'fail') ?? []) add('test', `${t.name}: selftest case ${c.name}`);
     if (t.badPagesTotal > 0) add('test', `${t.name}: wrong data read back`);
-    if (t.findings.length === 0 && !t.selftest?.some((c) => c.status === 'fail') && t.badPagesTotal === 0 && /did not finish|hang|panic|crashed|workload failed/.test(t.summary)) add('test', `${t.name}: ${t.summary.replace(/\d+/g, 'N').slice(0, 80)}`);
+    if (t.findings.length === 0 && !t.selftest?.some((c) => c.status === 'fail') && t.badPagesTotal === 0 && t.failure) add('test', `${t.name}: ${t.failure}`);
     for (const v of t.violations) add('model', `${t.name}: ${v.rule}`);
   }
   return keys;
@@ -175,7 +179,12 @@ export function applyPreExisting(base: PatchReport, p: PatchReport): PatchReport
     preExisting.push(...old);
     const fresh = [...keys].filter((k) => !baseKeys.get(name)?.has(k));
     if (fresh.length === 0 && stages[name].verdict === 'fail') {
-      stages[name] = { ...stages[name], verdict: 'pass', summary: `only failures the base has too: ${old.join('; ')}` };
+      // Not the patch's failure, but a stage that stopped the ones after it did not let them
+      // test anything: that is not a pass.
+      const blocked = laterStages(name).some((s) => stages[s].verdict === 'skipped');
+      stages[name] = blocked
+        ? { ...stages[name], verdict: 'skipped', summary: `not tested: fails as the base does (${old.join('; ')})` }
+        : { ...stages[name], verdict: 'pass', summary: `only failures the base has too: ${old.join('; ')}` };
     }
   }
   const tests = p.tests.map((t) => ({ ...t, preExisting: preExisting.filter((k) => k.startsWith(`${t.name}:`)) }));
@@ -183,17 +192,26 @@ export function applyPreExisting(base: PatchReport, p: PatchReport): PatchReport
   return { ...p, stages, tests, preExisting, verdict, summary: verdict === p.verdict ? p.summary : summarize(stages) };
 }
 
+function laterStages(name: StageName): StageName[] {
+  const order: StageName[] = ['apply', 'build', 'boot', 'test', 'model'];
+  return order.slice(order.indexOf(name) + 1);
+}
+
+/** The stages without which nothing was tested: a step that skipped one of them is not a pass. */
+const ESSENTIAL: readonly StageName[] = ['build', 'boot', 'test'];
+
 export function patchVerdict(stages: Record<StageName, StageReport>): Verdict {
-  return combineVerdicts(Object.values(stages).map((s) => s.verdict));
+  const v = combineVerdicts(Object.values(stages).map((s) => s.verdict));
+  if (v === 'pass' && ESSENTIAL.some((s) => stages[s].verdict === 'skipped')) return 'skipped';
+  return v;
 }
 
 export function summarize(stages: Record<StageName, StageReport>): string {
   const bad = (Object.entries(stages) as [StageName, StageReport][]).filter(([, s]) => s.verdict === 'fail' || s.verdict === 'error' || s.verdict === 'flaky');
-  if (bad.length === 0) {
-    const skipped = Object.values(stages).every((s) => s.verdict === 'skipped');
-    return skipped ? 'not tested' : 'passed';
-  }
-  return bad.map(([n, s]) => `${n} ${s.verdict}: ${s.summary}`).join('; ');
+  if (bad.length) return bad.map(([n, s]) => `${n} ${s.verdict}: ${s.summary}`).join('; ');
+  const skipped = ESSENTIAL.find((s) => stages[s].verdict === 'skipped');
+  if (skipped) return `not tested: ${skipped} skipped (${stages[skipped].summary})`;
+  return 'passed';
 }
 
 export function relativeTo(dir: string): (p: string) => string {

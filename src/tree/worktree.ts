@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, realpathSync } from 'node:fs';
-import { open, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { InputError, InfraError } from '../common/errors.js';
+import { acquireLock, describeHolder, LockBusyError } from '../common/lock.js';
 import { cacheDir } from '../common/paths.js';
 
 /**
@@ -80,36 +81,31 @@ export async function prepareWorktree(tree: KernelTree, commit: string): Promise
   await wt.raw(['clean', '-fdqx']);
 }
 
-/** Cross-process lock on a tree's work folder: two runs on one worktree would corrupt each other. */
-export async function lockTree(tree: KernelTree): Promise<() => Promise<void>> {
-  mkdirSync(tree.workDir, { recursive: true });
-  const lockPath = path.join(tree.workDir, 'lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(lockPath, 'wx');
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
-      return async () => {
-        await unlink(lockPath).catch(() => undefined);
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new InfraError(`cannot lock ${lockPath}: ${(err as Error).message}`);
-      const holder = Number((await readFile(lockPath, 'utf8').catch(() => '')).trim());
-      if (holder && isAlive(holder)) {
-        throw new InfraError(`the kernel tree ${tree.repo} is in use by kharness process ${holder}`, `wait for it, or remove ${lockPath} if that process is gone`);
-      }
-      await rm(lockPath, { force: true }); // stale lock from a killed run
-    }
-  }
-  throw new InfraError(`cannot lock ${lockPath}`);
+export interface LockTreeOptions {
+  /** false: fail at once when another run holds the tree, instead of waiting for it */
+  wait?: boolean;
+  /** where the one "waiting for ..." line goes (default: stderr) */
+  onWait?: (message: string) => void;
 }
 
-function isAlive(pid: number): boolean {
+/**
+ * Cross-process lock on a tree's work folder: two runs on one worktree would corrupt each other.
+ * A second run waits for the first (saying once who that is) and goes on when it ends, even when
+ * it ends by SIGKILL: the lock is flock(2), released by the kernel (src/common/lock.ts).
+ */
+export async function lockTree(tree: KernelTree, opts: LockTreeOptions = {}): Promise<() => Promise<void>> {
+  const lockPath = path.join(tree.workDir, 'lock');
+  const say = opts.onWait ?? ((m: string) => process.stderr.write(`${m}\n`));
   try {
-    process.kill(pid, 0);
-    return true;
+    return await acquireLock(lockPath, {
+      wait: opts.wait,
+      onWait: (holder) => say(`kharness: the kernel tree ${tree.repo} is in use by ${describeHolder(holder)}; waiting for it to finish`),
+    });
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if (err instanceof LockBusyError) {
+      throw new InfraError(`the kernel tree ${tree.repo} is in use by ${describeHolder(err.holder)}`, 'wait for that run to finish; without the no-wait option kharness waits by itself');
+    }
+    throw new InfraError(`cannot lock ${lockPath}: ${(err as Error).message}`);
   }
 }
 

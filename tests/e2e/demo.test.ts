@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoreServer, type LoreServer } from '../../src/lore/index.js';
 import { KcidbSchema, readReport } from '../../src/report/index.js';
-import type { RunReport } from '../../src/report/types.js';
+import type { PatchReport, RunReport } from '../../src/report/types.js';
 import { CLI, kharness, readJson, requireEnvironment } from './helpers.js';
 import { projectRoot } from '../../src/common/paths.js';
 
@@ -14,6 +14,11 @@ import { projectRoot } from '../../src/common/paths.js';
 // builds, real virtme-ng boots; verdicts, report files against their schemas, and bisection.
 const DEMO = '20241202140533.77310-1-marco.bianchi@example.com';
 const CLEAN = '20241118093012.118204-1-priya.raman@example.com';
+/**
+ * What the model can say about an entry freed while the tree still points to it, depending on
+ * whether the slab handed the freed object to a new entry before the stale pointer was used.
+ */
+const FREED_WHILE_REACHABLE = ['double-free', 'load-after-free', 'load-hit-without-entry', 'free-without-entry', 'free-while-live', 'use-after-free'];
 
 describe('kharness run on the demo series', () => {
   let server: LoreServer;
@@ -51,8 +56,33 @@ describe('kharness run on the demo series', () => {
     // fail is the kernel's: never an infrastructure error
     expect(Object.values(p2.stages).some((s) => s.verdict === 'error')).toBe(false);
     expect(p2.stages.test.verdict).toBe('fail');
-    const evidence = JSON.stringify(p2);
-    expect(evidence).toMatch(/zswap_entry_free|double-free|free-while-live|zswap_swapoff/);
+    // The evidence 2/3's bug implies (patches/README.md): zswap_invalidate() frees the entry but
+    // the tree keeps pointing at it, so a later store at that offset (or a load or invalidate
+    // of whatever slot reused the freed object) frees or reads it again: the model names one of
+    // the freed-while-reachable rules; and zswap_swapoff() finds the tree not empty
+    // (its WARN_ON_ONCE at mm/zswap.c:1695).
+    expect(p2.stages.model.verdict).toBe('fail');
+    // The replay's first violation (the data oracle's come first in `violations`, so it is read
+    // from the conformance outcome, which names the replay's own first one).
+    const firstRule = (p: PatchReport): string[] => p.tests.filter((t) => t.conformance.verdict === 'fail').map((t) => /, first: ([a-z-]+): /.exec(t.conformance.reason)?.[1] ?? t.conformance.reason);
+    expect(firstRule(p2).length, JSON.stringify(p2.tests.map((t) => t.conformance))).toBeGreaterThan(0);
+    expect(firstRule(p2).some((r) => FREED_WHILE_REACHABLE.includes(r)), firstRule(p2).join('; ')).toBe(true);
+    const warn = p2.tests.flatMap((t) => t.findings).find((f) => f.kind === 'WARNING' && f.function === 'zswap_swapoff');
+    expect(warn, JSON.stringify(p2.tests.flatMap((t) => t.findings.map((f) => f.title)))).toBeDefined();
+    expect(warn!.title).toMatch(/ at mm\/zswap\.c:1695 zswap_swapoff\+0x/);
+    // 3/3 only edits comments: the same bug, the WARN 15 lines further down.
+    const p3 = report.patches[3]!;
+    expect(firstRule(p3).some((r) => FREED_WHILE_REACHABLE.includes(r)), firstRule(p3).join('; ')).toBe(true);
+    expect(p3.tests.flatMap((t) => t.findings).some((f) => f.function === 'zswap_swapoff' && / at mm\/zswap\.c:1710 /.test(f.title))).toBe(true);
+    // The base and 1/3 are clean: no finding, no violation, no wrong page, every stage passed.
+    for (const p of report.patches.slice(0, 2)) {
+      for (const t of p.tests) {
+        expect(t.violations, `${p.label} ${t.name}`).toEqual([]);
+        expect(t.findings, `${p.label} ${t.name}`).toEqual([]);
+        expect(t.badPagesTotal, `${p.label} ${t.name}`).toBe(0);
+      }
+      expect((['apply', 'build', 'boot', 'test', 'model'] as const).map((st) => p.stages[st].verdict), p.label).toEqual(['pass', 'pass', 'pass', 'pass', 'pass']);
+    }
     expect(report.environment.accel.accel).toMatch(/^(kvm|tcg)$/);
     expect(report.base.commit).toMatch(/^[0-9a-f]{40}$/);
   });
@@ -63,22 +93,39 @@ describe('kharness run on the demo series', () => {
     expect(again.patches).toHaveLength(4);
     for (const f of ['report.json', 'report.md', 'index.html', 'junit.xml', 'kcidb.json', 'reply.txt']) expect(existsSync(path.join(dir, f)), f).toBe(true);
     const md = await readFile(path.join(dir, 'report.md'), 'utf8');
-    expect(md).toMatch(/\| \[2\/3\]\(#patch-2\) .*\*\*FAIL\*\* \|$/m);
-    expect(md).toMatch(/\| 1\/3 \| .* \| pass \|$/m);
+    expect(md).toContain('First bad patch: **2/3** mm: zswap: avoid the xarray erase in zswap\\_invalidate()');
+    expect(md).toMatch(/^\*\*Verdict: FAIL\*\*/m);
+    expect(md).toMatch(/\| \[2\/3\]\(#patch-2\) \| mm: zswap: avoid the xarray erase .*\| pass \| pass \| pass \| \*\*FAIL\*\* \| \*\*FAIL\*\* \| \*\*FAIL\*\* \|$/m);
+    expect(md).toMatch(/^\| base \| `[0-9a-f]{12}` \| pass \| pass \| pass \| pass \| pass \| pass \|$/m);
+    expect(md).toMatch(/^\| 1\/3 \| .* \| pass \| pass \| pass \| pass \| pass \| pass \|$/m);
+    expect(md).toMatch(/^\| trace conformance \| fail \| \d+ model violation\(s\).*, first: (double-free|load-after-free|load-hit-without-entry|free-without-entry|free-while-live|use-after-free): /m);
+    expect(md).toMatch(/^#### WARNING: CPU: \d+ PID: \d+ at mm\/zswap\.c:1695 zswap\\_swapoff\+0x/m);
     const html = await readFile(path.join(dir, 'index.html'), 'utf8');
     expect(html).toMatch(/<svg/);
     expect(html).not.toMatch(/<script src=|<link [^>]*href="http/);
     const junit = await readFile(path.join(dir, 'junit.xml'), 'utf8');
     expect(junit).toMatch(/<testsuites[^>]*failures="[1-9]/);
+    const suiteHead = (label: string): string => new RegExp(`<testsuite name="${label}[^"]*"[^>]*>`).exec(junit)?.[0] ?? `no suite ${label}`;
+    expect(suiteHead('base ')).toMatch(/ failures="0" errors="0"/);
+    expect(suiteHead('patch 1/3: ')).toMatch(/ failures="0" errors="0"/);
+    expect(suiteHead('patch 2/3: ')).toMatch(/ failures="[1-9]\d*" errors="0"/);
+    expect(junit).toMatch(/<failure message="[^"]*" type="model">/);
     const xmllint = await execa('python3', ['-c', 'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])', path.join(dir, 'junit.xml')], { reject: false });
     expect(xmllint.exitCode, xmllint.stderr).toBe(0);
     const kcidb = KcidbSchema.parse(readJson(path.join(dir, 'kcidb.json')));
     expect(kcidb.checkouts!.length).toBeGreaterThanOrEqual(4);
-    expect(kcidb.tests!.some((t) => t.status === 'FAIL')).toBe(true);
+    const failing = kcidb.tests!.filter((t) => t.status === 'FAIL');
+    expect(failing.some((t) => t.build_id.endsWith(':p2:build') && t.path === 'zswap.model')).toBe(true);
+    // Only 2/3 and 3/3 fail: nothing of the base or 1/3 is FAIL.
+    expect(failing.filter((t) => !/:p[23]:build$/.test(t.build_id)).map((t) => t.id)).toEqual([]);
+    // KernelCI's own validator (kcidb-io from requirements.txt) accepts the file.
+    const kcidbIo = await execa(path.join(projectRoot, '.venv', 'bin', 'python'), ['-c', 'import json, sys, kcidb_io; kcidb_io.schema.V5_0.validate_exactly(json.load(open(sys.argv[1])))', path.join(dir, 'kcidb.json')], { reject: false });
+    expect(kcidbIo.exitCode, kcidbIo.stderr).toBe(0);
     const reply = await readFile(path.join(dir, 'reply.txt'), 'utf8');
     expect(reply).toContain(`In-Reply-To: <${DEMO}>`);
     expect(reply).toMatch(/Reported-by: kharness/);
     expect(reply).toMatch(/avoid\s+the\s+xarray\s+erase\s+in\s+zswap_invalidate/); // prose is wrapped at 75 columns
+    expect(reply).toMatch(/zswap_swapoff/);
   });
 
   it('bisects the series to patch 2', async () => {

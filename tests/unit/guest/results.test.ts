@@ -38,10 +38,13 @@ describe('guest results', () => {
     expect(tap.cases.map((c) => `${c.number} ${c.name} ${c.status}`)).toEqual(['1 test_zswap_usage pass', '1 test_zswap_usage pass', '2 test_zswapin fail', '3 test_x skip']);
   });
 
-  it('counts malformed result lines instead of trusting them', () => {
-    const r = parseResultsJsonl('{"test":"writeback","status":"pass"}\n{"test":"swap-cyc\n');
+  it('reports malformed result lines with their line number instead of trusting them', () => {
+    const ok = '{"test":"writeback","status":"pass","duration_ms":5,"counters_before":{},"counters_after":{},"rc":0}';
+    const r = parseResultsJsonl(`${ok}\n{"test":"swap-cyc\n`);
     expect(r.lines.map((l) => l.test)).toEqual(['writeback']);
     expect(r.malformed).toBe(1);
+    expect(r.errors[0]).toMatchObject({ file: 'results.jsonl', line: 2 });
+    expect(r.errors[0]!.message).toMatch(/^not JSON/);
   });
 
   it('counts probe hits the kernel missed between two kprobe_profile reads', () => {
@@ -50,15 +53,18 @@ describe('guest results', () => {
     expect(missedProbeHits(before, after)).toEqual({ total: 4, detail: 'kharness/store_ret 4' });
   });
 
-  it('reads the counter samples for the plots', () => {
-    expect(parseSamples('0 {"zswpout":1}\n1000 {"zswpout":5}\n1500 {"zswp')).toEqual([
+  it('reads the counter samples for the plots, and names a cut last line', () => {
+    const r = parseSamples('{"t_ms":0,"counters":{"zswpout":1}}\n{"t_ms":1000,"counters":{"zswpout":5}}\n{"t_ms":1500,"counters":{"zswp');
+    expect(r.samples).toEqual([
       { t: 0, values: { zswpout: 1 } },
       { t: 1, values: { zswpout: 5 } },
     ]);
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0]).toMatch(/^samples line 3: not JSON.*unterminated/);
   });
 
   it('attributes a splat to the test that was running', () => {
-    const log = 'kharness-guest: test swap-cycle: start\nkharness-guest: test swap-cycle: pass\nkharness-guest: test writeback: start\nWARNING: CPU: 0 PID: 1 at mm/zswap.c:1 zswap_store+0x1/0x2\n';
+    const log = 'kharness-guest: {"ev":"test","test":"swap-cycle","state":"start"}\nkharness-guest: {"ev":"test","test":"swap-cycle","state":"pass"}\nkharness-guest: {"ev":"test","test":"writeback","state":"start"}\nWARNING: CPU: 0 PID: 1 at mm/zswap.c:1 zswap_store+0x1/0x2\n';
     expect(attributeFindings(triageConsole(log), log).map((f) => f.test)).toEqual(['writeback']);
   });
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeSlot, decodeTrace, deriveOffsets, findSymbols, mergeWithDump, parseFtraceDump, parseTraceText, probeLines } from '../../../src/guest/trace-capture.js';
 import { replayTrace } from '../../../src/model/replay.js';
+import { NEWER, V6_12, selectEra, type ApiEra, type PrototypeCheck } from '../../../src/api/index.js';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 
@@ -13,11 +14,17 @@ function trace(lines: [number, number, string, string][]): string {
   return lines.map(([ts, cpu, event, rest]) => `    zswap-stress-113     [00${cpu}] .....   ${String(ts).padStart(10)}: ${event}: ${rest}`).join('\n');
 }
 
+/** The verdict of prototype checks on a kernel whose functions all have `era`'s prototypes. */
+function apiOf(era: ApiEra, over: Partial<Record<string, PrototypeCheck['result']>> = {}) {
+  return selectEra(era.functions.map((f) => ({ era: era.id, fn: f.fn, expected: '', result: over[f.fn] ?? (f.prototype ? 'match' : 'unchecked'), detail: `${f.fn}: checked` })));
+}
+const OFFSETS = { 'folio.swap': 40, 'zswap_entry.swpentry': 0 };
+
 describe('probe plan', () => {
   const map = ['ffffffff81156791 t zswap_entry_free', 'ffffffff811569b2 t zswap_writeback_entry', 'ffffffff81156e7d T zswap_store', 'ffffffff8115735e T zswap_load', 'ffffffff81157413 T zswap_invalidate', 'ffffffff81157442 T zswap_swapon', 'ffffffff811574ba T zswap_swapoff', 'ffffffff81100000 T __x64_sys_swapoff'].join('\n');
 
   it('probes every zswap function with argument locations from the build', () => {
-    const plan = probeLines(findSymbols(map), { 'folio.swap': 40, 'zswap_entry.swpentry': 0 });
+    const plan = probeLines(findSymbols(map), { offsets: OFFSETS, api: apiOf(V6_12) });
     expect(plan.missing).toEqual([]);
     expect(plan.lines).toContain('p:kharness/store zswap_store swp=+40(%di):x64');
     expect(plan.lines).toContain('p:kharness/free zswap_entry_free entry=%di:x64 swp=+0(%di):x64');
@@ -26,7 +33,7 @@ describe('probe plan', () => {
 
   it('does not probe a function gcc inlined away or cloned, and says why', () => {
     const cloned = map.replace('t zswap_entry_free', 't zswap_entry_free.isra.0').replace(/.*zswap_writeback_entry\n/, '');
-    const plan = probeLines(findSymbols(cloned), { 'folio.swap': 40, 'zswap_entry.swpentry': 0 });
+    const plan = probeLines(findSymbols(cloned), { offsets: OFFSETS, api: apiOf(V6_12) });
     expect(plan.missing).toEqual([
       { fn: 'zswap_writeback_entry', reason: 'no such symbol in this build (renamed, removed, or inlined)' },
       { fn: 'zswap_entry_free', reason: "gcc cloned it as zswap_entry_free.isra.0: its argument registers are not the C signature's" },
@@ -34,8 +41,24 @@ describe('probe plan', () => {
   });
 
   it('does not guess struct offsets it could not derive', () => {
-    const plan = probeLines(findSymbols(map), undefined, 'no preprocessed mm/zswap.c');
+    const plan = probeLines(findSymbols(map), { api: apiOf(V6_12), offsetsError: 'no preprocessed mm/zswap.c' });
     expect(plan.missing.map((m) => m.fn)).toEqual(['zswap_store', 'zswap_load', 'zswap_entry_free']);
+    expect(plan.missing[0]!.reason).toBe('struct offsets unknown: no preprocessed mm/zswap.c');
+  });
+
+  it('probes nothing it could not check the prototype of', () => {
+    const plan = probeLines(findSymbols(map), { offsets: OFFSETS, apiError: 'gcc cannot compile the preprocessed mm/zswap.c itself' });
+    expect(plan.lines).toEqual([]);
+    expect(plan.missing).toHaveLength(8);
+    expect(plan.missing.every((m) => m.reason === 'prototypes not checked: gcc cannot compile the preprocessed mm/zswap.c itself')).toBe(true);
+  });
+
+  it('reads an int zswap_load as an errno, and leaves out a function whose prototype differs', () => {
+    const plan = probeLines(findSymbols(map), { offsets: OFFSETS, api: apiOf(NEWER, { zswap_writeback_entry: 'mismatch' }) });
+    expect(plan.api?.era).toBe('newer');
+    expect(plan.lines.some((l) => /^r\d+:kharness\/load_ret zswap_load err=\$retval:s32$/.test(l))).toBe(true);
+    expect(plan.lines.some((l) => /^r\d+:kharness\/store_ret zswap_store ret=\$retval:u8$/.test(l))).toBe(true);
+    expect(plan.missing).toEqual([{ fn: 'zswap_writeback_entry', reason: 'zswap_writeback_entry: checked' }]);
   });
 
   it('derives offsets by compiling the preprocessed source with gcc', async () => {

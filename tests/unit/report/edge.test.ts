@@ -69,7 +69,7 @@ describe('renderers on unusual reports', () => {
     r.verdict = 'error';
     delete r.firstBadPatch;
     const out = renderAll(r);
-    expect(out.md).toContain('the run is crashed (kharness itself broke) (internal error: cannot read properties of undefined). Not tested: 1/3, 2/3, 3/3.');
+    expect(out.md).toContain('the run is stopped: kharness or the environment broke outside any stage (internal error: cannot read properties of undefined). Not tested: 1/3, 2/3, 3/3.');
     expect(out.md).toContain('| 2/3 | mm: zswap: free entries only from the tree owner | not run | not run | not run | not run | not run | not run |');
     expect(out.html).toContain('<td class="cell v-skipped">not run</td>');
     expect(xmlProblems(out.junit)).toEqual([]);

@@ -1,0 +1,60 @@
+import { ExitCode, type ExitCodeValue } from '../common/errors.js';
+import { combineVerdicts, type Verdict } from '../common/verdict.js';
+import { STAGES, type PatchReport, type RunReport } from '../report/types.js';
+
+/**
+ * The run's verdict, exit code and one-line summary, from the per-step verdicts alone. Every
+ * report format renders these, so this is the one place that may say "passed", and it says so
+ * only when every stage of every step (the base included) passed. Pure: tested without a kernel.
+ */
+export interface RunOutcome {
+  verdict: Verdict;
+  exitCode: ExitCodeValue;
+  summary: string;
+  firstBadPatch?: number;
+}
+
+export function runOutcome(steps: readonly PatchReport[], status: RunReport['status'], total: number, statusReason?: string): RunOutcome {
+  const patches = steps.filter((p) => p.index > 0);
+  const base = steps.find((p) => p.index === 0);
+  const firstBadPatch = patches.find((p) => p.verdict === 'fail')?.index;
+  const failing = patches.filter((p) => p.verdict === 'fail');
+  const broken = steps.filter((p) => p.verdict === 'error');
+  const tested = patches.filter((p) => p.verdict !== 'skipped').length;
+
+  if (status === 'bad-input') return { verdict: 'skipped', exitCode: ExitCode.BadInput, summary: `nothing was tested: ${statusReason ?? 'bad input'}` };
+  if (status === 'crashed') {
+    return { verdict: 'error', exitCode: ExitCode.Infrastructure, summary: `kharness could not finish: ${statusReason ?? 'unknown error'} (${tested} of ${total} patches tested)`, firstBadPatch };
+  }
+  if (status === 'running') return { verdict: 'skipped', exitCode: ExitCode.Infrastructure, summary: `running: ${patches.length} of ${total} patches done`, firstBadPatch };
+
+  let verdict = combineVerdicts(patches.map((p) => p.verdict));
+  // A real failure is the run's finding even where our side broke elsewhere (both are listed).
+  if (failing.length) verdict = 'fail';
+  // The base is not the series' to fail, but when our side broke on it nothing can be compared.
+  if (base?.verdict === 'error' && verdict !== 'fail') verdict = 'error';
+  if (patches.length < total && verdict === 'pass') verdict = 'skipped';
+  if (status === 'interrupted') {
+    if (verdict === 'pass') verdict = 'skipped';
+    return { verdict, exitCode: ExitCode.Interrupted, summary: `interrupted (${statusReason ?? 'Ctrl-C'}): ${tested} of ${total} patches tested${failing.length ? `; ${describe(failing)}` : ''}`, firstBadPatch };
+  }
+  const exitCode: ExitCodeValue = failing.length ? ExitCode.PatchFailed : verdict === 'error' ? ExitCode.Infrastructure : ExitCode.Ok;
+  const parts: string[] = [];
+  if (failing.length) parts.push(describe(failing));
+  if (broken.length) parts.push(`could not test ${broken.map((p) => (p.index === 0 ? 'the base' : `patch ${p.label}`)).join(', ')}: ${broken.map((p) => p.summary).join('; ')}`);
+  const untested = patches.filter((p) => p.verdict === 'skipped');
+  if (untested.length) parts.push(`not tested: ${untested.map((p) => `patch ${p.label} (${p.summary})`).join('; ')}`);
+  if (parts.length === 0) parts.push(allPassed(steps) ? `all ${total} patch(es) passed` : `no patch of ${total} introduced a failure`);
+  if (base && base.verdict !== 'pass' && base.verdict !== 'error') parts.push(`the base itself: ${base.verdict}: ${base.summary}`);
+  if (!base) parts.push('the base was not tested');
+  return { verdict, exitCode, summary: parts.join('; '), firstBadPatch };
+}
+
+function describe(ps: PatchReport[]): string {
+  return ps.map((p) => `patch ${p.label} ${p.verdict}: ${p.summary}`).join('; ');
+}
+
+/** Every stage of every step passed (a stage skipped for a stated reason, with its step passing, counts). */
+export function allPassed(steps: readonly PatchReport[]): boolean {
+  return steps.length > 0 && steps.every((p) => p.verdict === 'pass' && STAGES.every((s) => p.stages[s].verdict === 'pass' || p.stages[s].verdict === 'skipped'));
+}

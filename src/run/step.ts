@@ -1,0 +1,235 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { InputError, errorMessage } from '../common/errors.js';
+import type { Verdict } from '../common/verdict.js';
+import { buildCommit, type BuildResult } from '../build/index.js';
+import { bootGuest, judgeRun, type GuestRun, type KernelUnderTest, type SuiteResult } from '../guest/index.js';
+import type { PatchReport, PersonInfo, StageName, StageReport } from '../report/types.js';
+import type { PatchApplyResult } from '../tree/apply.js';
+import type { KernelTree } from '../tree/worktree.js';
+import type { RunOptions } from './pipeline.js';
+import type { Progress } from './progress.js';
+import { parseMark } from '../guest/console-marks.js';
+import { applyStage, bootStage, buildDetails, buildStage, modelStage, patchVerdict, skippedStage, stage, summarize, testDetails, testStage } from './stages.js';
+
+/** One step of the fold: the base (index 0) or patch k, with its commit in our worktree. */
+export interface Step {
+  index: number;
+  label: string;
+  subject: string;
+  commit?: string;
+  apply?: PatchApplyResult;
+  messageId?: string;
+  author?: PersonInfo;
+}
+
+export interface StepContext {
+  opts: RunOptions;
+  tree: KernelTree;
+  reportDir: string;
+  logsDir: string;
+  rel: (p: string) => string;
+  accel: 'kvm' | 'tcg';
+  interrupted: () => boolean;
+  /** host time the build stage spent outside make (checkpatch, selftest, copies) */
+  addBuildExtra: (ms: number) => void;
+  progress: Progress;
+  progressIndex?: number;
+  /** the commit built before this one: its warnings are the new-warning baseline */
+  previousBuilt?: string;
+  /** the stage functions (the real ones by default; the fold's unit test injects failing ones) */
+  fns?: Partial<StageFns>;
+}
+
+/** The effectful stage functions the fold calls, each with one typed input and output. */
+export interface StageFns {
+  build: (o: Parameters<typeof buildCommit>[0]) => Promise<BuildResult>;
+  boot: (o: Parameters<typeof bootGuest>[0]) => Promise<GuestRun>;
+  judge: (run: GuestRun) => Promise<SuiteResult>;
+}
+
+const REAL: StageFns = { build: buildCommit, boot: bootGuest, judge: judgeRun };
+const fn = <K extends keyof StageFns>(ctx: StepContext, k: K): StageFns[K] => (ctx.fns?.[k] ?? REAL[k]) as StageFns[K];
+
+/** A stage's typed result, or the stage report that says why there is none. */
+type Guarded<T> = { ok: true; value: T } | { ok: false; report: StageReport };
+
+/**
+ * The one place where an exception becomes a verdict. Bad input stops the whole run (exit 2);
+ * Ctrl-C makes the stage `skipped`; anything else is `error`, with the message and where it
+ * happened: our side or the environment broke, never the patch.
+ */
+export async function guard<T>(name: StageName, where: string, interrupted: () => boolean, fn: () => Promise<T>): Promise<Guarded<T>> {
+  const started = Date.now();
+  try {
+    const value = await fn();
+    if (interrupted()) return { ok: false, report: skippedStage('interrupted (Ctrl-C)') };
+    return { ok: true, value };
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    if (interrupted()) return { ok: false, report: skippedStage('interrupted (Ctrl-C)') };
+    const frames = err instanceof Error && err.stack ? err.stack.split('\n').filter((l) => l.trim().startsWith('at ')).slice(0, 3).map((l) => l.trim()) : [];
+    return { ok: false, report: stage('error', `${name} stage of ${where} broke: ${errorMessage(err)}`, frames, {}, Date.now() - started) };
+  }
+}
+
+const LATER: Record<StageName, StageName[]> = { apply: ['build', 'boot', 'test', 'model'], build: ['boot', 'test', 'model'], boot: ['test', 'model'], test: ['model'], model: [] };
+
+function newReport(step: Step, why: string): PatchReport {
+  const s = skippedStage(why);
+  return {
+    index: step.index,
+    label: step.label,
+    subject: step.subject,
+    commit: step.commit,
+    messageId: step.messageId,
+    author: step.author,
+    verdict: 'skipped',
+    summary: why,
+    preExisting: [],
+    stages: { apply: s, build: s, boot: s, test: s, model: s },
+    tests: [],
+  };
+}
+
+function finish(r: PatchReport): PatchReport {
+  r.verdict = patchVerdict(r.stages);
+  r.summary = summarize(r.stages);
+  return r;
+}
+
+/** Sets a stage and, when it did not let the step go on, what the later stages could not do. */
+function settle(r: PatchReport, name: StageName, report: StageReport, laterWhy?: string): void {
+  r.stages[name] = report;
+  if (laterWhy) for (const s of LATER[name]) r.stages[s] = skippedStage(laterWhy);
+}
+
+export function skippedStep(step: Step, why: string): PatchReport {
+  return newReport(step, why);
+}
+
+/** apply → build → boot → test → judge for one step. Never throws but for bad input. */
+export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport> {
+  const r = newReport(step, 'an earlier stage did not pass');
+  const where = step.index === 0 ? 'the base' : `patch ${step.label}`;
+  const show = (text: string): void => ctx.progress.output(ctx.progressIndex ?? 0, text);
+  const t0 = Date.now();
+  const elapsed = (): string => `${Math.round((Date.now() - t0) / 1000)}s`;
+  ctx.progress.stepStarted(ctx.progressIndex ?? 0, `[${step.label}] ${step.subject}`);
+
+  const applied = applyStage(step.apply, ctx.rel, step.index > 0 ? path.join(ctx.logsDir, `apply-${step.index}.log`) : undefined);
+  if (applied.verdict !== 'pass' || !step.commit) {
+    settle(r, 'apply', applied, step.apply?.status === 'skipped' ? 'an earlier patch did not apply' : 'the patch did not apply');
+    return finish(r);
+  }
+  r.stages.apply = applied;
+
+  show(`build (${ctx.opts.config}) ...`);
+  const build = await guard('build', where, ctx.interrupted, () => buildStep(step, ctx));
+  if (!build.ok) {
+    settle(r, 'build', build.report, build.report.verdict === 'skipped' ? build.report.summary : 'the build could not run (not the patch)');
+    return finish(r);
+  }
+  ctx.previousBuilt = step.commit;
+  r.build = buildDetails(build.value);
+  const buildReport = buildStage(build.value, ctx.rel);
+  const art = build.value.artifacts;
+  show(`build ${build.value.verdict} in ${(build.value.durationMs / 1000).toFixed(0)}s${build.value.cached ? ' (cached)' : ''}; ${elapsed()}`);
+  if (!art) {
+    settle(r, 'build', buildReport, buildReport.verdict === 'fail' ? 'the build failed' : 'the build broke (not the patch)');
+    return finish(r);
+  }
+  r.stages.build = buildReport;
+
+  show(`boot and test under ${ctx.accel.toUpperCase()} ...`);
+  const kernel: KernelUnderTest = { image: art.image, systemMap: art.systemMap, zswapPreprocessed: art.zswapPreprocessed, selftest: art.selftest, config: art.config };
+  const guestDir = path.join(ctx.reportDir, `patch-${step.index}`);
+  const attempt = await guestAttempts(kernel, ctx, guestDir, where, (l) => show(`${l}; ${elapsed()}`));
+  if (!attempt.ok) {
+    if (attempt.booted) {
+      // The VM ran; judging its files broke: the boot stage still says what the VM did.
+      r.stages.boot = bootStage(attempt.booted.boot, attempt.booted.boot.findings, ctx.rel);
+      settle(r, 'test', attempt.report, attempt.report.verdict === 'skipped' ? attempt.report.summary : 'the tests could not be judged (not the kernel)');
+    } else settle(r, 'boot', attempt.report, attempt.report.verdict === 'skipped' ? attempt.report.summary : 'the guest could not run (not the kernel)');
+    return finish(r);
+  }
+  recordGuest(r, attempt.value, ctx);
+  const finished = finish(r);
+  // Traces of passing tests are large and tell nothing: keep only the evidence.
+  for (const t of attempt.value.suite.tests) if (t.verdict === 'pass' && t.logs.trace) await rm(t.logs.trace, { force: true });
+  return finished;
+}
+
+async function buildStep(step: Step, ctx: StepContext): Promise<BuildResult> {
+  const started = Date.now();
+  const build = await fn(ctx, 'build')({ tree: ctx.tree, commit: step.commit!, configName: ctx.opts.config, previousCommit: ctx.previousBuilt, checkpatch: step.index > 0, logDir: ctx.logsDir });
+  ctx.addBuildExtra(Math.max(0, Date.now() - started - (build.cached ? 0 : build.durationMs)));
+  return build;
+}
+
+interface GuestOutcome {
+  run: GuestRun;
+  suite: SuiteResult;
+  counts?: Partial<Record<Verdict, number>>;
+}
+
+/** Boot (the VM session), then judge its saved files; repeated while it fails, up to --runs. */
+type Attempt<T> = { ok: true; value: T } | { ok: false; report: StageReport; booted?: GuestRun };
+
+async function guestAttempts(kernel: KernelUnderTest, ctx: StepContext, dir: string, where: string, onProgress: (l: string) => void): Promise<Attempt<GuestOutcome>> {
+  const once = async (outDir: string): Promise<Attempt<{ run: GuestRun; suite: SuiteResult }>> => {
+    const run = await guard('boot', where, ctx.interrupted, () =>
+      fn(ctx, 'boot')({ kernel, tests: ctx.opts.tests, profile: ctx.opts.profile, outDir, trace: ctx.opts.trace, accel: ctx.opts.accel, onLine: (l) => guestProgress(l, onProgress) }),
+    );
+    if (!run.ok) return run;
+    const suite = await guard('test', where, ctx.interrupted, () => fn(ctx, 'judge')(run.value));
+    if (!suite.ok) return { ok: false, report: suite.report, booted: run.value };
+    return { ok: true, value: { run: run.value, suite: suite.value } };
+  };
+  const first = await once(dir);
+  if (!first.ok || first.value.suite.verdict !== 'fail' || ctx.opts.runs <= 1) return first;
+  const counts: Partial<Record<Verdict, number>> = { fail: 1 };
+  let kept = first.value;
+  for (let i = 2; i <= ctx.opts.runs && !ctx.interrupted(); i++) {
+    const again = await once(`${dir}-run${i}`);
+    const v: Verdict = again.ok ? again.value.suite.verdict : 'error';
+    counts[v] = (counts[v] ?? 0) + 1;
+    if (again.ok && v !== 'fail' && v !== 'pass') kept = again.value;
+  }
+  return { ok: true, value: { ...kept, counts: Object.keys(counts).length > 1 ? counts : undefined } };
+}
+
+/** The guest marks each test's start and end on the console: shown as progress, never judged. */
+function guestProgress(line: string, show: (l: string) => void): void {
+  const m = parseMark(line);
+  if (m) show(`test ${m.test}: ${m.state}`);
+}
+
+/** The boot, test and judge stages from one judged guest run. */
+function recordGuest(r: PatchReport, g: GuestOutcome, ctx: StepContext): void {
+  const { suite, counts } = g;
+  const boot = bootStage(suite.boot, suite.findings, ctx.rel);
+  r.stages.boot = boot;
+  if (boot.verdict !== 'pass') {
+    for (const s of LATER.boot) r.stages[s] = skippedStage(boot.verdict === 'fail' ? 'the kernel did not boot' : 'the VM broke before the suite started (not the kernel)');
+  } else {
+    r.stages.test = testStage(suite, ctx.rel);
+    r.stages.model = modelStage(suite, ctx.rel);
+    if (counts) {
+      for (const s of ['test', 'model'] as const) {
+        if (r.stages[s].verdict === 'fail') r.stages[s] = { ...r.stages[s], verdict: 'flaky', flakyCounts: counts, summary: `flaky: ${Object.entries(counts).map(([v, n]) => `${v} ${n}x`).join(', ')}; ${r.stages[s].summary}` };
+      }
+    }
+  }
+  r.tests = suite.tests.map(testDetails);
+  if (suite.coverage) r.suiteCoverage = { paths: suite.coverage.map((c) => ({ path: c.path, label: c.label, count: c.count })), gaps: suite.gaps };
+  r.boot = {
+    status: suite.boot.status,
+    reason: suite.boot.reason,
+    accel: suite.boot.accel,
+    durationMs: suite.boot.durationMs,
+    bootToCommandMs: suite.boot.bootToCommandMs,
+    consoleLog: ctx.rel(suite.boot.consoleLog),
+    consoleTail: suite.boot.consoleTail,
+  };
+}

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../../src/common/errors.js';
+import type { BuildResult } from '../../../src/build/index.js';
+import type { GuestRun, SuiteResult } from '../../../src/guest/index.js';
+import type { BootOutcome } from '../../../src/boot/vm.js';
+import { runStep, type StageFns, type Step, type StepContext } from '../../../src/run/step.js';
+import { runOutcome } from '../../../src/run/outcome.js';
+import { STAGES, type PatchReport } from '../../../src/report/types.js';
+
+const step: Step = { index: 1, label: '1/1', subject: 'mm: zswap: a patch', commit: 'abc123', apply: { index: 1, subject: 's', status: 'applied', conflicts: [], log: '' } };
+
+const build = (): BuildResult => ({
+  commit: 'abc123', config: 'zswap', verdict: 'pass', summary: 'built', durationMs: 1, errors: [], newWarnings: [], warningsTotal: 0, logPath: '/r/logs/b.log', objectsBuilt: 3, cached: false,
+  artifacts: { dir: '/a', image: '/a/bzImage', systemMap: '/a/System.map', config: '/a/config' },
+});
+const boot: BootOutcome = { status: 'completed', guestExit: 0, reason: 'the suite ran', accel: 'tcg', accelReason: 'test', consoleLog: '/r/patch-1/console.log', consoleTail: '', findings: [], durationMs: 5, bootToCommandMs: 2 };
+const guestRun = (): GuestRun => ({ runDir: '/r/patch-1', boot, plan: { tests: ['swap-cycle'], profile: 'quick', trace: false, budgetS: 600, testTimeoutS: 300, selftestTimeoutS: 180 } });
+const suite = (): SuiteResult => ({
+  verdict: 'pass', summary: 'ok', boot, findings: [], gaps: [], runDir: '/r/patch-1', profile: 'quick',
+  tests: [{
+    name: 'swap-cycle', verdict: 'pass', workloadVerdict: 'pass', modelVerdict: 'pass', summary: 'passed', coverage: [], gaps: [], badPages: [], badPagesTotal: 0, violations: [],
+    conformance: { verdict: 'pass', reason: 'replayed' }, dataOracle: { verdict: 'pass', reason: 'ok' }, counterOracle: { verdict: 'pass', reason: 'ok' }, findings: [], samples: [], evidence: [], logs: {},
+  }],
+});
+
+function ctx(fns: Partial<StageFns>, interrupted = false): StepContext {
+  return {
+    opts: { input: 'x', config: 'zswap', tests: ['swap-cycle'], profile: 'quick', runs: 1, trace: true },
+    tree: { repo: '/t', worktree: '/w', workDir: '/wd' } as never,
+    reportDir: '/r', logsDir: '/r/logs', rel: (p) => p, accel: 'tcg', interrupted: () => interrupted, addBuildExtra: () => undefined,
+    progress: { stepStarted() {}, output() {}, stepDone() {}, close: async () => undefined },
+    fns: { build: async () => build(), boot: async () => guestRun(), judge: async () => suite(), ...fns },
+  };
+}
+
+const boom = (msg: string) => async (): Promise<never> => {
+  throw new Error(msg);
+};
+
+function saysPassed(p: PatchReport): boolean {
+  return /\bpass(ed)?\b/.test(p.summary) || p.verdict === 'pass';
+}
+
+describe('the fold over one step', () => {
+  it('passes a step only when every stage ran and passed', async () => {
+    const r = await runStep(step, ctx({}));
+    expect(r.verdict).toBe('pass');
+    expect(STAGES.map((s) => r.stages[s].verdict)).toEqual(['pass', 'pass', 'pass', 'pass', 'pass']);
+  });
+
+  const cases: [keyof StageFns, string, string[]][] = [
+    ['build', 'build', ['boot', 'test', 'model']],
+    ['boot', 'boot', ['test', 'model']],
+    ['judge', 'test', ['model']],
+  ];
+  for (const [fn, stageName, later] of cases) {
+    it(`turns an exception in ${fn} into an error of the ${stageName} stage, with the message and where`, async () => {
+      const r = await runStep(step, ctx({ [fn]: boom(`${fn} exploded: ENOSPC`) }));
+      const s = r.stages[stageName as keyof PatchReport['stages']];
+      expect(s.verdict).toBe('error');
+      expect(s.summary).toContain(`${fn} exploded: ENOSPC`);
+      expect(s.summary).toContain('patch 1/1');
+      expect(s.evidence.some((e) => e.startsWith('at '))).toBe(true);
+      for (const l of later) expect(r.stages[l as keyof PatchReport['stages']].verdict).toBe('skipped');
+      expect(r.verdict).toBe('error');
+      expect(saysPassed(r)).toBe(false);
+      const run = runOutcome([r], 'complete', 1);
+      expect(run.exitCode).toBe(3);
+      expect(run.verdict).toBe('error');
+      expect(run.summary).not.toMatch(/passed/);
+    });
+  }
+
+  it('lets bad input through: the run stops with exit 2, not a stage verdict', async () => {
+    await expect(runStep(step, ctx({ build: async () => Promise.reject(new InputError('unknown config')) }))).rejects.toBeInstanceOf(InputError);
+  });
+
+  it('a build that failed without a kernel is the patch failing, and nothing after it passes', async () => {
+    const r = await runStep(step, ctx({ build: async () => ({ ...build(), verdict: 'fail', summary: 'build error: mm/zswap.c:10: x', artifacts: undefined }) }));
+    expect(r.stages.build.verdict).toBe('fail');
+    expect(r.stages.boot.verdict).toBe('skipped');
+    expect(r.verdict).toBe('fail');
+  });
+
+  it('a make that broke (our side) is an error even though the build returned normally', async () => {
+    const r = await runStep(step, ctx({ build: async () => ({ ...build(), verdict: 'error', summary: 'make was killed (SIGKILL)', artifacts: undefined }) }));
+    expect(r.stages.build.verdict).toBe('error');
+    expect(r.stages.boot.summary).toMatch(/not the patch/);
+    expect(r.verdict).toBe('error');
+  });
+
+  it('a VM that broke before the suite is an error, not the kernel failing to boot', async () => {
+    const broken = { ...boot, status: 'error' as const, reason: 'vng exited 1 before the kernel started', bootToCommandMs: undefined };
+    const r = await runStep(step, ctx({ judge: async () => ({ ...suite(), boot: broken, verdict: 'error' }) }));
+    expect(r.stages.boot.verdict).toBe('error');
+    expect(r.stages.test.verdict).toBe('skipped');
+    expect(r.verdict).toBe('error');
+  });
+
+  it('Ctrl-C during a stage makes it skipped, never pass or fail', async () => {
+    const r = await runStep(step, ctx({ build: boom('make killed by SIGKILL') }, true));
+    expect(r.stages.build.verdict).toBe('skipped');
+    expect(r.stages.build.summary).toMatch(/interrupted/);
+    expect(r.verdict).toBe('skipped');
+  });
+
+  it('a step whose tests were all skipped in the guest is not a pass', async () => {
+    const s = suite();
+    s.tests[0] = { ...s.tests[0]!, verdict: 'skipped', workloadVerdict: 'skipped', modelVerdict: 'skipped', summary: 'test_zswap was not built' };
+    const r = await runStep(step, ctx({ judge: async () => ({ ...s, verdict: 'skipped' }) }));
+    expect(r.stages.test.verdict).toBe('skipped');
+    expect(r.verdict).toBe('skipped');
+    expect(r.summary).toMatch(/not tested/);
+  });
+});
