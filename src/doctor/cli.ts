@@ -54,6 +54,8 @@ export async function runDoctor(): Promise<DoctorCheck[]> {
   add('make', await version('make'));
   for (const tool of ['bc', 'bison', 'flex', 'cpio', 'zstd', 'perl', 'git']) add(tool, await version(tool, tool === 'bc' ? ['--version'] : ['--version']));
   add('ccache', await version('ccache'), true);
+  // Locks (flock), no orphan VM or make after a kill -9 (setpriv --pdeathsig, timeout backstop).
+  for (const tool of ['flock', 'setpriv', 'timeout']) add(tool, await version(tool));
   const libelf = await execa('dpkg-query', ['-W', '-f=${Version}', 'libelf-dev'], { reject: false });
   add('libelf-dev', { ok: libelf.exitCode === 0, detail: libelf.exitCode === 0 ? String(libelf.stdout) : 'not installed' });
   const libssl = await execa('dpkg-query', ['-W', '-f=${Version}', 'libssl-dev'], { reject: false });

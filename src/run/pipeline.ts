@@ -40,6 +40,8 @@ export interface RunOptions extends OutputOptions {
   work?: string;
   /** test the base too (default true): failures it has are pre-existing, not the patch's */
   testBase?: boolean;
+  /** keep the traces of passing tests (large), so `kharness judge` can replay them later too */
+  keepTraces?: boolean;
 }
 
 export interface RunResult {

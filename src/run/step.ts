@@ -156,7 +156,7 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
   recordGuest(r, attempt.value, ctx);
   const finished = finish(r);
   // Traces of passing tests are large and tell nothing: keep only the evidence.
-  for (const t of attempt.value.suite.tests) if (t.verdict === 'pass' && t.logs.trace) await rm(t.logs.trace, { force: true });
+  if (!ctx.opts.keepTraces) for (const t of attempt.value.suite.tests) if (t.verdict === 'pass' && t.logs.trace) await rm(t.logs.trace, { force: true });
   return finished;
 }
 
