@@ -19,7 +19,7 @@ Exit codes:
   0    every patch passed
   1    some patch failed (does not apply, does not build, new warnings, oops, data mismatch, model violation)
   2    bad usage or bad input (unreadable mbox, unknown message-id, missing patch, unknown option)
-  3    infrastructure error (our side or the environment broke: never blamed on a patch)
+  3    infrastructure error (our side or the environment broke, or a patch could not be tested: never blamed on a patch)
   130  interrupted (Ctrl-C); the partial report is kept`;
 
 export function buildProgram(): Command {

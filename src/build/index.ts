@@ -92,7 +92,21 @@ function tail(log: string, n = 20): string {
   return log.trimEnd().split('\n').slice(-n).join('\n');
 }
 
-const ENVIRONMENT_FAILURE = /No space left on device|Cannot allocate memory|virtual memory exhausted|Killed signal terminated program|fork: Resource temporarily unavailable|make: \*\*\* No rule to make target 'bzImage'/;
+const ENVIRONMENT_FAILURE = new RegExp(
+  [
+    'No space left on device',
+    'Cannot allocate memory',
+    'virtual memory exhausted',
+    'Killed signal terminated program',
+    'fork: Resource temporarily unavailable',
+    "make: \\*\\*\\* No rule to make target 'bzImage'",
+    // the toolchain itself missing: nothing a patch can do
+    'ccache: error: Could not find compiler "[^"]+" in PATH',
+    '/bin/sh: \\d+: (?:gcc|cc|ld|as|ccache|make|perl|flex|bison|bc): not found',
+    'make(?:\\[\\d+\\])?: (?:gcc|cc|ld|as|ccache): (?:No such file or directory|Command not found)',
+    'gcc: fatal error: cannot execute',
+  ].join('|'),
+);
 
 /**
  * Builds COMMIT of the tree's worktree with the named config in the persistent build dir, so

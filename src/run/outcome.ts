@@ -38,15 +38,18 @@ export function runOutcome(steps: readonly PatchReport[], status: RunReport['sta
     if (verdict === 'pass') verdict = 'skipped';
     return { verdict, exitCode: ExitCode.Interrupted, summary: `interrupted (${statusReason ?? 'Ctrl-C'}): ${tested} of ${total} patches tested${failing.length ? `; ${describe(failing)}` : ''}`, firstBadPatch };
   }
-  const exitCode: ExitCodeValue = failing.length ? ExitCode.PatchFailed : verdict === 'error' ? ExitCode.Infrastructure : ExitCode.Ok;
+  // Exit 0 says every patch passed: a run that could not test some patch (and found no failure)
+  // says so with 3, never with 0.
+  // A flaky patch failed at least once: that is a finding (1), with the counts in the report.
+  const exitCode: ExitCodeValue = failing.length || verdict === 'flaky' ? ExitCode.PatchFailed : verdict === 'pass' ? ExitCode.Ok : ExitCode.Infrastructure;
   const parts: string[] = [];
   if (failing.length) parts.push(describe(failing));
   if (broken.length) parts.push(`could not test ${broken.map((p) => (p.index === 0 ? 'the base' : `patch ${p.label}`)).join(', ')}: ${broken.map((p) => p.summary).join('; ')}`);
   const untested = patches.filter((p) => p.verdict === 'skipped');
   if (untested.length) parts.push(`not tested: ${untested.map((p) => `patch ${p.label} (${p.summary})`).join('; ')}`);
   if (parts.length === 0) parts.push(allPassed(steps) ? `all ${total} patch(es) passed` : `no patch of ${total} introduced a failure`);
-  if (base && base.verdict !== 'pass' && base.verdict !== 'error') parts.push(`the base itself: ${base.verdict}: ${base.summary}`);
-  if (!base) parts.push('the base was not tested');
+  if (base && base.verdict !== 'pass' && base.verdict !== 'error' && base.verdict !== 'skipped') parts.push(`the base itself: ${base.verdict}: ${base.summary}`);
+  if (!base || base.verdict === 'skipped') parts.push('the base was not tested');
   return { verdict, exitCode, summary: parts.join('; '), firstBadPatch };
 }
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statfsSync } from 'node:fs';
 import { copyFile, writeFile } from 'node:fs/promises';
 import { cpus, hostname, release, totalmem } from 'node:os';
 import path from 'node:path';
@@ -121,7 +121,7 @@ interface RunState {
 
 async function writeRunReport(st: RunState, status: RunReport['status'], statusReason?: string): Promise<RunReport | undefined> {
   if (!st.reportDir) return undefined;
-  const testedBase = st.opts.testBase !== false && st.steps[0]?.index === 0;
+  const testedBase = st.opts.testBase !== false && st.steps[0]?.index === 0 && st.steps[0].verdict !== 'skipped';
   const judged = st.steps.map((p) => (p.index > 0 && testedBase ? applyPreExisting(st.steps[0]!, p) : p));
   const outcome = runOutcome(judged, status, st.total, statusReason);
   const slug = st.series?.slug ?? 'unloaded-series';
@@ -180,7 +180,8 @@ export async function runSeries(opts: RunOptions): Promise<RunResult> {
   } catch (err) {
     const badInput = err instanceof InputError;
     const status: RunReport['status'] = st.interrupted ? 'interrupted' : badInput ? 'bad-input' : 'crashed';
-    const report = await writeRunReport(st, status, st.interrupted ? 'Ctrl-C' : errorMessage(err)).catch(() => undefined);
+    const reason = st.interrupted ? 'Ctrl-C' : `${errorMessage(err)}${diskFull(st)}`;
+    const report = await writeRunReport(st, status, reason).catch(() => undefined);
     if (report && !badInput) process.stderr.write(`kharness: partial report kept in ${st.reportDir}\n`);
     if (st.interrupted && report) return { report, reportDir: st.reportDir!, exitCode: report.exitCode as ExitCodeValue };
     throw err instanceof Error ? err : new InfraError(errorMessage(err));
@@ -226,7 +227,7 @@ async function applyAll(st: RunState, p: { loaded: Awaited<ReturnType<typeof loa
     { index: 0, label: 'base', subject: `base ${chosen.commit.slice(0, 12)}`, commit: chosen.commit },
     ...applied.patches.map((a) => ({ index: a.index, label: `${a.index}/${st.total}`, subject: a.subject, commit: a.commit, apply: a, messageId: series.patches[a.index - 1]?.messageId, author: series.patches[a.index - 1]?.author })),
   ];
-  return opts.testBase === false ? steps.slice(1) : steps;
+  return steps;
 }
 
 /** The fold: one step after another, each ending in a report on disk. */
@@ -246,7 +247,8 @@ async function fold(st: RunState, steps: Step[]): Promise<void> {
   };
   try {
     for (const [i, step] of steps.entries()) {
-      const stopped = stopReason(st);
+      // --no-base-test: the base is still a step of the report, one that says why it was not run.
+      const stopped = step.index === 0 && st.opts.testBase === false ? 'not tested: --no-base-test' : stopReason(st);
       const report = stopped ? skippedStep(step, stopped) : await runStep(step, { ...ctx, progressIndex: i });
       st.steps.push(report);
       progress.stepDone(i, `[${step.label}] ${report.verdict.toUpperCase()} ${step.subject}${report.verdict === 'pass' ? '' : `: ${report.summary.slice(0, 160)}`}`);
@@ -254,6 +256,22 @@ async function fold(st: RunState, steps: Step[]): Promise<void> {
     }
   } finally {
     await progress.close();
+  }
+}
+
+/**
+ * Tools rarely say "No space left on device" in so many words (git says "unable to write file"):
+ * when something broke, say whether the work folder's filesystem is full.
+ */
+function diskFull(st: RunState): string {
+  const dir = st.tree?.workDir ?? st.opts.work;
+  if (!dir || !existsSync(dir)) return '';
+  try {
+    const fs = statfsSync(dir);
+    const freeMiB = (fs.bavail * fs.bsize) / 2 ** 20;
+    return freeMiB < 64 ? ` (No space left on device: ${freeMiB.toFixed(0)} MiB free in ${dir})` : '';
+  } catch {
+    return '';
   }
 }
 

@@ -38,7 +38,8 @@ describe('the run outcome', () => {
     expect(p1.verdict).toBe('skipped');
     expect(p1.stages.build.summary).toMatch(/fails as the base does/);
     const o = runOutcome([base, p1], 'complete', 1);
-    expect(o.exitCode).toBe(0);
+    // nothing was tested: not the 0 that says every patch passed
+    expect(o.exitCode).toBe(3);
     expect(o.verdict).toBe('skipped');
     expect(o.summary).not.toMatch(/passed/);
     expect(o.summary).toMatch(/not tested/);
@@ -48,6 +49,13 @@ describe('the run outcome', () => {
     const o = runOutcome([step(0, {}), step(1, { test: stage('fail', 'swap-cycle: 3 page(s) read back wrong') })], 'complete', 1);
     expect(o).toMatchObject({ verdict: 'fail', exitCode: 1, firstBadPatch: 1 });
     expect(o.summary).toContain('patch 1/1 fail: test fail: swap-cycle: 3 page(s) read back wrong');
+  });
+
+  it('--no-base-test: the base is a skipped step, the patches still pass, the summary says the base was not tested', () => {
+    const base = step(0, { apply: skippedStage('not tested: --no-base-test'), build: skippedStage('x'), boot: skippedStage('x'), test: skippedStage('x'), model: skippedStage('x') });
+    const o = runOutcome([base, step(1, {})], 'complete', 1);
+    expect(o).toMatchObject({ verdict: 'pass', exitCode: 0 });
+    expect(o.summary).toBe('no patch of 1 introduced a failure; the base was not tested');
   });
 
   it('interrupted is 130 and never a pass', () => {
