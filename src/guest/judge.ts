@@ -257,7 +257,8 @@ async function judgeWorkloadOutput(runDir: string, name: string, base: TestJudge
     const r = await guestText(path.join(runDir, f), LIMITS.out, problems);
     if (!r) continue;
     if (r.truncated) problems.push(`${f} is over ${LIMITS.out} bytes: only its start was read`);
-    const out = parseWorkloadOutput(r.text);
+    const out = parseWorkloadOutput(r.text, f);
+    problems.push(...out.errors.slice(0, 5));
     base.badPages.push(...out.bad);
     base.badPagesTotal += out.badTotal ?? out.bad.length;
     if (out.error) base.evidence.push(`workload error: ${out.error}`);

@@ -1,5 +1,6 @@
+import { z } from 'zod';
 import type { DataEvent } from '../model/trace-types.js';
-import { parseRecords, TestResultSchema, type ProtocolError, type TestResultRecord } from './protocol.js';
+import { formatZodError, parseRecords, TestResultSchema, type ProtocolError, type TestResultRecord } from './protocol.js';
 
 /** One line of the guest's results.jsonl, as suite.sh writes it (validated by protocol.ts). */
 export type GuestTestLine = TestResultRecord;
@@ -28,40 +29,58 @@ export function parseResultsJsonl(text: string): { lines: GuestTestLine[]; malfo
   return { lines: records.map((r) => r.record), malformed: errors.length, errors };
 }
 
-/** The workload's stdout: JSON events, among them `bad` pages and the final `done`. */
-export function parseWorkloadOutput(text: string): { bad: BadPage[]; events: Record<string, unknown>[]; badTotal?: number; error?: string } {
+const BadEventSchema = z
+  .object({
+    ev: z.literal('bad'),
+    phase: z.string(),
+    region: z.string(),
+    page: z.number().int().nonnegative(),
+    addr: z.string(),
+    expect_version: z.number().int(),
+    seen_version: z.number().int(),
+    seen_page: z.number().int(),
+    zero: z.boolean(),
+    first_bad_word: z.number().int(),
+  })
+  .passthrough();
+const DoneEventSchema = z.object({ ev: z.literal('done'), bad: z.number().int().nonnegative() }).passthrough();
+
+/**
+ * The workload's stdout: JSON events, among them `bad` pages and the final `done`. Untrusted (it
+ * crossed the guest boundary): a line that is not valid JSON, or a `bad`/`done` event of the wrong
+ * shape, is an error naming its line, never dropped: a lost `bad` line would be a wrong page unseen.
+ */
+export function parseWorkloadOutput(text: string, fileName = 'workload output'): { bad: BadPage[]; events: Record<string, unknown>[]; badTotal?: number; error?: string; errors: string[] } {
   const bad: BadPage[] = [];
   const events: Record<string, unknown>[] = [];
+  const errors: string[] = [];
   let badTotal: number | undefined;
   let error: string | undefined;
-  for (const raw of text.split('\n')) {
-    if (!raw.trim().startsWith('{')) continue;
+  text.split('\n').forEach((raw, i) => {
+    if (!raw.trim().startsWith('{')) return;
     let ev: Record<string, unknown>;
     try {
       ev = JSON.parse(raw) as Record<string, unknown>;
-    } catch {
-      continue;
+    } catch (err) {
+      // The last line may be cut by the VM dying mid-write: only that one is forgiven.
+      if (i < text.trimEnd().split('\n').length - 1) errors.push(`${fileName} line ${i + 1}: not JSON (${(err as Error).message})`);
+      return;
     }
     events.push(ev);
     if (ev.ev === 'bad') {
-      bad.push({
-        phase: String(ev.phase),
-        region: String(ev.region),
-        page: Number(ev.page),
-        addr: String(ev.addr),
-        expectVersion: Number(ev.expect_version),
-        seenVersion: Number(ev.seen_version),
-        seenPage: Number(ev.seen_page),
-        zero: ev.zero === true,
-        firstBadWord: Number(ev.first_bad_word),
-      });
+      const b = BadEventSchema.safeParse(ev);
+      if (!b.success) return void errors.push(`${fileName} line ${i + 1}: ${formatZodError(b.error)}`);
+      const e = b.data;
+      bad.push({ phase: e.phase, region: e.region, page: e.page, addr: e.addr, expectVersion: e.expect_version, seenVersion: e.seen_version, seenPage: e.seen_page, zero: e.zero, firstBadWord: e.first_bad_word });
     } else if (ev.ev === 'done') {
-      badTotal = Number(ev.bad);
+      const d = DoneEventSchema.safeParse(ev);
+      if (!d.success) return void errors.push(`${fileName} line ${i + 1}: ${formatZodError(d.error)}`);
+      badTotal = d.data.bad;
     } else if (ev.ev === 'error') {
       error = `${String(ev.what)}: ${String(ev.msg)}`;
     }
-  }
-  return { bad, events, badTotal, error };
+  });
+  return { bad, events, badTotal, error, errors };
 }
 
 export function describeBadPage(b: BadPage): string {
