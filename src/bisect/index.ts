@@ -67,6 +67,9 @@ export function judgeSuite(suite: SuiteResult, badWhen: BadWhen): { outcome: Ste
     return t.verdict === 'fail';
   });
   const bootBad = suite.boot.bootToCommandMs === undefined && suite.boot.status !== 'completed';
+  // A splat no test owns (a panic in swapon before the first test) is the kernel's too.
+  const orphans = badWhen.test || badWhen.stage === 'model' ? [] : suite.findings.filter((f) => !f.test);
+  if (orphans.length) return { outcome: 'bad', reason: `kernel: ${orphans[0]!.title}`, evidence: orphans.map((f) => f.excerpt.split('\n').slice(0, 6).join('\n')) };
   if (failing.length === 0 && !(bootBad && badWhen.stage === 'any')) {
     if (badWhen.test && tests.every((t) => t.verdict === 'skipped')) return { outcome: 'skip', reason: `${badWhen.test} did not run`, evidence: [] };
     return { outcome: 'good', reason: `passed${badWhen.test ? ` ${badWhen.test}` : ''}`, evidence: [] };

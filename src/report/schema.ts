@@ -138,6 +138,7 @@ export const PatchReportSchema = z.object({
     model: StageReportSchema,
   }),
   build: BuildDetailsSchema.optional(),
+  kernelFindings: z.array(z.object({ kind: z.string(), title: z.string(), signature: z.string() })).optional(),
   tests: z.array(TestDetailsSchema),
   suiteCoverage: z
     .object({

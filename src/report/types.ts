@@ -153,6 +153,8 @@ export interface PatchReport {
   stages: Record<StageName, StageReport>;
   build?: BuildDetails;
   tests: TestDetails[];
+  /** console findings no test owns (a splat before the first test, or after the last) */
+  kernelFindings?: { kind: string; title: string; signature: string }[];
   /** lifetime paths summed over the traced tests; gaps: paths no test ran (labels) */
   suiteCoverage?: { paths: { path: string; label: string; count: number }[]; gaps: string[] };
   boot?: { status: string; reason: string; accel: string; durationMs: number; bootToCommandMs?: number; consoleLog?: string; consoleTail: string };

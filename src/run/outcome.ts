@@ -24,7 +24,9 @@ export function runOutcome(steps: readonly PatchReport[], status: RunReport['sta
 
   if (status === 'bad-input') return { verdict: 'skipped', exitCode: ExitCode.BadInput, summary: `nothing was tested: ${statusReason ?? 'bad input'}` };
   if (status === 'crashed') {
-    return { verdict: 'error', exitCode: ExitCode.Infrastructure, summary: `kharness could not finish: ${statusReason ?? 'unknown error'} (${tested} of ${total} patches tested)`, firstBadPatch };
+    // A failure found before the crash still stands (exit 1); the crash is said beside it.
+    const found = failing.length ? `; found before that: ${describe(failing)}` : '';
+    return { verdict: failing.length ? 'fail' : 'error', exitCode: failing.length ? ExitCode.PatchFailed : ExitCode.Infrastructure, summary: `kharness could not finish: ${statusReason ?? 'unknown error'} (${tested} of ${total} patches tested)${found}`, firstBadPatch };
   }
   if (status === 'running') return { verdict: 'skipped', exitCode: ExitCode.Infrastructure, summary: `running: ${patches.length} of ${total} patches done`, firstBadPatch };
 
@@ -40,8 +42,9 @@ export function runOutcome(steps: readonly PatchReport[], status: RunReport['sta
   }
   // Exit 0 says every patch passed: a run that could not test some patch (and found no failure)
   // says so with 3, never with 0.
-  // A flaky patch failed at least once: that is a finding (1), with the counts in the report.
-  const exitCode: ExitCodeValue = failing.length || verdict === 'flaky' ? ExitCode.PatchFailed : verdict === 'pass' ? ExitCode.Ok : ExitCode.Infrastructure;
+  // Flaky (failed, then passed on retry) is not blamed, as in JUnit and KCIDB: exit 0, with the
+  // counts in every report and no "passed" in the summary.
+  const exitCode: ExitCodeValue = failing.length ? ExitCode.PatchFailed : verdict === 'pass' || verdict === 'flaky' ? ExitCode.Ok : ExitCode.Infrastructure;
   const parts: string[] = [];
   if (failing.length) parts.push(describe(failing));
   if (broken.length) parts.push(`could not test ${broken.map((p) => (p.index === 0 ? 'the base' : `patch ${p.label}`)).join(', ')}: ${broken.map((p) => p.summary).join('; ')}`);

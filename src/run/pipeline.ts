@@ -3,7 +3,7 @@ import { copyFile, writeFile } from 'node:fs/promises';
 import { cpus, hostname, release, totalmem } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { InfraError, InputError, errorMessage, type ExitCodeValue } from '../common/errors.js';
+import { InfraError, InputError, KharnessError, errorMessage, type ExitCodeValue } from '../common/errors.js';
 import { killChildren, onInterrupt } from '../common/exec.js';
 import type { OutputOptions } from '../common/output.js';
 import { defaultTreePath, projectRoot, venvBin } from '../common/paths.js';
@@ -147,8 +147,18 @@ async function writeRunReport(st: RunState, status: RunReport['status'], statusR
   };
   const started = Date.now();
   mkdirSync(st.reportDir, { recursive: true });
-  // Without a series there is no one to reply to and nothing for KCIDB or JUnit: say what happened.
-  r.files = await writeReports(st.reportDir, r, st.series ? {} : { formats: ['json', 'md', 'html'] });
+  try {
+    // Without a series there is no one to reply to and nothing for KCIDB or JUnit: say what happened.
+    r.files = await writeReports(st.reportDir, r, st.series ? {} : { formats: ['json', 'md', 'html'] });
+  } catch (err) {
+    // A report our own schema refuses (a value the guest made impossible, say) must still leave a
+    // report: the verdicts without the details that broke it, and why.
+    const slim: RunReport = { ...r, status: status === 'running' ? 'running' : 'crashed', statusReason: `the full report was refused: ${errorMessage(err)}`, patches: r.patches.map((p) => ({ ...p, tests: [], suiteCoverage: undefined, build: undefined, boot: undefined, kernelFindings: undefined })) };
+    slim.exitCode = slim.status === 'crashed' ? runOutcome(slim.patches, 'crashed', st.total, slim.statusReason).exitCode : r.exitCode;
+    r.files = await writeReports(st.reportDir, slim, { formats: ['json', 'md'] });
+    st.phases.reports += Date.now() - started;
+    return slim;
+  }
   st.phases.reports += Date.now() - started;
   return r;
 }
@@ -182,9 +192,14 @@ export async function runSeries(opts: RunOptions): Promise<RunResult> {
     const status: RunReport['status'] = st.interrupted ? 'interrupted' : badInput ? 'bad-input' : 'crashed';
     const reason = st.interrupted ? 'Ctrl-C' : `${errorMessage(err)}${diskFull(st)}`;
     const report = await writeRunReport(st, status, reason).catch(() => undefined);
-    if (report && !badInput) process.stderr.write(`kharness: partial report kept in ${st.reportDir}\n`);
-    if (st.interrupted && report) return { report, reportDir: st.reportDir!, exitCode: report.exitCode as ExitCodeValue };
-    throw err instanceof Error ? err : new InfraError(errorMessage(err));
+    if (!report) throw err instanceof Error ? err : new InfraError(errorMessage(err));
+    // The report decides the exit code (a failure found before a crash is still exit 1).
+    if (!st.interrupted) {
+      process.stderr.write(`kharness: ${reason}\n`);
+      if (err instanceof KharnessError && err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
+      if (!badInput) process.stderr.write(`kharness: partial report kept in ${st.reportDir}\n`);
+    }
+    return { report, reportDir: st.reportDir!, exitCode: report.exitCode as ExitCodeValue };
   } finally {
     onInterrupt(undefined);
     await unlock?.();
@@ -249,7 +264,10 @@ async function fold(st: RunState, steps: Step[]): Promise<void> {
     for (const [i, step] of steps.entries()) {
       // --no-base-test: the base is still a step of the report, one that says why it was not run.
       const stopped = step.index === 0 && st.opts.testBase === false ? 'not tested: --no-base-test' : stopReason(st);
-      const report = stopped ? skippedStep(step, stopped) : await runStep(step, { ...ctx, progressIndex: i });
+      // One context for the whole fold: what a step leaves for the next (the commit built last,
+      // the new-warning baseline) must reach it.
+      ctx.progressIndex = i;
+      const report = stopped ? skippedStep(step, stopped) : await runStep(step, ctx);
       st.steps.push(report);
       progress.stepDone(i, `[${step.label}] ${report.verdict.toUpperCase()} ${step.subject}${report.verdict === 'pass' ? '' : `: ${report.summary.slice(0, 160)}`}`);
       if (!st.interrupted) await writeRunReport(st, 'running');

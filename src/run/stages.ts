@@ -84,7 +84,9 @@ export function testStage(s: SuiteResult, rel: (p: string) => string): StageRepo
   const logs: Record<string, string> = {};
   for (const t of s.tests) for (const [k, v] of Object.entries(t.logs)) if (k !== 'trace') logs[`${t.name}.${k}`] = rel(v);
   const duration = s.tests.reduce((sum, t) => sum + (t.durationMs ?? 0), 0);
-  return stage(orphan.length && verdict === 'pass' ? 'fail' : verdict, summary, evidence, logs, duration);
+  // A splat no test owns (a panic in swapon, before the first test) is the kernel's, whatever the
+  // tests could say after it.
+  return stage(orphan.length ? 'fail' : verdict, orphan.length && !failing.length ? `kernel: ${orphan[0]!.title}` : summary, evidence, logs, duration);
 }
 
 export function modelStage(s: SuiteResult, rel: (p: string) => string): StageReport {
@@ -153,6 +155,7 @@ export function failureKeys(p: PatchReport): Map<StageName, Set<string>> {
     for (const w of p.build?.newWarnings ?? []) add('build', `warning ${w.file}: ${w.message}`);
   }
   if (p.stages.boot.verdict === 'fail') add('boot', `boot: ${p.boot?.status ?? 'fail'}`);
+  for (const f of p.kernelFindings ?? []) add('test', `kernel ${f.signature}`);
   for (const t of p.tests) {
     if (t.verdict !== 'fail') continue;
     for (const f of t.findings) add('test', `${t.name}: kernel ${f.signature}`);
@@ -187,9 +190,22 @@ export function applyPreExisting(base: PatchReport, p: PatchReport): PatchReport
         : { ...stages[name], verdict: 'pass', summary: `only failures the base has too: ${old.join('; ')}` };
     }
   }
+  // A failure without a key (nothing stable to compare) cannot be shown to be the base's: keep it.
+  for (const name of unexplained(p)) if (stages[name].verdict !== p.stages[name].verdict) stages[name] = p.stages[name];
   const tests = p.tests.map((t) => ({ ...t, preExisting: preExisting.filter((k) => k.startsWith(`${t.name}:`)) }));
   const verdict = patchVerdict(stages);
   return { ...p, stages, tests, preExisting, verdict, summary: verdict === p.verdict ? p.summary : summarize(stages) };
+}
+
+/** Stages with a failing test that yields no failure key: never matched as pre-existing. */
+function unexplained(p: PatchReport): StageName[] {
+  const out: StageName[] = [];
+  const failing = p.tests.filter((t) => t.verdict === 'fail');
+  const testKeyless = failing.some((t) => t.findings.length === 0 && !t.selftest?.some((c) => c.status === 'fail') && t.badPagesTotal === 0 && !t.failure && t.violations.length === 0);
+  if (p.stages.test.verdict === 'fail' && testKeyless) out.push('test');
+  const modelKeyless = failing.some((t) => [t.conformance, t.dataOracle, t.counterOracle].some((c) => c.verdict === 'fail') && t.violations.length === 0);
+  if (p.stages.model.verdict === 'fail' && modelKeyless) out.push('model');
+  return out;
 }
 
 function laterStages(name: StageName): StageName[] {

@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { InputError, errorMessage } from '../common/errors.js';
+import { errorMessage } from '../common/errors.js';
 import type { Verdict } from '../common/verdict.js';
 import { buildCommit, type BuildResult } from '../build/index.js';
 import { bootGuest, judgeRun, type GuestRun, type KernelUnderTest, type SuiteResult } from '../guest/index.js';
@@ -55,9 +55,11 @@ const fn = <K extends keyof StageFns>(ctx: StepContext, k: K): StageFns[K] => (c
 type Guarded<T> = { ok: true; value: T } | { ok: false; report: StageReport };
 
 /**
- * The one place where an exception becomes a verdict. Bad input stops the whole run (exit 2);
- * Ctrl-C makes the stage `skipped`; anything else is `error`, with the message and where it
- * happened: our side or the environment broke, never the patch.
+ * The one place where an exception becomes a verdict. Ctrl-C makes the stage `skipped`; anything
+ * else is `error`, with the message and where it happened: our side or the environment broke,
+ * never the patch. Bad input is refused before the fold starts (exit 2); an InputError this deep
+ * (a config fragment that does not survive olddefconfig on this step) is this stage's error, and
+ * the steps already tested keep their verdicts.
  */
 export async function guard<T>(name: StageName, where: string, interrupted: () => boolean, fn: () => Promise<T>): Promise<Guarded<T>> {
   const started = Date.now();
@@ -66,7 +68,6 @@ export async function guard<T>(name: StageName, where: string, interrupted: () =
     if (interrupted()) return { ok: false, report: skippedStage('interrupted (Ctrl-C)') };
     return { ok: true, value };
   } catch (err) {
-    if (err instanceof InputError) throw err;
     if (interrupted()) return { ok: false, report: skippedStage('interrupted (Ctrl-C)') };
     const frames = err instanceof Error && err.stack ? err.stack.split('\n').filter((l) => l.trim().startsWith('at ')).slice(0, 3).map((l) => l.trim()) : [];
     return { ok: false, report: stage('error', `${name} stage of ${where} broke: ${errorMessage(err)}`, frames, {}, Date.now() - started) };
@@ -188,15 +189,15 @@ async function guestAttempts(kernel: KernelUnderTest, ctx: StepContext, dir: str
   };
   const first = await once(dir);
   if (!first.ok || first.value.suite.verdict !== 'fail' || ctx.opts.runs <= 1) return first;
+  // The failing run is kept (its evidence is the finding). Only a pass makes it flaky: an attempt
+  // our side broke says nothing about the kernel, and is counted apart.
   const counts: Partial<Record<Verdict, number>> = { fail: 1 };
-  let kept = first.value;
   for (let i = 2; i <= ctx.opts.runs && !ctx.interrupted(); i++) {
     const again = await once(`${dir}-run${i}`);
     const v: Verdict = again.ok ? again.value.suite.verdict : 'error';
     counts[v] = (counts[v] ?? 0) + 1;
-    if (again.ok && v !== 'fail' && v !== 'pass') kept = again.value;
   }
-  return { ok: true, value: { ...kept, counts: Object.keys(counts).length > 1 ? counts : undefined } };
+  return { ok: true, value: { ...first.value, counts: (counts.pass ?? 0) > 0 ? counts : undefined } };
 }
 
 /** The guest marks each test's start and end on the console: shown as progress, never judged. */
@@ -222,6 +223,8 @@ function recordGuest(r: PatchReport, g: GuestOutcome, ctx: StepContext): void {
     }
   }
   r.tests = suite.tests.map(testDetails);
+  const orphans = suite.findings.filter((f) => !f.test || !suite.tests.some((t) => t.name === f.test));
+  if (orphans.length) r.kernelFindings = orphans.map((f) => ({ kind: f.kind, title: f.title, signature: f.signature }));
   if (suite.coverage) r.suiteCoverage = { paths: suite.coverage.map((c) => ({ path: c.path, label: c.label, count: c.count })), gaps: suite.gaps };
   r.boot = {
     status: suite.boot.status,

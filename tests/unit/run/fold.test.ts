@@ -71,8 +71,30 @@ describe('the fold over one step', () => {
     });
   }
 
-  it('lets bad input through: the run stops with exit 2, not a stage verdict', async () => {
-    await expect(runStep(step, ctx({ build: async () => Promise.reject(new InputError('unknown config')) }))).rejects.toBeInstanceOf(InputError);
+  it('an InputError inside a stage is that stage\'s error: the steps already tested keep their verdicts', async () => {
+    const r = await runStep(step, ctx({ build: async () => Promise.reject(new InputError('config "zswap": 1 option(s) did not survive olddefconfig')) }));
+    expect(r.stages.build.verdict).toBe('error');
+    expect(r.stages.build.summary).toContain('did not survive olddefconfig');
+  });
+
+  it('carries the commit it built to the next step: the new-warning baseline', async () => {
+    const seen: (string | undefined)[] = [];
+    const c = ctx({ build: async (o) => (seen.push(o.previousCommit), build()) });
+    await runStep(step, c);
+    await runStep({ ...step, index: 2, label: '2/2', commit: 'def456' }, c);
+    expect(seen).toEqual([undefined, 'abc123']);
+  });
+
+  it('keeps the failing run when a retry breaks on our side, and calls it flaky only when a retry passed', async () => {
+    const failing = (): SuiteResult => ({ ...suite(), verdict: 'fail', tests: [{ ...suite().tests[0]!, verdict: 'fail', workloadVerdict: 'fail', summary: 'KASAN: use-after-free' }] });
+    let n = 0;
+    const r = await runStep(step, { ...ctx({ judge: async () => (n++ === 0 ? failing() : { ...suite(), verdict: 'error' }) }), opts: { ...ctx({}).opts, runs: 2 } });
+    expect(r.stages.test.verdict).toBe('fail');
+    expect(r.stages.test.summary).toContain('KASAN');
+    n = 0;
+    const f = await runStep(step, { ...ctx({ judge: async () => (n++ === 0 ? failing() : suite()) }), opts: { ...ctx({}).opts, runs: 2 } });
+    expect(f.stages.test.verdict).toBe('flaky');
+    expect(f.stages.test.flakyCounts).toEqual({ fail: 1, pass: 1 });
   });
 
   it('a build that failed without a kernel is the patch failing, and nothing after it passes', async () => {

@@ -77,3 +77,20 @@ describe('the run outcome', () => {
     expect(runOutcome([step(0, {}), fail, err], 'complete', 2)).toMatchObject({ verdict: 'fail', exitCode: 1 });
   });
 });
+
+describe('pre-existing matching', () => {
+  const selftest = (name: string) => ({ name: 'selftest-zswap', verdict: 'fail' as const, summary: '', samples: [], coverage: [], gaps: [], badPages: [], badPagesTotal: 0, conformance: { verdict: 'skipped', reason: '' }, dataOracle: { verdict: 'skipped', reason: '' }, counterOracle: { verdict: 'skipped', reason: '' }, violations: [], findings: [], preExisting: [], selftest: [{ number: 1, name, status: 'fail' as const }] });
+  it('a new splat no test owns is not hidden behind a failure the base shares', () => {
+    const base = step(0, { test: stage('fail', 'selftest') }, { tests: [selftest('test_zswap_writeback_enabled')] });
+    const p = step(1, { test: stage('fail', 'selftest; kernel: KASAN') }, { tests: [selftest('test_zswap_writeback_enabled')], kernelFindings: [{ kind: 'KASAN', title: 'KASAN: use-after-free in zswap_swapon', signature: 'KASAN in zswap_swapon [abcd]' }] });
+    const judged = applyPreExisting(base, p);
+    expect(judged.stages.test.verdict).toBe('fail');
+    expect(judged.verdict).toBe('fail');
+  });
+  it('a failure with nothing stable to compare is never matched away', () => {
+    const bare = { ...selftest('x'), name: 'swap-cycle', selftest: undefined };
+    const base = step(0, { test: stage('fail', 'x') }, { tests: [bare] });
+    const judged = applyPreExisting(base, step(1, { test: stage('fail', 'x') }, { tests: [bare] }));
+    expect(judged.stages.test.verdict).toBe('fail');
+  });
+});
