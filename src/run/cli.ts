@@ -21,13 +21,14 @@ export function registerRunCommands(program: Command): void {
     .option('-v, --use-version <n>', 'series version (default: the newest in the thread)', positiveInt('--use-version'))
     .option('--runs <n>', 'run a failing guest suite up to N times; an outcome that changes is reported flaky', positiveInt('--runs'), 1)
     .option('--no-trace', 'do not trace zswap in the guest (no model replay or counter oracle)')
+    .option('--budget <s>', "each guest run's whole-boot budget in seconds (default: the profile's, scaled for debug kernels); per-test budgets are half of it", positiveInt('--budget'))
     .option('--keep-traces', 'keep the zswap traces of passing tests too (large), for `kharness judge` later')
     .option('--no-base-test', 'do not test the base commit (failures cannot then be told pre-existing)')
     .option('--accel <kvm|tcg>', 'force an accelerator (default: probe, cached)')
     .option('--work <dir>', 'where worktrees and build dirs live (default: ~/.cache/kharness/work)')
     .option('--json', 'print report.json to stdout instead of progress')
     .action(
-      action(async (input: string, opts: { tree?: string; base?: string; baseTest: boolean; config: string; tests?: string; profile: string; out?: string; lore?: string; useVersion?: number; runs: number; trace: boolean; keepTraces?: boolean; accel?: string; work?: string; json?: boolean }) => {
+      action(async (input: string, opts: { tree?: string; base?: string; baseTest: boolean; config: string; tests?: string; profile: string; out?: string; lore?: string; useVersion?: number; runs: number; trace: boolean; keepTraces?: boolean; budget?: number; accel?: string; work?: string; json?: boolean }) => {
         const outcome = await runSeries({
           input,
           tree: opts.tree,
@@ -42,6 +43,7 @@ export function registerRunCommands(program: Command): void {
           runs: opts.runs,
           trace: opts.trace,
           keepTraces: opts.keepTraces,
+          budgetS: opts.budget,
           accel: opts.accel === 'kvm' || opts.accel === 'tcg' ? opts.accel : undefined,
           work: opts.work,
           json: opts.json,

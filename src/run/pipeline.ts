@@ -42,6 +42,8 @@ export interface RunOptions extends OutputOptions {
   testBase?: boolean;
   /** keep the traces of passing tests (large), so `kharness judge` can replay them later too */
   keepTraces?: boolean;
+  /** whole-boot budget of each guest run, seconds (default: the profile's) */
+  budgetS?: number;
 }
 
 export interface RunResult {

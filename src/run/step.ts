@@ -180,7 +180,7 @@ type Attempt<T> = { ok: true; value: T } | { ok: false; report: StageReport; boo
 async function guestAttempts(kernel: KernelUnderTest, ctx: StepContext, dir: string, where: string, onProgress: (l: string) => void): Promise<Attempt<GuestOutcome>> {
   const once = async (outDir: string): Promise<Attempt<{ run: GuestRun; suite: SuiteResult }>> => {
     const run = await guard('boot', where, ctx.interrupted, () =>
-      fn(ctx, 'boot')({ kernel, tests: ctx.opts.tests, profile: ctx.opts.profile, outDir, trace: ctx.opts.trace, accel: ctx.opts.accel, onLine: (l) => guestProgress(l, onProgress) }),
+      fn(ctx, 'boot')({ kernel, tests: ctx.opts.tests, profile: ctx.opts.profile, outDir, trace: ctx.opts.trace, accel: ctx.opts.accel, budgetS: ctx.opts.budgetS, onLine: (l) => guestProgress(l, onProgress) }),
     );
     if (!run.ok) return run;
     const suite = await guard('test', where, ctx.interrupted, () => fn(ctx, 'judge')(run.value));

@@ -615,7 +615,8 @@ describe('fault matrix on the real 6.12 tree (boots)', () => {
   it('row 7: the kernel hangs (hang-double-lock.mbox)', async () => {
     await row('7', 'guest hang: zswap_invalidate() self-deadlock', 'exit 1, test fail (hang), no error', async (r) => {
       const { out } = rowDir('7');
-      const o = await run([HANG, ...CHEAP, '--json'], out);
+      // A small budget so the hang is seen in minutes: per-test budget 120 s, then blocked-task dumps.
+      const o = await run([HANG, ...CHEAP, '--budget', '240', '--json'], out);
       judgeRun(r, o, { exit: 1, stage: { stage: 'test', verdict: ['fail'] }, message: /hang|printed nothing|heartbeat|budget/i });
       await checkNoLeftovers(r, `${out}/`, 15_000);
     });
