@@ -1,12 +1,13 @@
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { chmod, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { constants, existsSync, mkdirSync, type Stats } from 'node:fs';
+import { lstat, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
+import { uniqueTmpPath } from '../common/atomic.js';
 import { InfraError } from '../common/errors.js';
 import { readUntrustedText } from '../common/untrusted-file.js';
 import { spawnTracked, withBackstop } from '../common/exec.js';
 import { projectRoot, venvBin } from '../common/paths.js';
-import { markKvmBroken, probeAccel } from './kvm.js';
+import { probeAccel } from './kvm.js';
 import { triageConsole, type Finding } from './triage.js';
 
 export interface BootOptions {
@@ -34,6 +35,13 @@ export interface BootOptions {
 
 export type BootStatus = 'completed' | 'panic' | 'hang' | 'crashed' | 'error';
 
+/**
+ * Why the host ended the VM (status `hang`): `silence`, nothing on the console for silenceS;
+ * `heartbeat`, the console went on but the guest's heartbeat stopped; `budget`, the whole run
+ * outlived timeoutS; `backstop`, timeout(1) ended it because our own watchdog did not.
+ */
+export type KilledBy = 'budget' | 'silence' | 'heartbeat' | 'backstop';
+
 export interface BootOutcome {
   /** completed: the guest command ran to its end and reported its exit status */
   status: BootStatus;
@@ -49,8 +57,20 @@ export interface BootOutcome {
   /** from starting vng to the guest command starting */
   bootToCommandMs?: number;
   vngExit?: number;
-  /** QEMU reported a KVM failure (the accelerator, not the kernel): retried under TCG */
+  /** the signal that ended vng (or timeout(1) around it), when one did */
+  vngSignal?: string;
+  /**
+   * The output says "KVM internal error": QEMU's, or text the guest printed (with --verbose vng
+   * sends the kernel console and QEMU's own messages to the same stderr: they cannot be told
+   * apart). A boot that never reached the command is retried under TCG; KVM is not marked broken.
+   */
   kvmFailure?: boolean;
+  /** set when the host's watchdog (or the timeout backstop) ended the VM */
+  killedBy?: KilledBy;
+  /** at the kill: the guest's heartbeat had been seen within the last few periods (userspace still made progress) */
+  guestAlive?: boolean;
+  /** the whole-run budget the VM ran under, in seconds */
+  budgetS?: number;
 }
 
 export const GUEST_MARK = 'kharness-guest:';
@@ -58,12 +78,136 @@ const HEARTBEAT_S = 5;
 /** timeout(1)'s budget beyond the watchdog's: only for when our own watchdog could not act. */
 const BACKSTOP_MARGIN_S = 60;
 const BACKSTOP_KILL_S = 10;
+/** A heartbeat seen within this many periods means the guest's userspace was still running. */
+const ALIVE_PERIODS = 3;
+/** The console the host keeps (and triages): far above any real boot's. */
+export const CONSOLE_MAX_BYTES = 64 * 1024 * 1024;
+/** Host inputs of the run dir kept in memory so a retry can restore them (per file, in all). */
+const SNAPSHOT_FILE_MAX = 16 * 1024 * 1024;
+const SNAPSHOT_TOTAL_MAX = 128 * 1024 * 1024;
 
-/** Makes an empty (sparse) disk image for swap. */
+/** O_CREAT|O_EXCL never follows a link at the name (it fails on one); O_NOFOLLOW says so twice. */
+const EXCLUSIVE = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW;
+
+/**
+ * Creates FILE afresh in a folder the guest can write: whatever is at the name (a link the guest
+ * planted, a folder) is removed first, never followed (rm unlinks a link itself), and the new
+ * file is created exclusively, so a link planted in between makes it fail instead of being followed.
+ */
+export async function createExclusive(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
+  await rm(file, { force: true, recursive: true });
+  const fh = await open(file, EXCLUSIVE, mode);
+  try {
+    await fh.writeFile(data);
+    await fh.chmod(mode);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Makes an empty (sparse) disk image for swap, created exclusively (see createExclusive). */
 export async function makeDiskImage(file: string, sizeMiB: number): Promise<void> {
-  await rm(file, { force: true });
-  await writeFile(file, '');
-  await truncate(file, sizeMiB * 1024 * 1024);
+  await makeDiskImageBytes(file, sizeMiB * 1024 * 1024);
+}
+
+async function makeDiskImageBytes(file: string, bytes: number): Promise<void> {
+  await rm(file, { force: true, recursive: true });
+  const fh = await open(file, EXCLUSIVE, 0o644);
+  try {
+    await fh.truncate(bytes);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Replaces FILE with DATA by a fresh exclusive name and a rename: whatever the guest left at FILE is replaced, never followed. */
+async function publishHostFile(file: string, data: Buffer): Promise<void> {
+  const tmp = uniqueTmpPath(file);
+  const fh = await open(tmp, EXCLUSIVE, 0o644);
+  try {
+    await fh.writeFile(data);
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, file);
+  } catch (err) {
+    // rename cannot replace a folder the guest put there: remove it (without following anything) and retry.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOTDIR') {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await rm(file, { recursive: true, force: true });
+    await rename(tmp, file);
+  }
+}
+
+/** The files bootOnce itself writes into the run dir (removed and recreated exclusively each boot). */
+const HOST_BOOT_FILES = ['console.log', 'guest-entry.sh', 'exit-status'];
+
+interface RunDirSnapshot {
+  entries: Map<string, { st: Stats; data?: Buffer }>;
+  disks: { file: string; bytes: number }[];
+}
+
+const sameEntry = (a: Stats, b: Stats): boolean =>
+  a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs && a.mode === b.mode && a.isFile() === b.isFile() && a.isDirectory() === b.isDirectory();
+
+/** What the host put into the run dir before the guest first ran: restored before a retry. */
+export async function snapshotRunDir(runDir: string, disks: readonly string[]): Promise<RunDirSnapshot> {
+  const diskSet = new Set(disks.map((d) => path.resolve(d)));
+  const entries = new Map<string, { st: Stats; data?: Buffer }>();
+  let kept = 0;
+  for (const name of await readdir(runDir)) {
+    const file = path.join(runDir, name);
+    if (HOST_BOOT_FILES.includes(name) || diskSet.has(path.resolve(file))) continue;
+    const st = await lstat(file);
+    let data: Buffer | undefined;
+    if (st.isFile() && st.size <= SNAPSHOT_FILE_MAX && kept + st.size <= SNAPSHOT_TOTAL_MAX) {
+      data = await readFile(file);
+      kept += data.length;
+    }
+    entries.set(name, { st, data });
+  }
+  const sized: RunDirSnapshot['disks'] = [];
+  for (const d of disks) {
+    const st = await lstat(d);
+    if (!st.isFile()) throw new InfraError(`swap disk image ${d} is not a regular file`);
+    sized.push({ file: d, bytes: st.size });
+  }
+  return { entries, disks: sized };
+}
+
+/**
+ * Puts the run dir back as the host left it before the first boot, for a retry: everything that
+ * appeared since (the guest's files, links it planted, our own boot files) is removed without
+ * following links, a host input the guest changed is recreated from the snapshot, and the disk
+ * images are made afresh. Returns why this is impossible, when a changed input was not kept.
+ */
+export async function resetRunDir(runDir: string, snap: RunDirSnapshot): Promise<string | undefined> {
+  const diskSet = new Set(snap.disks.map((d) => path.resolve(d.file)));
+  for (const name of await readdir(runDir)) {
+    const file = path.join(runDir, name);
+    if (diskSet.has(path.resolve(file))) continue;
+    const was = snap.entries.get(name);
+    if (!was) {
+      await rm(file, { recursive: true, force: true });
+      continue;
+    }
+    const st = await lstat(file);
+    if (sameEntry(st, was.st)) continue;
+    if (!was.data) return `${name} changed while the guest ran and was too large to keep a copy of`;
+    await createExclusive(file, was.data, was.st.mode & 0o7777);
+  }
+  for (const [name, was] of snap.entries) {
+    const file = path.join(runDir, name);
+    if (await lstat(file).catch(() => undefined)) continue;
+    if (!was.data) return `${name} was removed while the guest ran and was too large to keep a copy of`;
+    await createExclusive(file, was.data, was.st.mode & 0o7777);
+  }
+  for (const d of snap.disks) await makeDiskImageBytes(d.file, d.bytes);
+  return undefined;
 }
 
 /**
@@ -73,14 +217,21 @@ export async function makeDiskImage(file: string, sizeMiB: number): Promise<void
  */
 export async function bootAndRun(opts: BootOptions): Promise<BootOutcome> {
   mkdirSync(opts.runDir, { recursive: true });
-  let probe = opts.accel ? { accel: opts.accel, reason: 'chosen by the caller' } : await probeAccel({ kernelImage: opts.image });
-  let outcome = await bootOnce(opts, probe.accel, probe.reason);
-  // A broken nested KVM shows up as a guest that never starts or dies with "KVM internal error":
-  // that is the environment, so retry under TCG and remember the answer.
-  if (probe.accel === 'kvm' && !opts.accel && outcome.bootToCommandMs === undefined && (outcome.status === 'hang' || outcome.kvmFailure === true)) {
-    markKvmBroken(outcome.reason);
-    probe = { accel: 'tcg', reason: `KVM failed a real boot (${outcome.reason})` };
-    outcome = await bootOnce(opts, 'tcg', probe.reason);
+  const probe = opts.accel ? { accel: opts.accel, reason: 'chosen by the caller' } : await probeAccel({ kernelImage: opts.image });
+  const snapshot = probe.accel === 'kvm' && !opts.accel ? await snapshotRunDir(opts.runDir, opts.disks ?? []) : undefined;
+  const outcome = await bootOnce(opts, probe.accel, probe.reason);
+  // A broken nested KVM shows up as a guest that never starts or dies with "KVM internal error".
+  // Neither can be told from the kernel under test (vng mixes the kernel console with QEMU's own
+  // messages, and a patched kernel can hang early or print anything), so this boot alone is
+  // retried under TCG, and KVM is not marked broken for the machine because of one kernel.
+  if (snapshot && outcome.bootToCommandMs === undefined && (outcome.status === 'hang' || outcome.kvmFailure === true)) {
+    const first = `${outcome.status}: ${outcome.reason}`;
+    // The first guest could write the whole run dir: put it back as the host left it.
+    const unsafe = await resetRunDir(opts.runDir, snapshot);
+    if (unsafe) {
+      return { ...outcome, status: 'error', reason: `KVM failed this boot (${first}) and the run dir cannot be reset for a TCG retry: ${unsafe}`, killedBy: undefined };
+    }
+    return bootOnce(opts, 'tcg', `KVM failed this boot (${first}); retried this boot under TCG (KVM is not marked broken: the failure cannot be told apart from the kernel's own)`);
   }
   return outcome;
 }
@@ -90,8 +241,9 @@ async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg', accelReason: st
   const statusFile = path.join(runDir, 'exit-status');
   const entry = path.join(runDir, 'guest-entry.sh');
   const consoleLog = path.join(runDir, 'console.log');
-  await rm(statusFile, { force: true });
-  await writeFile(
+  // Removed, never followed (a link at the name goes, not its target).
+  await rm(statusFile, { force: true, recursive: true });
+  await createExclusive(
     entry,
     [
       '#!/bin/bash',
@@ -111,8 +263,8 @@ async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg', accelReason: st
       'echo b > /proc/sysrq-trigger',
       '',
     ].join('\n'),
+    0o755,
   );
-  await chmod(entry, 0o755);
 
   // KHARNESS_VNG: another virtme-ng (or a missing one, for the fault matrix).
   const vng = process.env.KHARNESS_VNG ?? venvBin('vng');
@@ -126,7 +278,14 @@ async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg', accelReason: st
   const timeoutS = opts.timeoutS ?? 600;
   const silenceS = opts.silenceS ?? 120;
   const started = Date.now();
-  const out = createWriteStream(consoleLog);
+  // The live copy, for watching a run: the guest can replace it by name while it runs, so what
+  // the host triages is its own in-memory capture, published over this name at the end.
+  await rm(consoleLog, { force: true, recursive: true });
+  const consoleHandle = await open(consoleLog, EXCLUSIVE, 0o644);
+  const out = consoleHandle.createWriteStream();
+  const captured: Buffer[] = [];
+  let capturedBytes = 0;
+  let consoleBytes = 0;
   // No vng or QEMU outlives us: spawnTracked's group reaper kills the whole group (vng, its
   // shell, virtme-run and the QEMU virtme-run forks) the moment we die, SIGKILL included, and
   // timeout(1) kills it past the budget even if the reaper were gone too.
@@ -143,11 +302,20 @@ async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg', accelReason: st
   let lastHeartbeat = Date.now();
   let bootToCommandMs: number | undefined;
   let killedFor: string | undefined;
+  let killedBy: KilledBy | undefined;
+  let guestAlive: boolean | undefined;
   let partial = '';
   const tailLines: string[] = [];
+  const heartbeatAlive = (now: number): boolean => bootToCommandMs !== undefined && now - lastHeartbeat <= ALIVE_PERIODS * HEARTBEAT_S * 1000;
   child.all?.on('data', (chunk: Buffer) => {
     lastOutput = Date.now();
     out.write(chunk);
+    consoleBytes += chunk.length;
+    if (capturedBytes < CONSOLE_MAX_BYTES) {
+      const part = chunk.subarray(0, CONSOLE_MAX_BYTES - capturedBytes);
+      captured.push(part);
+      capturedBytes += part.length;
+    }
     partial += chunk.toString('utf8');
     const lines = partial.split('\n');
     partial = lines.pop() ?? '';
@@ -161,10 +329,18 @@ async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg', accelReason: st
   });
   const watchdog = setInterval(() => {
     const now = Date.now();
-    if (now - started > timeoutS * 1000) killedFor = `the guest outlived its ${timeoutS}s budget`;
-    else if (now - lastOutput > silenceS * 1000) killedFor = `the guest printed nothing for ${silenceS}s`;
-    else if (bootToCommandMs !== undefined && now - lastHeartbeat > silenceS * 1000) killedFor = `the guest's heartbeat stopped for ${silenceS}s (the kernel printed, userspace made no progress)`;
+    if (now - started > timeoutS * 1000) {
+      killedBy = 'budget';
+      killedFor = `the guest outlived its ${timeoutS}s budget`;
+    } else if (now - lastOutput > silenceS * 1000) {
+      killedBy = 'silence';
+      killedFor = `the guest printed nothing for ${silenceS}s`;
+    } else if (bootToCommandMs !== undefined && now - lastHeartbeat > silenceS * 1000) {
+      killedBy = 'heartbeat';
+      killedFor = `the guest's heartbeat stopped for ${silenceS}s (the kernel printed, userspace made no progress)`;
+    }
     if (killedFor) {
+      guestAlive = heartbeatAlive(now);
       clearInterval(watchdog);
       try {
         if (child.pid) process.kill(-child.pid, 'SIGKILL');
@@ -177,30 +353,46 @@ async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg', accelReason: st
   clearInterval(watchdog);
   // timeout(1) exits 124 (137 after its SIGKILL) when the backstop, not our watchdog, ended it.
   if (!killedFor && (result.exitCode === 124 || result.exitCode === 137) && Date.now() - started >= (timeoutS + BACKSTOP_MARGIN_S) * 1000) {
+    killedBy = 'backstop';
     killedFor = `the guest outlived its ${timeoutS}s budget (stopped by the timeout backstop)`;
+    guestAlive = heartbeatAlive(Date.now());
   }
   out.end();
   await finished(out).catch(() => undefined);
+  await consoleHandle.close().catch(() => undefined);
   if (partial) tailLines.push(partial);
 
   const durationMs = Date.now() - started;
-  // Both files are in the guest's writable share: read without following links, with caps.
-  const consoleText = (await readUntrustedText(consoleLog, 64 * 1024 * 1024)) ?? '';
+  let consoleBuf = Buffer.concat(captured);
+  if (consoleBytes > capturedBytes) consoleBuf = Buffer.concat([consoleBuf, Buffer.from(`\n[kharness: console cut at ${CONSOLE_MAX_BYTES} of ${consoleBytes} bytes]\n`)]);
+  // console.log is now exactly what the host saw, whatever the guest did to the name meanwhile.
+  await publishHostFile(consoleLog, consoleBuf);
+  const consoleText = consoleBuf.toString('utf8');
   const findings = triageConsole(consoleText);
   const consoleTail = tailLines.slice(-40).join('\n');
+  // In the guest's writable share: read without following links, with a cap.
   const statusText = (await readUntrustedText(statusFile, 64))?.trim();
   const guestExit = statusText !== undefined && /^\d{1,3}$/.test(statusText) ? Number(statusText) : undefined;
-  const base = { accel, accelReason, consoleLog, consoleTail, findings, durationMs, bootToCommandMs, vngExit: result.exitCode, guestExit };
+  const vngSignal = typeof result.signal === 'string' ? result.signal : undefined;
+  const base = { accel, accelReason, consoleLog, consoleTail, findings, durationMs, bootToCommandMs, vngExit: result.exitCode, vngSignal, guestExit, budgetS: timeoutS };
+  const vngEnd = `vng ${vngSignal ? `killed by ${vngSignal}` : `exit ${result.exitCode ?? '?'}`}`;
 
   const panic = findings.find((f) => f.kind === 'Kernel panic');
   if (panic) return { ...base, status: 'panic', reason: panic.title };
-  if (killedFor) return { ...base, status: 'hang', reason: killedFor };
-  if (guestExit !== undefined && !Number.isNaN(guestExit)) return { ...base, status: 'completed', reason: `guest command exited ${guestExit}` };
-  if (/KVM internal error|kvm run failed/i.test(consoleText)) return { ...base, status: 'error', reason: 'KVM internal error', kvmFailure: true };
+  if (killedFor) return { ...base, status: 'hang', reason: killedFor, killedBy, guestAlive };
+  if (guestExit !== undefined) return { ...base, status: 'completed', reason: `guest command exited ${guestExit}` };
+  // Kernel evidence wins over the text: a kernel that printed an oops is judged on it.
+  if (findings.length === 0 && /KVM internal error|kvm run failed/i.test(consoleText)) return { ...base, status: 'error', reason: `KVM internal error (${vngEnd})`, kvmFailure: true };
   if (bootToCommandMs === undefined && !/Linux version/.test(consoleText)) {
-    return { ...base, status: 'error', reason: `virtme-ng/QEMU did not start the kernel (vng exit ${result.exitCode}): ${tailLines.slice(-3).join(' | ')}` };
+    return { ...base, status: 'error', reason: `virtme-ng/QEMU did not start the kernel (${vngEnd}): ${tailLines.slice(-3).join(' | ')}` };
   }
-  return { ...base, status: 'crashed', reason: `the guest stopped before its command finished (vng exit ${result.exitCode})` };
+  // A VM that stopped is evidence against the kernel only when the kernel said something went wrong.
+  if (findings.length === 0) {
+    const when = bootToCommandMs === undefined ? 'during the boot' : 'before the guest command finished';
+    if (bootToCommandMs === undefined) return { ...base, status: 'error', reason: `virtme-ng/QEMU stopped ${when} with no kernel message (${vngEnd}): not evidence against the kernel` };
+    return { ...base, status: 'crashed', reason: `the guest stopped ${when} with no kernel message (${vngEnd})` };
+  }
+  return { ...base, status: 'crashed', reason: `the guest stopped ${bootToCommandMs === undefined ? 'during the boot' : 'before its command finished'} after the kernel reported ${findings[0]!.title} (${vngEnd})` };
 }
 
 function shellQuote(s: string): string {

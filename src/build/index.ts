@@ -45,6 +45,13 @@ export interface BuildResult {
   /** the whole result came from an earlier identical build (same commit and config) */
   cached: boolean;
   artifactVersion?: number;
+  /**
+   * Building the tree's own test_zswap: `fail` when gcc rejected the tree's code, `error` when the
+   * toolchain failed, `skipped` when the tree has none. Not folded into `verdict` (the kernel
+   * itself built and can still be tested): the run's build stage decides. Undefined in results
+   * cached before this field existed.
+   */
+  selftestBuild?: SelftestBuildStatus;
 }
 
 export interface BuildOptions {
@@ -92,21 +99,52 @@ function tail(log: string, n = 20): string {
   return log.trimEnd().split('\n').slice(-n).join('\n');
 }
 
-const ENVIRONMENT_FAILURE = new RegExp(
-  [
-    'No space left on device',
-    'Cannot allocate memory',
-    'virtual memory exhausted',
-    'Killed signal terminated program',
-    'fork: Resource temporarily unavailable',
-    "make: \\*\\*\\* No rule to make target 'bzImage'",
-    // the toolchain itself missing: nothing a patch can do
-    'ccache: error: Could not find compiler "[^"]+" in PATH',
-    '/bin/sh: \\d+: (?:gcc|cc|ld|as|ccache|make|perl|flex|bison|bc): not found',
-    'make(?:\\[\\d+\\])?: (?:gcc|cc|ld|as|ccache): (?:No such file or directory|Command not found)',
-    'gcc: fatal error: cannot execute',
-  ].join('|'),
-);
+/**
+ * Diagnostics of make, the compiler driver, ccache, the linker or the shell that say the build
+ * machine failed, not the code. Each is anchored at the start of a line after the usual
+ * `program: ` prefixes (make[N]:, gcc:, cc1:, /bin/sh: 1:, ld:, fatal error: ...).
+ */
+const ENVIRONMENT_ALTERNATIVES = [
+  'No space left on device',
+  "can't (?:write|close|create) .*No space left on device",
+  'final link failed: No space left on device',
+  'error (?:writing to|closing) .*: No space left on device',
+  'Cannot allocate memory',
+  'virtual memory exhausted',
+  'out of memory allocating',
+  'Killed signal terminated program',
+  'fork: Resource temporarily unavailable',
+  'fork: retry: Resource temporarily unavailable',
+  "\\*\\*\\* No rule to make target 'bzImage'",
+  // the toolchain itself missing: nothing a patch can do
+  'Could not find compiler "[^"]+" in PATH',
+  '(?:gcc|cc|ld|as|ccache|make|perl|flex|bison|bc): not found',
+  '(?:gcc|cc|ld|as|ccache): (?:No such file or directory|Command not found)',
+  'cannot execute',
+  'cannot find -l(?:c|pthread|m|rt|dl)\\b',
+];
+/** The prefixes a tool's own diagnostic starts with: program names, paths, `fatal error:`, a shell's line number. */
+const DIAGNOSTIC_PREFIX = "(?:(?:[\\w./+\\-\\[\\]{}]+|\\{standard input\\}|fatal error|error|Fatal error|\\d+): ?)*";
+const ENVIRONMENT_FAILURE = new RegExp(`^${DIAGNOSTIC_PREFIX}(${ENVIRONMENT_ALTERNATIVES.join('|')})`);
+/**
+ * Lines that are the code's, not a tool's: gcc's quoted source and caret lines (`  123 |  ...`,
+ * `      |  ^~~`, indented), and diagnostics located in a source file (`mm/zswap.c:12:5: error:
+ * #error "No space left on device"`, `Makefile:3: *** ...`), and the assembler's messages about
+ * its input (inline asm's `.error`): the tree controls their text. Only the assembler's own
+ * `{standard input}:N: Fatal error: can't write ...` is a tool's.
+ */
+const CODE_LINE = /^\s|^[^\s:{]+:\d+(?::\d+)?: |^\{standard input\}:\d+: (?!Fatal error: can't (?:write|close|create) )/;
+
+/** The first line of a make log that is a tool saying the environment failed (see ENVIRONMENT_FAILURE), or undefined. */
+export function environmentFailure(log: string): string | undefined {
+  for (const raw of log.split('\n')) {
+    const line = raw.replace(/\r$/, '');
+    if (CODE_LINE.test(line)) continue;
+    const m = ENVIRONMENT_FAILURE.exec(line);
+    if (m) return m[1];
+  }
+  return undefined;
+}
 
 /**
  * Builds COMMIT of the tree's worktree with the named config in the persistent build dir, so
@@ -200,10 +238,12 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
     art.zswapPreprocessed = path.join(artifacts, 'zswap.i');
     await copyFile(path.join(buildDir, 'mm/zswap.i'), art.zswapPreprocessed);
   }
-  art.selftest = await buildSelftest(opts.tree.worktree, artifacts, path.join(buildDir, '.kharness-selftests'));
+  const selftest = await buildSelftest(opts.tree.worktree, artifacts, path.join(buildDir, '.kharness-selftests'));
+  if (selftest.kind === 'built') art.selftest = selftest.path;
   const newCount = fresh.length;
   const result: BuildResult = {
     ...base,
+    selftestBuild: selftestBuildStatus(selftest),
     verdict: newCount > 0 ? 'fail' : 'pass',
     summary: newCount > 0 ? `built with ${newCount} new warning(s): ${fresh.map((w) => `${w.file}:${w.line}: ${w.message}`).join('; ')}` : `built in ${(outcome.durationMs / 1000).toFixed(1)}s (${objectsBuilt} objects compiled)`,
     artifacts: art,
@@ -220,9 +260,9 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
 export function classifyMakeFailure(outcome: Pick<MakeOutcome, 'exitCode' | 'signal' | 'log'>, errors: Diagnostic[]): { verdict: Verdict; summary: string } | undefined {
   if (outcome.signal || outcome.exitCode === undefined) return { verdict: 'error', summary: `make was killed (${outcome.signal ?? 'no exit code'}); not the patch's fault` };
   if (outcome.exitCode === 0) return undefined;
-  const env = ENVIRONMENT_FAILURE.exec(outcome.log);
-  if (env && errors.length === 0) return { verdict: 'error', summary: `the build environment failed: ${env[0]}` };
-  if (env) return { verdict: 'error', summary: `the build environment failed (${env[0]}) while compiling; errors are not trusted` };
+  const env = environmentFailure(outcome.log);
+  if (env && errors.length === 0) return { verdict: 'error', summary: `the build environment failed: ${env}` };
+  if (env) return { verdict: 'error', summary: `the build environment failed (${env}) while compiling; errors are not trusted` };
   if (errors.length === 0) return { verdict: 'fail', summary: `make exited ${outcome.exitCode} without a compiler diagnostic:\n${tail(outcome.log)}` };
   const first = errors[0]!;
   return { verdict: 'fail', summary: `build error: ${first.file}${first.line ? `:${first.line}` : ''}: ${first.message}` };
@@ -237,36 +277,67 @@ function finish(r: BuildResult): BuildResult {
   return r;
 }
 
+/** How building the tree's own test_zswap went. */
+export type SelftestBuild =
+  | { kind: 'built'; path: string }
+  /** the tree has no tools/testing/selftests/cgroup/test_zswap.c */
+  | { kind: 'absent'; reason: string }
+  /**
+   * It did not compile. `fail`: gcc ran and rejected the tree's own test_zswap.c and its headers
+   * (the tree's code); `error`: the toolchain is missing or broken (ours). `output` is gcc's.
+   */
+  | { kind: 'failed'; verdict: 'fail' | 'error'; summary: string; output: string; logPath: string };
+
+/** The build result's one-line account of the selftest, for BuildResult.selftestBuild. */
+export interface SelftestBuildStatus {
+  verdict: Verdict;
+  summary: string;
+  logPath?: string;
+}
+
+export function selftestBuildStatus(b: SelftestBuild): SelftestBuildStatus {
+  if (b.kind === 'built') return { verdict: 'pass', summary: 'test_zswap built from the tree' };
+  if (b.kind === 'absent') return { verdict: 'skipped', summary: b.reason };
+  return { verdict: b.verdict, summary: b.summary, logPath: b.logPath };
+}
+
 /**
- * Builds tools/testing/selftests/cgroup/test_zswap from the tree under test (undefined when the
- * tree has no such test). The binary depends only on the selftests folder and the host's libc,
- * so it is kept under that folder's git tree hash: a series that does not touch the selftests
- * compiles it once, not once per patch.
+ * Builds tools/testing/selftests/cgroup/test_zswap from the tree under test. The binary depends
+ * only on the selftests folder and the host's libc, so it is kept under that folder's git tree
+ * hash: a series that does not touch the selftests compiles it once, not once per patch.
  */
-export async function buildSelftest(src: string, outDir: string, cacheDir?: string): Promise<string | undefined> {
+export async function buildSelftest(src: string, outDir: string, cacheDir?: string, opts: { cc?: string } = {}): Promise<SelftestBuild> {
   const dir = path.join(src, 'tools/testing/selftests/cgroup');
   const source = path.join(dir, 'test_zswap.c');
-  if (!existsSync(source)) return undefined;
+  if (!existsSync(source)) return { kind: 'absent', reason: 'the tree has no tools/testing/selftests/cgroup/test_zswap.c' };
   const out = path.join(outDir, 'test_zswap');
   const key = cacheDir ? await git(src).raw(['rev-parse', 'HEAD:tools/testing/selftests']).then((h) => h.trim(), () => '') : '';
   const cached = key && cacheDir ? path.join(cacheDir, `test_zswap-${key.slice(0, 16)}`) : undefined;
   if (cached && existsSync(cached)) {
     await copyFile(cached, out);
-    return out;
+    return { kind: 'built', path: out };
   }
   // The flags of tools/testing/selftests/cgroup/Makefile (-Wall -pthread, no -O): at -O2 gcc
   // deletes the selftest's write-then-free allocations, and test_zswap_usage then sees no
   // zswap traffic at all. -static so the guest needs nothing but the binary.
-  const r = await execa('gcc', ['-Wall', '-pthread', '-static', '-o', out, source, path.join(dir, 'cgroup_util.c')], { cwd: dir, reject: false, all: true });
+  const cc = opts.cc ?? 'gcc';
+  const r = await execa(cc, ['-Wall', '-pthread', '-static', '-o', out, source, path.join(dir, 'cgroup_util.c')], { cwd: dir, reject: false, all: true });
   if (r.exitCode !== 0) {
-    await writeFile(path.join(outDir, 'test_zswap.build.log'), String(r.all ?? ''));
-    return undefined;
+    const output = String(r.all ?? '') || String((r as { message?: string }).message ?? '');
+    const logPath = path.join(outDir, 'test_zswap.build.log');
+    await writeFile(logPath, output);
+    // gcc never ran (not installed), was killed, or a tool under it failed: the machine's fault.
+    const env = r.exitCode === undefined || r.signal ? (r.signal ? `${cc} was killed (${r.signal})` : `${cc} could not be started: ${(r as { code?: string }).code ?? (r as { message?: string }).message ?? 'unknown'}`) : environmentFailure(output);
+    if (env) return { kind: 'failed', verdict: 'error', summary: `test_zswap could not be compiled: the toolchain failed: ${env}`, output, logPath };
+    const first = parseDiagnostics(output, [src]).find((d) => d.severity === 'error');
+    const where = first ? `${first.file}${first.line ? `:${first.line}` : ''}: ${first.message}` : (output.trim().split('\n').slice(-1)[0] ?? `${cc} exited ${r.exitCode}`);
+    return { kind: 'failed', verdict: 'fail', summary: `the tree's test_zswap does not compile: ${where}`, output, logPath };
   }
   if (cached) {
     mkdirSync(path.dirname(cached), { recursive: true });
     await copyFile(out, cached);
   }
-  return out;
+  return { kind: 'built', path: out };
 }
 
 export function removeBuildDir(tree: KernelTree, configName: string): void {

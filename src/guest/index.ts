@@ -269,7 +269,10 @@ export async function judgeRunDir(runDir: string): Promise<SuiteResult> {
 export async function judgeRun(run: GuestRun): Promise<SuiteResult> {
   const { runDir, plan, boot } = run;
   const judgeStarted = Date.now();
-  const consoleText = (await readUntrustedText(boot.consoleLog)) ?? '';
+  const consoleRead = await readUntrusted(boot.consoleLog, { maxBytes: 64 * 1024 * 1024 });
+  // judge.ts makes every test an error when the console cannot be read; the host's own triage
+  // (boot.findings, from the stream it captured) still stands, unattributed.
+  const consoleText = consoleRead.ok ? consoleRead.text : '';
   const findings = attributeFindings(boot.findings, consoleText);
   const judged = await judgeGuestFiles({
     runDir,

@@ -9,7 +9,7 @@ import { checkCounters, type CounterFinding, type SkippedCounter } from '../mode
 import { checkData } from '../model/data-oracle.js';
 import { LIFETIME_PATHS, replayTrace, type LifetimePath, type LifetimeStats } from '../model/replay.js';
 import type { Violation } from '../model/rules.js';
-import { MAX_BYTES, SampleSchema, TraceLostSchema, formatProtocolError, parseRecords, readRecords, readSuiteArtifacts, resultFor, setupErrorOf, unclaimedErrors, type SuiteArtifacts } from './protocol.js';
+import { MAX_BYTES, SampleSchema, TraceLostSchema, formatProtocolError, parseRecords, readRecords, readSuiteArtifacts, resultFor, setupErrorOf, setupFailureOf, unclaimedErrors, type SuiteArtifacts } from './protocol.js';
 import { describeBadPage, parseBlockedDumps, parseDataLog, parseTap, parseWorkloadOutput, stuckTasks, type BadPage, type BlockedTask, type GuestTestLine, type TapCase } from './results.js';
 import { REQUIRED_FUNCTIONS, decodeTrace, mergeWithDump, parseFtraceDump, parseTraceText, withGaps, type ProbePlan } from './trace-capture.js';
 
@@ -87,6 +87,10 @@ export interface JudgeInput {
   findings: Finding[];
   tracing?: { probes: ProbePlan; placed: string[]; failed: { fn: string; reason: string }[] };
   setupError?: string;
+  /** the kernel failed the suite's setup (status.json `fail`, e.g. zswap could not be enabled) */
+  setupFailure?: string;
+  /** the host's console.log cannot be read: no finding can be ruled out, so no test can pass */
+  consoleError?: string;
   /** protocol errors about this test's result record (protocol.ts resultFor): it cannot be trusted */
   recordErrors?: string[];
   /** status.json says the suite ran to its end: a test without a record is then our error */
@@ -112,15 +116,28 @@ function deltaOf(before: Record<string, number>, after: Record<string, number>):
 }
 
 /** Coverage from vmstat/debugfs alone, for a run without a trace; a path whose counter is missing is left out. */
-function coverageFromCounters(delta: Record<string, number>): CoverageEntry[] {
+export function coverageFromCounters(delta: Record<string, number>): CoverageEntry[] {
+  // A counter that went backwards (a buggy kernel) ran its path no times we can count: 0 here,
+  // and the counter oracle fails it (countersWentBackwards).
+  const pos = (v: number): number => Math.max(0, v);
   const rejects = Object.entries(delta).filter(([k]) => k.startsWith('reject_'));
-  const entry = (p: LifetimePath, count: number | undefined): CoverageEntry[] => (count === undefined ? [] : [{ path: p, label: LIFETIME_PATHS[p], count, source: 'counters' }]);
+  const entry = (p: LifetimePath, count: number | undefined): CoverageEntry[] => (count === undefined ? [] : [{ path: p, label: LIFETIME_PATHS[p], count: pos(count), source: 'counters' }]);
   return [
     ...entry('store', delta.zswpout),
     ...entry('loadHit', delta.zswpin),
     ...entry('writeback', delta.zswpwb),
-    ...entry('storeFailed', rejects.length ? rejects.reduce((s, [, v]) => s + v, 0) : undefined),
+    ...entry('storeFailed', rejects.length ? rejects.reduce((s, [, v]) => s + pos(v), 0) : undefined),
   ];
+}
+
+/** Counters that only ever grow: vm events and zswap's cumulative debugfs counts (not the gauges stored_pages, pool_total_size, ...). */
+const MONOTONIC_COUNTER = /^(?:zswp\w+|pswp\w+|swap_ra\w*|written_back_pages|pool_limit_hit|reject_\w+|decompress_fail|duplicate_entry)$/;
+
+/** Each monotonic counter that is lower after the test than before: the kernel's counters are wrong. */
+export function countersWentBackwards(before: Record<string, number>, after: Record<string, number>): string[] {
+  return Object.keys(after)
+    .filter((k) => MONOTONIC_COUNTER.test(k) && typeof before[k] === 'number' && after[k]! < before[k]!)
+    .map((k) => `${k} went backwards: ${before[k]} → ${after[k]}`);
 }
 
 function coverageFromStats(stats: LifetimeStats): CoverageEntry[] {
@@ -178,17 +195,27 @@ export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
   if (!line) return judgeWithoutRecord(input, base);
 
   const problems: string[] = [];
+  if (input.consoleError) problems.push(input.consoleError);
   await readSamples(runDir, name, base);
   base.counters = { before: line.counters_before, after: line.counters_after, delta: deltaOf(line.counters_before, line.counters_after) };
   base.durationMs = line.duration_ms;
-  await judgeWorkloadOutput(runDir, name, base, problems);
+  const workload = await judgeWorkloadOutput(runDir, name, base, problems);
   await judgeDataLogs(runDir, name, base);
   const stats = input.tracing ? await judgeTrace(input, line, base) : undefined;
+  counterMonotonicity(line, base);
   recordCoverage(name, base, stats);
   if (name === 'selftest-zswap') await readSelftest(runDir, base, problems);
   const stuck = line.hung ? await blockedEvidence(runDir, name, base.evidence) : [];
-  decide(input, line, base, problems, stuck);
+  decide(input, line, base, problems, stuck, workload);
   return base;
+}
+
+/** The counter oracle also fails a kernel whose cumulative counters went backwards. */
+function counterMonotonicity(rec: GuestTestLine, base: TestJudgement): void {
+  const backwards = countersWentBackwards(rec.counters_before, rec.counters_after);
+  if (!backwards.length) return;
+  const was = base.counterOracle.verdict === 'fail' ? `; ${base.counterOracle.reason}` : '';
+  base.counterOracle = { ...base.counterOracle, verdict: 'fail', reason: `${backwards.join('; ')}${was}` };
 }
 
 /** The result record is malformed or ambiguous: our protocol broke, unless the kernel visibly did. */
@@ -204,16 +231,32 @@ function judgeBadRecord(input: JudgeInput, base: TestJudgement, errors: string[]
 
 async function judgeWithoutRecord(input: JudgeInput, base: TestJudgement): Promise<TestJudgement> {
   const { name, boot } = input;
+  const first = input.findings[0];
   const consoleRead = await readUntrusted(boot.consoleLog, { maxBytes: LIMITS.console });
-  const consoleText = consoleRead.ok ? consoleRead.text : '';
+  if (!consoleRead.ok) {
+    // Without the console nobody can say whether this test ran or what the kernel printed.
+    const why = `the console cannot be read: ${consoleRead.reason}`;
+    if (first) return { ...base, verdict: 'fail', workloadVerdict: 'fail', summary: `kernel: ${findingTitle(first)}; and ${why}` };
+    return { ...base, verdict: 'error', workloadVerdict: 'error', modelVerdict: 'error', summary: why };
+  }
+  const consoleText = consoleRead.text;
   const started = testStarts(consoleText).some((m) => m.test === name);
-  if (boot.status === 'error') return { ...base, verdict: 'error', workloadVerdict: 'error', summary: `not run: ${boot.reason}` };
+  if (input.setupFailure) return { ...base, verdict: 'fail', workloadVerdict: 'fail', summary: `the kernel failed the suite's setup: ${input.setupFailure}` };
+  if (boot.status === 'error') {
+    return { ...base, verdict: 'error', workloadVerdict: 'error', summary: started ? `did not finish: ${boot.reason}; not blamed on the kernel` : `not run: ${boot.reason}` };
+  }
   if (input.setupError) return { ...base, verdict: 'error', workloadVerdict: 'error', summary: `the guest suite could not set up: ${input.setupError}` };
   if (input.suiteDone && input.findings.length === 0) {
     return { ...base, verdict: 'error', workloadVerdict: 'error', summary: `status.json says the suite finished, but results.jsonl has no record for ${name}` };
   }
-  if (!started) return { ...base, verdict: 'skipped', workloadVerdict: 'skipped', summary: `not reached: the VM ${boot.status === 'completed' ? 'ended' : `ended (${boot.status})`} before this test` };
-  const first = input.findings[0];
+  if (!started) {
+    // A VM that stopped with no word from the kernel (QEMU or virtme-ng killed) left this test
+    // untested by our side's fault: error, not a quiet skip. After a panic or a hang the kernel's
+    // own failure is reported where it happened; what it kept from running is skipped.
+    const silentStop = boot.status === 'crashed' && boot.findings.length === 0;
+    if (silentStop) return { ...base, verdict: 'error', workloadVerdict: 'error', summary: `not run: the VM stopped before this test with no kernel message (${boot.reason}): QEMU or virtme-ng died` };
+    return { ...base, verdict: 'skipped', workloadVerdict: 'skipped', summary: `not reached: the VM ${boot.status === 'completed' ? 'ended' : `ended (${boot.status})`} before this test` };
+  }
   // The trace went straight to the host: replay the history up to the crash, so the model can
   // name the events that led to it.
   if (input.tracing && base.logs.trace) {
@@ -234,6 +277,19 @@ async function judgeWithoutRecord(input: JudgeInput, base: TestJudgement): Promi
     const what = boot.status === 'crashed' ? `the VM stopped with no kernel message (${boot.reason}): QEMU or virtme-ng died` : 'the guest suite stopped without a result (ours)';
     return { ...base, verdict: 'error', workloadVerdict: 'error', summary: `did not finish: ${what}; not blamed on the kernel` };
   }
+  // The whole-run budget ran out while the guest's heartbeat still came: the guest made progress,
+  // the budget was ours and too small. Only a hang report on the console says otherwise.
+  if (boot.status === 'hang' && (boot.killedBy === 'budget' || boot.killedBy === 'backstop') && boot.guestAlive === true) {
+    const hang = [...input.findings, ...boot.findings].find((f) => HANG_KINDS.includes(f.kind));
+    if (!hang) {
+      const ours = `the run outlived its ${boot.budgetS !== undefined ? `${boot.budgetS}s ` : ''}budget while the guest was still alive (ours)`;
+      if (first || base.violations.length) {
+        return { ...base, verdict: 'fail', workloadVerdict: 'fail', summary: `${first ? `kernel: ${findingTitle(first)}` : `${base.violations.length} model violation(s)`}; and ${ours}` };
+      }
+      return { ...base, verdict: 'error', workloadVerdict: 'error', summary: `did not finish: ${ours}` };
+    }
+    return { ...base, verdict: 'fail', workloadVerdict: 'fail', failure: 'hang', summary: `hang while running: the kernel reported ${findingTitle(hang)} and the run outlived its budget` };
+  }
   return {
     ...base,
     verdict: 'fail',
@@ -251,9 +307,18 @@ async function readSamples(runDir: string, name: string, base: TestJudgement): P
   if (r.errors.length > 3) base.evidence.push(`counter samples: ${r.errors.length - 3} more bad line(s)`);
 }
 
+/** What each workload run said about itself: its typed `error` event and failed swapoff/swapon calls. */
+interface WorkloadReport {
+  /** the `{"ev":"error"}` event of the main run (`<test>.out`) and of swap-cycle's reject run */
+  error: { main?: string; reject?: string };
+  /** swapoff/swapon events with a nonzero rc (the kernel refused) */
+  swapFailures: string[];
+}
+
 /** The workload's own page checks: exactly which page held which wrong data. */
-async function judgeWorkloadOutput(runDir: string, name: string, base: TestJudgement, problems: string[]): Promise<void> {
-  for (const f of [`${name}.out`, `${name}-reject.out`]) {
+async function judgeWorkloadOutput(runDir: string, name: string, base: TestJudgement, problems: string[]): Promise<WorkloadReport> {
+  const report: WorkloadReport = { error: {}, swapFailures: [] };
+  for (const [which, f] of [['main', `${name}.out`], ['reject', `${name}-reject.out`]] as const) {
     const r = await guestText(path.join(runDir, f), LIMITS.out, problems);
     if (!r) continue;
     if (r.truncated) problems.push(`${f} is over ${LIMITS.out} bytes: only its start was read`);
@@ -261,14 +326,38 @@ async function judgeWorkloadOutput(runDir: string, name: string, base: TestJudge
     problems.push(...out.errors.slice(0, 5));
     base.badPages.push(...out.bad);
     base.badPagesTotal += out.badTotal ?? out.bad.length;
-    if (out.error) base.evidence.push(`workload error: ${out.error}`);
+    if (out.error) {
+      report.error[which] = out.error;
+      base.evidence.push(`workload error: ${out.error}`);
+    }
+    for (const ev of out.events) {
+      if ((ev.ev === 'swapoff' || ev.ev === 'swapon') && typeof ev.rc === 'number' && ev.rc !== 0) report.swapFailures.push(`${String(ev.ev)} of ${String(ev.dev)} returned ${ev.rc}`);
+    }
   }
   for (const b of base.badPages.slice(0, 8)) base.evidence.push(describeBadPage(b));
+  return report;
+}
+
+/**
+ * A nonzero exit of a workload run, mapped from zswap-stress.c's exit codes: 0 ok; 1 pages read
+ * back wrong (the kernel's); 2 usage (ours); 3 die() with a typed error event, its own failure
+ * (fopen of the log, mmap, calloc, fork: ours), or, without one, a swapoff/swapon the kernel
+ * refused (the kernel's); 125 suite.sh could not put it in its cgroup (ours); 126/127 exec failed
+ * (ours); anything else (a signal: SIGSEGV, SIGBUS, the OOM killer) the kernel's. Returns the
+ * reason when the run could not run at all (ours), undefined when it is the kernel's.
+ */
+export function workloadCouldNotRun(rc: number, error: string | undefined): string | undefined {
+  if (rc === 125) return `the workload could not run: ${error ?? 'suite.sh could not put it into its cgroup'}`;
+  if (rc === 126 || rc === 127) return `the workload could not run: exec failed (exit ${rc})`;
+  if (rc === 2) return `the workload could not run: usage error (exit 2)${error ? `: ${error}` : ''}`;
+  if (rc === 3 && error) return `the workload could not run: ${error}`;
+  return undefined;
 }
 
 /** Data oracle: every read against the model's prediction from the workload's own log. */
 async function judgeDataLogs(runDir: string, name: string, base: TestJudgement): Promise<void> {
   const problems: string[] = [];
+  const cut: string[] = [];
   let reads = 0;
   let mismatches = 0;
   let seen = 0;
@@ -276,15 +365,19 @@ async function judgeDataLogs(runDir: string, name: string, base: TestJudgement):
     const r = await guestText(path.join(runDir, f), LIMITS.data, problems);
     if (!r) continue;
     seen++;
-    if (r.truncated) problems.push(`${f} is over ${LIMITS.data} bytes: only its start was checked`);
-    const result = checkData(parseDataLog(r.text));
+    if (r.truncated) cut.push(`${f} is over ${LIMITS.data} bytes: only its start was checked`);
+    const log = parseDataLog(r.text, f);
+    // A malformed line is a read (or write) the oracle never saw: the log cannot be judged.
+    if (log.errors.length) problems.push(`${log.errors.length} malformed line(s), first: ${log.errors[0]}`);
+    else if (log.cutLastLine && !r.truncated) cut.push(`${f} ends in a cut line`);
+    const result = checkData(log.events);
     reads += result.reads;
     mismatches += result.mismatches.length;
     base.violations.push(...result.violations.slice(0, 20));
   }
   if (mismatches) base.dataOracle = { verdict: 'fail', reason: `${mismatches} read(s) saw data other than the model predicts`, reads };
-  else if (problems.some((p) => !p.includes('only its start'))) base.dataOracle = { verdict: 'error', reason: problems.join('; '), reads };
-  else if (problems.length) base.dataOracle = { verdict: 'skipped', reason: `${reads} reads saw the predicted version, but ${problems.join('; ')}`, reads };
+  else if (problems.length) base.dataOracle = { verdict: 'error', reason: problems.join('; '), reads };
+  else if (cut.length) base.dataOracle = { verdict: 'skipped', reason: `${reads} reads saw the predicted version, but ${cut.join('; ')}`, reads };
   else if (seen) base.dataOracle = { verdict: 'pass', reason: `${reads} reads all saw the predicted version`, reads };
 }
 
@@ -437,11 +530,34 @@ function counterOracle(rec: GuestTestLine, stats: LifetimeStats, violations: Vio
   return { verdict: 'pass', reason: `${c.findings.map((f) => f.counter).join(', ')} agree with the traced events${notChecked}`, findings: c.findings, skipped: c.skipped };
 }
 
+/** The tests that cannot do their job without zswap storing pages. */
+const MUST_STORE: readonly string[] = ['swap-cycle', 'writeback', 'swapoff-race'];
+
+/**
+ * A test that must store pages in zswap but stored none tested nothing of zswap: `fail` (the
+ * suite enabled zswap and checked it reads Y, so zswap was on), `error` when no count exists.
+ */
+function storedSomething(name: string, base: TestJudgement): { verdict: 'fail' | 'error'; reason: string } | undefined {
+  if (!MUST_STORE.includes(name)) return undefined;
+  const store = base.coverage.find((c) => c.path === 'store');
+  if (!store) {
+    const why = base.counters && !(typeof base.counters.before.zswpout === 'number' && typeof base.counters.after.zswpout === 'number') ? 'zswpout is missing from the counters' : 'no trace or counter counts stores';
+    return { verdict: 'error', reason: `cannot tell whether zswap stored anything: ${why}` };
+  }
+  if (store.count > 0) return undefined;
+  const how =
+    store.source === 'trace'
+      ? 'no zswap_store succeeded in the trace'
+      : `zswpout ${base.counters?.before.zswpout ?? '?'} → ${base.counters?.after.zswpout ?? '?'}`;
+  return { verdict: 'fail', reason: `zswap stored nothing: ${how} while ${name} ran with zswap enabled` };
+}
+
 /** The verdict: the workload's status, the console, the model and the oracles together. */
-function decide(input: JudgeInput, rec: GuestTestLine, base: TestJudgement, problems: string[], stuck: BlockedTask[]): void {
+function decide(input: JudgeInput, rec: GuestTestLine, base: TestJudgement, problems: string[], stuck: BlockedTask[], workload: WorkloadReport): void {
   const failures: string[] = [];
   const errors: string[] = [];
   let skippedWhy: string | undefined;
+  const first = input.findings[0];
   if (rec.status === 'error') errors.push(rec.reason ?? 'the guest could not run this test');
   else if (rec.status === 'skip') skippedWhy = rec.reason ?? 'skipped in the guest';
   else if (rec.status === 'fail') {
@@ -452,13 +568,40 @@ function decide(input: JudgeInput, rec: GuestTestLine, base: TestJudgement, prob
     if (timeout) (timeout.verdict === 'fail' ? failures : errors).push(timeout.reason);
     if (timeout?.verdict === 'fail') base.failure = 'hang';
     else if (!timeout && !failures.length) {
-      failures.push(base.selftest ? `selftest exited ${rec.rc ?? '?'}` : `the workload failed (exit ${rec.rc ?? '?'})`);
-      base.failure = 'workload-exit';
+      if (base.selftest || input.name === 'selftest-zswap') {
+        failures.push(`selftest exited ${rec.rc ?? '?'}`);
+        base.failure = 'workload-exit';
+      } else {
+        // Each nonzero run: ours when it could not run at all (and the kernel said nothing), else the kernel's.
+        const runs = [
+          { rc: rec.rc, error: workload.error.main, label: '' },
+          { rc: rec.reject_rc, error: workload.error.reject, label: 'the rejected-store run: ' },
+        ].filter((r): r is { rc: number; error: string | undefined; label: string } => r.rc !== undefined && r.rc !== 0);
+        for (const r of runs) {
+          const ours = workloadCouldNotRun(r.rc, r.error);
+          if (ours && !first) errors.push(`${r.label}${ours}`);
+          else {
+            const why = r.rc === 3 && !r.error && workload.swapFailures.length ? `: ${workload.swapFailures.slice(0, 3).join('; ')}` : ours ? ` (${ours})` : '';
+            failures.push(`${r.label}the workload failed (exit ${r.rc})${why}`);
+            base.failure = 'workload-exit';
+          }
+        }
+        if (!runs.length) {
+          failures.push(`the workload failed (exit ${rec.rc ?? '?'})`);
+          base.failure = 'workload-exit';
+        }
+      }
     }
   }
-  const first = input.findings[0];
+  if (input.setupFailure) failures.push(`the kernel failed the suite's setup: ${input.setupFailure}`);
   if (first) failures.push(`kernel: ${findingTitle(first)}`);
+  // Not when the run could not start or ran out of our budget: that stored nothing for our reasons.
+  // "Cannot tell" is added only when nothing else already makes the test an error.
+  const stored = rec.status === 'pass' || (rec.status === 'fail' && errors.length === 0) ? storedSomething(input.name, base) : undefined;
+  if (stored?.verdict === 'fail') failures.push(stored.reason);
   errors.push(...problems);
+  const checkErrors = [base.conformance, base.dataOracle, base.counterOracle].some((c) => c.verdict === 'error');
+  if (stored?.verdict === 'error' && errors.length === 0 && failures.length === 0 && !checkErrors) errors.push(stored.reason);
   base.workloadVerdict = rec.status === 'error' ? 'error' : failures.length ? 'fail' : errors.length ? 'error' : skippedWhy ? 'skipped' : 'pass';
   const checks = [base.conformance, base.dataOracle, base.counterOracle];
   if (rec.status !== 'error') {
@@ -498,6 +641,10 @@ export interface RunJudgement {
 export async function judgeRunDir(input: RunJudgeInput): Promise<RunJudgement> {
   const artifacts = await readSuiteArtifacts(input.runDir);
   const setupError = setupErrorOf(artifacts);
+  const setupFailure = setupFailureOf(artifacts);
+  // The host's own console capture: if it cannot be read, a panic in it would go unseen.
+  const consoleRead = await readUntrusted(input.boot.consoleLog, { maxBytes: LIMITS.console });
+  const consoleError = consoleRead.ok ? undefined : `the console cannot be read: ${consoleRead.reason}`;
   const tests: TestJudgement[] = [];
   for (const name of input.tests) {
     const { record, errors } = resultFor(artifacts, name);
@@ -510,6 +657,8 @@ export async function judgeRunDir(input: RunJudgeInput): Promise<RunJudgement> {
         findings: input.findings.filter((f) => f.test === name),
         tracing: input.tracing?.tests.includes(name) ? { probes: input.tracing.probes, placed: artifacts.probes.placed, failed: artifacts.probes.failed } : undefined,
         setupError,
+        setupFailure,
+        consoleError,
         recordErrors: errors,
         suiteDone: artifacts.status?.state === 'done',
       }),

@@ -44,9 +44,19 @@ export const TestResultSchema = z
   .strict();
 export type TestResultRecord = z.infer<typeof TestResultSchema>;
 
+/**
+ * Setup steps whose failure is the kernel's, not ours: the suite stops, and the host fails every
+ * test with the reason (a patch that breaks zswap enabling fails, it does not pass untested).
+ */
+export const SETUP_FAILURES = {
+  'zswap-not-enabled': 'zswap could not be enabled',
+} as const;
+export type SetupFailure = keyof typeof SETUP_FAILURES;
+
 export const SuiteStatusSchema = z.discriminatedUnion('state', [
   z.object({ state: z.literal('done') }).strict(),
   z.object({ state: z.literal('error'), error: z.string().min(1), detail: z.string().optional() }).strict(),
+  z.object({ state: z.literal('fail'), failure: z.enum(Object.keys(SETUP_FAILURES) as [SetupFailure, ...SetupFailure[]]), detail: z.string().optional() }).strict(),
 ]);
 export type SuiteStatusRecord = z.infer<typeof SuiteStatusSchema>;
 
@@ -228,6 +238,13 @@ export function setupErrorOf(a: SuiteArtifacts): string | undefined {
   if (bad.length) return bad.map(formatProtocolError).join('; ');
   if (a.status?.state === 'error') return `${a.status.error}${a.status.detail ? `: ${a.status.detail}` : ''}`;
   return undefined;
+}
+
+/** The kernel failed the suite's setup (status.json `fail`): the reason, for judgeTest's `setupFailure`. */
+export function setupFailureOf(a: SuiteArtifacts): string | undefined {
+  if (a.errors.some((e) => e.file === 'status.json')) return undefined;
+  if (a.status?.state !== 'fail') return undefined;
+  return `${SETUP_FAILURES[a.status.failure]}${a.status.detail ? `: ${a.status.detail}` : ''}`;
 }
 
 /**

@@ -95,26 +95,57 @@ export function describeBadPage(b: BadPage): string {
   return `${b.region} page ${b.page} (${b.addr}) after ${b.phase}: expected ${want}, held ${held}`;
 }
 
+/** The data log as DataEvents, with every line that is not a valid record named (never dropped). */
+export interface DataLog {
+  events: DataEvent[];
+  /** malformed lines, each naming its line number: the data oracle cannot judge a log with holes */
+  errors: string[];
+  /** the last line is unterminated and malformed: the writer was cut short (a killed workload) */
+  cutLastLine: boolean;
+}
+
+const INT = /^-?\d{1,15}$/;
+const NAT = /^\d{1,15}$/;
+const REGION = /^[A-Za-z0-9_.-]{1,64}$/;
+
 /**
  * The workload's data log (`w REGION PAGE VERSION`, `r REGION PAGE SEEN_VERSION SEEN_PAGE BAD`,
- * `d REGION PAGE`) as DataEvents for the model's data oracle.
+ * `d REGION PAGE`) as DataEvents for the model's data oracle. Untrusted (the guest wrote it): a
+ * line that is not exactly one of these, with integers where integers belong, is an error naming
+ * it; a lost line would be a read the oracle never checked. Only an unterminated last line (the
+ * workload killed mid-write) is forgiven, and said so.
  */
-export function parseDataLog(text: string): DataEvent[] {
-  const out: DataEvent[] = [];
-  for (const raw of text.split('\n')) {
-    const f = raw.trim().split(' ');
-    if (f.length < 3) continue;
-    const seq = out.length;
-    if (f[0] === 'w' && f.length >= 4) out.push({ kind: 'write', seq, region: f[1]!, page: Number(f[2]), version: Number(f[3]) });
-    else if (f[0] === 'd') out.push({ kind: 'discard', seq, region: f[1]!, page: Number(f[2]) });
-    else if (f[0] === 'r' && f.length >= 6) {
+export function parseDataLog(text: string, fileName = 'data log'): DataLog {
+  const events: DataEvent[] = [];
+  const errors: string[] = [];
+  let cutLastLine = false;
+  const lines = text.split('\n');
+  lines.forEach((raw, i) => {
+    if (raw === '') return;
+    const f = raw.split(' ');
+    const seq = events.length;
+    const ok =
+      f[0] === 'w'
+        ? f.length === 4 && REGION.test(f[1]!) && NAT.test(f[2]!) && NAT.test(f[3]!)
+        : f[0] === 'd'
+          ? f.length === 3 && REGION.test(f[1]!) && NAT.test(f[2]!)
+          : f[0] === 'r'
+            ? f.length === 6 && REGION.test(f[1]!) && NAT.test(f[2]!) && INT.test(f[3]!) && INT.test(f[4]!) && (f[5] === '0' || f[5] === '1')
+            : false;
+    if (!ok) {
+      if (i === lines.length - 1) cutLastLine = true;
+      else errors.push(`${fileName} line ${i + 1}: not a data record: ${JSON.stringify(raw.slice(0, 80))}`);
+      return;
+    }
+    if (f[0] === 'w') events.push({ kind: 'write', seq, region: f[1]!, page: Number(f[2]), version: Number(f[3]) });
+    else if (f[0] === 'd') events.push({ kind: 'discard', seq, region: f[1]!, page: Number(f[2]) });
+    else {
       const seen = Number(f[3]);
       const seenPage = Number(f[4]);
-      const corrupt = f[5] === '1';
-      out.push({ kind: 'read', seq, region: f[1]!, page: Number(f[2]), seenVersion: seen > 0 ? seen : null, seenPage: seenPage >= 0 ? seenPage : null, corrupt });
+      events.push({ kind: 'read', seq, region: f[1]!, page: Number(f[2]), seenVersion: seen > 0 ? seen : null, seenPage: seenPage >= 0 ? seenPage : null, corrupt: f[5] === '1' });
     }
-  }
-  return out;
+  });
+  return { events, errors, cutLastLine };
 }
 
 export interface TapCase {

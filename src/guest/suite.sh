@@ -29,10 +29,13 @@ jstr() {
 	s=${s//$'\n'/\\n}
 	printf '"%s"' "$s"
 }
-# status.json: the suite's end, `done` or `error WHAT [DETAIL]`.
+# status.json: the suite's end, `done`, `error WHAT [DETAIL]` (our side or the environment) or
+# `fail FAILURE DETAIL` (the kernel failed a setup step: protocol.ts SETUP_FAILURES).
 suite_status() {
 	if [ "$1" = done ]; then
 		printf '{"state":"done"}\n' > "$RUN/status.json"
+	elif [ "$1" = fail ]; then
+		printf '{"state":"fail","failure":%s,"detail":%s}\n' "$(jstr "$2")" "$(jstr "$3")" > "$RUN/status.json"
 	elif [ -n "${3:-}" ]; then
 		printf '{"state":"error","error":%s,"detail":%s}\n' "$(jstr "$2")" "$(jstr "$3")" > "$RUN/status.json"
 	else
@@ -94,7 +97,15 @@ if [ ! -d $ZP ]; then
 	suite_status error no-zswap "/sys/module/zswap/parameters missing"
 	exit 3
 fi
-echo Y > $ZP/enabled 2>/dev/null
+enable_err=$({ echo Y > $ZP/enabled; } 2>&1)
+zswap_enabled=$(cat $ZP/enabled 2>/dev/null)
+if [ "$zswap_enabled" != Y ]; then
+	# zswap exists but refuses to be enabled (its init failed, say): the kernel's failure, and
+	# every workload test would otherwise pass without zswap running at all.
+	say "zswap could not be enabled: $ZP/enabled reads '${zswap_enabled}'"
+	suite_status fail zswap-not-enabled "$ZP/enabled reads '${zswap_enabled}'${enable_err:+ (writing Y: $enable_err)}; kernel: $(dmesg | grep -i zswap | tail -n 3 | tr '\n' ' ')"
+	exit 3
+fi
 [ -f $ZP/shrinker_enabled ] && echo Y > $ZP/shrinker_enabled
 say "zswap: enabled=$(cat $ZP/enabled) compressor=$(cat $ZP/compressor) zpool=$(cat $ZP/zpool) max_pool_percent=$(cat $ZP/max_pool_percent)"
 
@@ -207,7 +218,16 @@ blocked_dumps() { # workload
 # Whether it was a hang or just a budget too small is the host's call, from the dumps.
 run_workload() { # name cgroup args...
 	local name=$1 cg=$2; shift 2
-	(echo $BASHPID > "$cg/cgroup.procs" && exec "$RUN/zswap-stress" "$@") > "$RUN/$name.out" 2> "$RUN/$name.err" &
+	# Joining the cgroup failing is ours (no memory controller, say): exit 125 with a typed
+	# error event the host names, never a workload failure blamed on the kernel.
+	(
+		me=$BASHPID
+		if ! err=$({ echo "$me" > "$cg/cgroup.procs"; } 2>&1); then
+			printf '{"ev":"error","what":"cgroup join","errno":0,"msg":%s}\n' "$(jstr "cannot join $cg: $err")"
+			exit 125
+		fi
+		exec "$RUN/zswap-stress" "$@"
+	) > "$RUN/$name.out" 2> "$RUN/$name.err" &
 	local pid=$! waited=0
 	while kill -0 $pid 2>/dev/null; do
 		if [ $waited -ge "${TEST_TIMEOUT:-300}" ]; then

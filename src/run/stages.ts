@@ -48,7 +48,15 @@ export function buildStage(b: BuildResult, rel: (p: string) => string): StageRep
     ...(b.checkpatch?.findings.filter((f) => f.level === 'ERROR').map((f) => `checkpatch ERROR: ${f.type ? `${f.type}: ` : ''}${f.message}${f.location ? ` (${f.location})` : ''}`) ?? []),
   ];
   if (b.checkpatch?.infraError) evidence.push(`checkpatch could not run: ${b.checkpatch.infraError}`);
-  return stage(b.verdict, b.summary, evidence, { build: rel(b.logPath) }, b.durationMs);
+  const logs: Record<string, string> = { build: rel(b.logPath) };
+  // The tree's own test_zswap.c is part of what the build builds: a patch that breaks it fails
+  // (the kernel is still booted and tested); a toolchain that cannot build it is ours.
+  const st = b.selftestBuild;
+  if (st && (st.verdict === 'fail' || st.verdict === 'error') && b.verdict === 'pass') {
+    if (st.logPath) logs.selftest = rel(st.logPath);
+    return stage(st.verdict, `the kernel built, but test_zswap did not: ${st.summary}`, [...evidence, st.summary], logs, b.durationMs);
+  }
+  return stage(b.verdict, b.summary, evidence, logs, b.durationMs);
 }
 
 export function buildDetails(b: BuildResult): BuildDetails {

@@ -29,24 +29,36 @@ describe('test_zswap is compiled once per selftests tree', () => {
     const cache = path.join(scratch, 'cache');
     const repo = await repoWith('int main(void) { return 0; }\n');
     const out1 = await mkdtemp(path.join(scratch, 'out-'));
-    expect(await buildSelftest(repo, out1, cache)).toBe(path.join(out1, 'test_zswap'));
+    expect(await buildSelftest(repo, out1, cache)).toEqual({ kind: 'built', path: path.join(out1, 'test_zswap') });
     expect(await readdir(cache)).toHaveLength(1);
 
     // Same committed tree, so no compile: a broken working copy cannot be what gets used.
     await writeFile(path.join(repo, 'tools/testing/selftests/cgroup/test_zswap.c'), 'this is not C\n');
     const out2 = await mkdtemp(path.join(scratch, 'out-'));
-    expect(await buildSelftest(repo, out2, cache)).toBe(path.join(out2, 'test_zswap'));
+    expect(await buildSelftest(repo, out2, cache)).toEqual({ kind: 'built', path: path.join(out2, 'test_zswap') });
 
     // A different selftests tree compiles anew; one that does not compile gives no binary.
     const broken = await repoWith('this is not C either\n');
     const out3 = await mkdtemp(path.join(scratch, 'out-'));
-    expect(await buildSelftest(broken, out3, cache)).toBeUndefined();
+    // The tree's own code does not compile: the tree's failure, never a silent "not built".
+    const r = await buildSelftest(broken, out3, cache);
+    expect(r).toMatchObject({ kind: 'failed', verdict: 'fail', logPath: path.join(out3, 'test_zswap.build.log') });
+    expect(r.kind === 'failed' && r.summary).toMatch(/^the tree's test_zswap does not compile: .*test_zswap\.c:1: /);
+    expect(r.kind === 'failed' && r.output).toMatch(/error/);
     expect(existsSync(path.join(out3, 'test_zswap.build.log'))).toBe(true);
     expect(await readdir(cache)).toHaveLength(1);
   });
 
   it('gives no binary for a tree without the selftest', async () => {
     const repo = await mkdtemp(path.join(scratch, 'empty-'));
-    expect(await buildSelftest(repo, repo, path.join(scratch, 'cache2'))).toBeUndefined();
+    expect(await buildSelftest(repo, repo, path.join(scratch, 'cache2'))).toMatchObject({ kind: 'absent' });
+  });
+
+  it('blames the toolchain, not the tree, when the compiler cannot run', async () => {
+    const repo = await repoWith('int main(void) { return 0; }\n');
+    const out = await mkdtemp(path.join(scratch, 'out-'));
+    const r = await buildSelftest(repo, out, undefined, { cc: path.join(scratch, 'no-such-gcc') });
+    expect(r).toMatchObject({ kind: 'failed', verdict: 'error' });
+    expect(r.kind === 'failed' && r.summary).toMatch(/^test_zswap could not be compiled: the toolchain failed: .*no-such-gcc could not be started/);
   });
 });

@@ -24,12 +24,27 @@ describe('guest results', () => {
   });
 
   it('reads the data log for the data oracle', () => {
-    expect(parseDataLog('w cycle 1 3\nr cycle 1 3 1 0\nd cycle 1\nr cycle 1 0 -1 0\n')).toEqual([
+    expect(parseDataLog('w cycle 1 3\nr cycle 1 3 1 0\nd cycle 1\nr cycle 1 0 -1 0\n').events).toEqual([
       { kind: 'write', seq: 0, region: 'cycle', page: 1, version: 3 },
       { kind: 'read', seq: 1, region: 'cycle', page: 1, seenVersion: 3, seenPage: 1, corrupt: false },
       { kind: 'discard', seq: 2, region: 'cycle', page: 1 },
       { kind: 'read', seq: 3, region: 'cycle', page: 1, seenVersion: null, seenPage: null, corrupt: false },
     ]);
+  });
+
+  it('names every malformed data-log line instead of dropping it, and never reads NaN', () => {
+    const log = parseDataLog('w cycle 1 3\nr cycle 1 x 1 0\nw cycle 2\nq cycle 1 1\nr cycle NaN 3 1 0\nd cycle 1\nr cycle 1 3 1 0\nr cyc', 'swap-cycle.data');
+    expect(log.errors).toEqual([
+      'swap-cycle.data line 2: not a data record: "r cycle 1 x 1 0"',
+      'swap-cycle.data line 3: not a data record: "w cycle 2"',
+      'swap-cycle.data line 4: not a data record: "q cycle 1 1"',
+      'swap-cycle.data line 5: not a data record: "r cycle NaN 3 1 0"',
+    ]);
+    expect(log.events.map((e) => e.kind)).toEqual(['write', 'discard', 'read']);
+    expect(JSON.stringify(log.events)).not.toContain('null,"seenPage":null');
+    // Only an unterminated last line (the workload killed mid-write) is forgiven, and said so.
+    expect(log.cutLastLine).toBe(true);
+    expect(parseDataLog('w cycle 1 3\n').cutLastLine).toBe(false);
   });
 
   it('reads kselftest TAP, including the duplicates a forked child flushes', () => {

@@ -1,0 +1,153 @@
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { triageConsole } from '../../../src/boot/triage.js';
+import type { BootOutcome } from '../../../src/boot/vm.js';
+import { coverageFromCounters, countersWentBackwards, judgeRunDir, judgeTest, workloadCouldNotRun, type JudgeInput } from '../../../src/guest/judge.js';
+import { SuiteStatusSchema, type TestResultRecord } from '../../../src/guest/protocol.js';
+
+const HUNG_TASK = triageConsole('[  500.1] INFO: task zswap-stress:245 blocked for more than 122 seconds.\n');
+const START = (t: string): string => `kharness-guest: {"ev":"test","test":"${t}","state":"start"}\n`;
+
+let dir: string;
+let boot: BootOutcome;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'kh-verdicts-'));
+  await writeFile(path.join(dir, 'console.log'), START('writeback'));
+  boot = { status: 'completed', reason: 'guest command exited 0', accel: 'tcg', accelReason: 'test', consoleLog: path.join(dir, 'console.log'), consoleTail: '', findings: [], durationMs: 1 };
+});
+afterEach(async () => rm(dir, { recursive: true, force: true }));
+const input = (over: Partial<JudgeInput>): JudgeInput => ({ name: 'writeback', runDir: dir, boot, findings: [], ...over });
+const rec = (over: Partial<TestResultRecord> = {}): TestResultRecord => ({ test: 'writeback', status: 'pass', duration_ms: 10, counters_before: { zswpout: 10 }, counters_after: { zswpout: 500 }, rc: 0, ...over });
+
+describe('a VM the host ended for its budget', () => {
+  const budgetKill = (): BootOutcome => ({ ...boot, status: 'hang', reason: 'the guest outlived its 900s budget', killedBy: 'budget', guestAlive: true, budgetS: 900, bootToCommandMs: 5000 });
+
+  it('is our error while the guest heartbeat was alive and nothing says the kernel hung', async () => {
+    const j = await judgeTest(input({ boot: budgetKill() }));
+    expect(j.verdict).toBe('error');
+    expect(j.failure).toBeUndefined();
+    expect(j.summary).toBe('did not finish: the run outlived its 900s budget while the guest was still alive (ours)');
+  });
+
+  it('is a hang with a hung-task report on the console, or when the heartbeat had stopped', async () => {
+    const withHang = await judgeTest(input({ boot: { ...budgetKill(), findings: HUNG_TASK }, findings: HUNG_TASK }));
+    expect(withHang).toMatchObject({ verdict: 'fail', failure: 'hang' });
+    const silent = await judgeTest(input({ boot: { ...budgetKill(), killedBy: 'silence', guestAlive: false } }));
+    expect(silent).toMatchObject({ verdict: 'fail', failure: 'hang' });
+    const dead = await judgeTest(input({ boot: { ...budgetKill(), guestAlive: false } }));
+    expect(dead).toMatchObject({ verdict: 'fail', failure: 'hang' });
+  });
+
+  it('a VM that stopped during the boot with no kernel message is not blamed on the kernel', async () => {
+    const j = await judgeTest(input({ boot: { ...boot, status: 'error', reason: 'virtme-ng/QEMU stopped during the boot with no kernel message (vng exit 1)' } }));
+    expect(j.verdict).toBe('error');
+    expect(j.summary).toMatch(/^did not finish: virtme-ng\/QEMU stopped during the boot/);
+  });
+});
+
+describe('a workload that exits nonzero', () => {
+  it('maps zswap-stress exit codes: could not run is ours, wrong data and refused swapoff the kernel\'s', () => {
+    expect(workloadCouldNotRun(3, 'fopen(--log): No space left on device')).toBe('the workload could not run: fopen(--log): No space left on device');
+    expect(workloadCouldNotRun(125, 'cgroup join: cannot join /sys/fs/cgroup/kh-writeback: Permission denied')).toMatch(/^the workload could not run: cgroup join/);
+    expect(workloadCouldNotRun(2, undefined)).toMatch(/usage error/);
+    expect(workloadCouldNotRun(127, undefined)).toMatch(/exec failed/);
+    expect(workloadCouldNotRun(1, undefined)).toBeUndefined();
+    expect(workloadCouldNotRun(3, undefined)).toBeUndefined();
+    expect(workloadCouldNotRun(139, undefined)).toBeUndefined();
+  });
+
+  it('is an error naming what failed when the workload could not run', async () => {
+    await writeFile(path.join(dir, 'writeback.out'), '{"ev":"error","what":"fopen(--log)","errno":28,"msg":"No space left on device"}\n');
+    const j = await judgeTest(input({ line: rec({ status: 'fail', rc: 3, counters_after: { zswpout: 10 } }) }));
+    expect(j.verdict).toBe('error');
+    expect(j.failure).toBeUndefined();
+    expect(j.summary).toBe('the workload could not run: fopen(--log): No space left on device');
+  });
+
+  it('stays a fail with a kernel finding, and for a swapoff the kernel refused', async () => {
+    await writeFile(path.join(dir, 'writeback.out'), '{"ev":"error","what":"mmap","errno":12,"msg":"Cannot allocate memory"}\n');
+    const KASAN = triageConsole('[  12.0] BUG: KASAN: slab-use-after-free in zswap_entry_free+0x1c/0x90\n');
+    expect((await judgeTest(input({ line: rec({ status: 'fail', rc: 3 }), findings: KASAN }))).verdict).toBe('fail');
+    await writeFile(path.join(dir, 'writeback.out'), '{"ev":"swapoff","round":1,"dev":"/dev/vda","rc":-12,"swapped_before":100}\n');
+    const j = await judgeTest(input({ line: rec({ status: 'fail', rc: 3 }) }));
+    expect(j).toMatchObject({ verdict: 'fail', failure: 'workload-exit' });
+    expect(j.summary).toBe('the workload failed (exit 3): swapoff of /dev/vda returned -12');
+  });
+
+  it('names the rejected-store run of swap-cycle when that one could not run', async () => {
+    await writeFile(path.join(dir, 'swap-cycle-reject.out'), '{"ev":"error","what":"cgroup join","errno":0,"msg":"cannot join /sys/fs/cgroup/kh-swap-cycle: Invalid argument"}\n');
+    const j = await judgeTest(input({ name: 'swap-cycle', line: rec({ test: 'swap-cycle', status: 'fail', rc: 0, reject_rc: 125 }) }));
+    expect(j.verdict).toBe('error');
+    expect(j.summary).toBe('the rejected-store run: the workload could not run: cgroup join: cannot join /sys/fs/cgroup/kh-swap-cycle: Invalid argument');
+  });
+});
+
+describe('zswap must have run', () => {
+  it('fails a must-store test whose zswpout did not move, and errs when zswpout is missing', async () => {
+    const none = await judgeTest(input({ line: rec({ counters_before: { zswpout: 10 }, counters_after: { zswpout: 10 } }) }));
+    expect(none.verdict).toBe('fail');
+    expect(none.summary).toBe('zswap stored nothing: zswpout 10 → 10 while writeback ran with zswap enabled');
+    const unknown = await judgeTest(input({ line: rec({ counters_before: {}, counters_after: {} }) }));
+    expect(unknown.verdict).toBe('error');
+    expect(unknown.summary).toBe('cannot tell whether zswap stored anything: zswpout is missing from the counters');
+    // The kernel's own selftest is not one of them.
+    const st = await judgeTest(input({ name: 'selftest-zswap', line: rec({ test: 'selftest-zswap', counters_before: {}, counters_after: {} }) }));
+    expect(st.verdict).toBe('pass');
+  });
+
+  it('fails every test when the kernel could not enable zswap (status.json fail)', async () => {
+    expect(SuiteStatusSchema.safeParse({ state: 'fail', failure: 'zswap-not-enabled', detail: 'x' }).success).toBe(true);
+    expect(SuiteStatusSchema.safeParse({ state: 'fail', failure: 'something-else' }).success).toBe(false);
+    await writeFile(path.join(dir, 'status.json'), '{"state":"fail","failure":"zswap-not-enabled","detail":"/sys/module/zswap/parameters/enabled reads \'N\'"}\n');
+    await writeFile(path.join(dir, 'console.log'), 'zswap: could not enable\n');
+    const r = await judgeRunDir({ runDir: dir, tests: ['swap-cycle', 'writeback'], boot: { ...boot, guestExit: 3 }, findings: [] });
+    expect(r.tests.map((t) => [t.verdict, t.summary])).toEqual([
+      ['fail', "the kernel failed the suite's setup: zswap could not be enabled: /sys/module/zswap/parameters/enabled reads 'N'"],
+      ['fail', "the kernel failed the suite's setup: zswap could not be enabled: /sys/module/zswap/parameters/enabled reads 'N'"],
+    ]);
+    expect(r.verdict).toBe('fail');
+  });
+});
+
+describe('counters that go backwards', () => {
+  it('never make coverage negative, and fail the counter oracle', async () => {
+    expect(coverageFromCounters({ zswpout: -60, zswpin: 4, reject_compress_fail: -2, reject_alloc_fail: 3 })).toEqual([
+      { path: 'store', label: 'store ok', count: 0, source: 'counters' },
+      { path: 'loadHit', label: 'load hit, exclusive (swapin: entry freed)', count: 4, source: 'counters' },
+      { path: 'storeFailed', label: 'store failed/rejected', count: 3, source: 'counters' },
+    ]);
+    // stored_pages is a gauge: it may go down.
+    expect(countersWentBackwards({ zswpout: 100, stored_pages: 50 }, { zswpout: 40, stored_pages: 10 })).toEqual(['zswpout went backwards: 100 → 40']);
+    const j = await judgeTest(input({ line: rec({ counters_before: { zswpout: 100, zswpin: 1 }, counters_after: { zswpout: 140, zswpin: 0 } }) }));
+    expect(j.counterOracle).toMatchObject({ verdict: 'fail', reason: 'zswpin went backwards: 1 → 0' });
+    expect(j.verdict).toBe('fail');
+    expect(j.coverage.every((c) => c.count >= 0)).toBe(true);
+  });
+});
+
+describe('guest files that cannot be read', () => {
+  it('makes every test an error when console.log is a symbolic link', async () => {
+    const outside = await mkdtemp(path.join(tmpdir(), 'kh-outside-'));
+    await writeFile(path.join(outside, 'clean'), START('writeback'));
+    await rm(path.join(dir, 'console.log'));
+    await symlink(path.join(outside, 'clean'), path.join(dir, 'console.log'));
+    await writeFile(path.join(dir, 'results.jsonl'), `${JSON.stringify(rec())}\n`);
+    await writeFile(path.join(dir, 'status.json'), '{"state":"done"}\n');
+    const r = await judgeRunDir({ runDir: dir, tests: ['writeback', 'swap-cycle'], boot, findings: [] });
+    await rm(outside, { recursive: true, force: true });
+    expect(r.tests.map((t) => [t.verdict, t.summary])).toEqual([
+      ['error', 'the console cannot be read: console.log is a symbolic link (not followed)'],
+      ['error', 'the console cannot be read: console.log is a symbolic link (not followed)'],
+    ]);
+  });
+
+  it('makes the data oracle an error for a data log with malformed lines', async () => {
+    await writeFile(path.join(dir, 'writeback.data'), 'w writeback 1 3\nr writeback 1 three 1 0\nr writeback 1 3 1 0\n');
+    const j = await judgeTest(input({ line: rec() }));
+    expect(j.dataOracle.verdict).toBe('error');
+    expect(j.dataOracle.reason).toBe('1 malformed line(s), first: writeback.data line 2: not a data record: "r writeback 1 three 1 0"');
+    expect(j.verdict).toBe('error');
+  });
+});
