@@ -521,7 +521,10 @@ describe('fault matrix on the real 6.12 tree (boots)', () => {
         for (const q of qemu) process.kill(q.pid, 'SIGKILL');
         r.note(`killed qemu ${qemu.map((q) => q.pid).join(',')}`);
         const done = await within(child, 300_000, 'kharness finished within 5 min of QEMU dying');
-        judgeRun(r, { exitCode: done.exitCode, stdout: String(done.stdout), stderr: String(done.stderr), out }, { exit: 3, stage: { stage: 'boot', verdict: ['error'] }, message: /qemu|virtme|vng|killed|signal/i });
+        const rep = judgeRun(r, { exitCode: done.exitCode, stdout: String(done.stdout), stderr: String(done.stderr), out }, { exit: 3, message: /qemu|virtme|vng|killed|signal/i });
+        // Before the suite started it is the boot stage's error; once a test was running, that test's.
+        const broke = rep?.patches.filter((p) => p.stages.boot.verdict === 'error' || p.stages.test.verdict === 'error') ?? [];
+        r.check('patch 1: boot or test is error (QEMU died, not the kernel)', broke.some((p) => p.index === 1), rep?.patches.map((p) => `${p.label} boot=${p.stages.boot.verdict} test=${p.stages.test.verdict}`).join('; ') ?? 'no report');
       } finally {
         child.kill('SIGKILL');
         killMatching(`${out}/`);
