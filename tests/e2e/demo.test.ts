@@ -60,18 +60,26 @@ describe('kharness run on the demo series', () => {
     // leaves it in the tree (xa_load instead of xa_erase). The model sees the entry outlive its
     // slot (entry-leak) and, when the slot is stored again, a free of what was already freed;
     // the kernel crashes freeing the stale entry (zs_free ← zswap_entry_free ← zswap_store).
-    expect(p2.stages.model.verdict).toBe('fail');
+    // The model sees it when the streamed trace reached the stale entry's use before the oops
+    // stopped the pipe (usually): then fail. Otherwise the history up to the crash breaks no rule
+    // and the model is skipped, saying so: never a pass.
+    expect(['fail', 'skipped']).toContain(p2.stages.model.verdict);
     // The replay's first violation (the data oracle's come first in `violations`, so it is read
     // from the conformance outcome, which names the replay's own first one).
     const firstRule = (p: PatchReport): string[] => p.tests.filter((t) => t.conformance.verdict === 'fail').map((t) => /, first: ([a-z-]+): /.exec(t.conformance.reason)?.[1] ?? t.conformance.reason);
     const STALE = ['entry-leak', ...FREED_WHILE_REACHABLE];
     for (const p of [p2, report.patches[3]!]) {
-      expect(firstRule(p).length, JSON.stringify(p.tests.map((t) => t.conformance))).toBeGreaterThan(0);
-      expect(firstRule(p).every((r) => STALE.includes(r)), firstRule(p).join('; ')).toBe(true);
-      const rules = new Set(p.tests.flatMap((t) => t.violations.map((v) => v.rule)));
-      expect([...rules].some((r) => STALE.includes(r)), [...rules].join(',')).toBe(true);
-      // every kept lifetime violation names the slot it is about
-      for (const v of p.tests.flatMap((t) => t.violations).filter((v) => STALE.includes(v.rule))) expect(v.slot, v.message).toMatch(/^\d+:\d+$/);
+      if (p.stages.model.verdict === 'fail') {
+        expect(firstRule(p).length, JSON.stringify(p.tests.map((t) => t.conformance))).toBeGreaterThan(0);
+        expect(firstRule(p).every((r) => STALE.includes(r)), firstRule(p).join('; ')).toBe(true);
+        const rules = new Set(p.tests.flatMap((t) => t.violations.map((v) => v.rule)));
+        expect([...rules].some((r) => STALE.includes(r)), [...rules].join(',')).toBe(true);
+        // every kept lifetime violation names the slot it is about
+        for (const v of p.tests.flatMap((t) => t.violations).filter((v) => STALE.includes(v.rule))) expect(v.slot, v.message).toMatch(/^\d+:\d+$/);
+      } else {
+        expect(p.stages.model.verdict, p.label).toBe('skipped');
+        expect(p.tests[0]!.conformance.reason, p.label).toMatch(/up to the crash/);
+      }
       const crash = p.tests.flatMap((t) => t.findings).find((f) => f.callTrace.includes('zswap_entry_free'));
       expect(crash, JSON.stringify(p.tests.flatMap((t) => t.findings.map((f) => [f.title, f.callTrace.slice(0, 4)])))).toBeDefined();
       expect(crash!.kind).toMatch(/^(BUG|KASAN|general protection fault|Oops)/);
@@ -108,11 +116,13 @@ describe('kharness run on the demo series', () => {
     const md = await readFile(path.join(dir, 'report.md'), 'utf8');
     expect(md).toContain('First bad patch: **2/3** mm: zswap: avoid the xarray erase in zswap\\_invalidate()');
     expect(md).toMatch(/^\*\*Verdict: FAIL\*\*/m);
-    expect(md).toMatch(/\| \[2\/3\]\(#patch-2\) \| mm: zswap: avoid the xarray erase .*\| pass \| pass \| pass \| \*\*FAIL\*\* \| \*\*FAIL\*\* \| \*\*FAIL\*\* \|$/m);
+    expect(md).toMatch(/\| \[2\/3\]\(#patch-2\) \| mm: zswap: avoid the xarray erase .*\| pass \| pass \| pass \| \*\*FAIL\*\* \| [^|]+ \| \*\*FAIL\*\* \|$/m);
     expect(md).toMatch(/^\| base \| `[0-9a-f]{12}` \| pass \| pass \| pass \| pass \| pass \| pass \|$/m);
     expect(md).toMatch(/^\| 1\/3 \| .* \| pass \| pass \| pass \| pass \| pass \| pass \|$/m);
-    expect(md).toMatch(/^\| trace conformance \| fail \| \d+ model violation\(s\).*, first: (entry-leak|double-free|load-after-free|load-hit-without-entry|free-without-entry|free-while-live|use-after-free): /m);
-    expect(md).toMatch(/^#### Model violation `(entry-leak|double-free)` in swap-cycle \(slot \d+:\d+\)$/m);
+    if (report.patches[2]!.stages.model.verdict === 'fail') {
+      expect(md).toMatch(/^\| trace conformance \| fail \| \d+ model violation\(s\).*, first: (entry-leak|double-free|load-after-free|load-hit-without-entry|free-without-entry|free-while-live|use-after-free): /m);
+      expect(md).toMatch(/^#### Model violation `(entry-leak|double-free|load-after-free|load-hit-without-entry|free-without-entry|free-while-live|use-after-free)` in swap-cycle \(slot \d+:\d+\)$/m);
+    }
     const html = await readFile(path.join(dir, 'index.html'), 'utf8');
     expect(html).toMatch(/<svg/);
     expect(html).not.toMatch(/<script src=|<link [^>]*href="http/);
@@ -122,13 +132,13 @@ describe('kharness run on the demo series', () => {
     expect(suiteHead('base ')).toMatch(/ failures="0" errors="0"/);
     expect(suiteHead('patch 1/3: ')).toMatch(/ failures="0" errors="0"/);
     expect(suiteHead('patch 2/3: ')).toMatch(/ failures="[1-9]\d*" errors="0"/);
-    expect(junit).toMatch(/<failure message="[^"]*" type="model">/);
+    expect(junit).toMatch(report.patches[2]!.stages.model.verdict === 'fail' ? /<failure message="[^"]*" type="model">/ : /<failure message="[^"]*" type="test">/);
     const xmllint = await execa('python3', ['-c', 'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])', path.join(dir, 'junit.xml')], { reject: false });
     expect(xmllint.exitCode, xmllint.stderr).toBe(0);
     const kcidb = KcidbSchema.parse(readJson(path.join(dir, 'kcidb.json')));
     expect(kcidb.checkouts!.length).toBeGreaterThanOrEqual(4);
     const failing = kcidb.tests!.filter((t) => t.status === 'FAIL');
-    expect(failing.some((t) => t.build_id.endsWith(':p2:build') && t.path === 'zswap.model')).toBe(true);
+    expect(failing.some((t) => t.build_id.endsWith(':p2:build') && (t.path === 'zswap.model' || (t.path ?? '').startsWith('zswap.')))).toBe(true);
     // Only 2/3 and 3/3 fail: nothing of the base or 1/3 is FAIL.
     expect(failing.filter((t) => !/:p[23]:build$/.test(t.build_id)).map((t) => t.id)).toEqual([]);
     // KernelCI's own validator (kcidb-io from requirements.txt) accepts the file.
