@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { publishFileAtomic, uniqueTmpPath } from '../common/atomic.js';
 import { InfraError, InputError } from '../common/errors.js';
 import { cacheDir, projectRoot } from '../common/paths.js';
-import { readUntrusted, readUntrustedText } from '../common/untrusted-file.js';
+import { readUntrusted } from '../common/untrusted-file.js';
 import { probeAccel } from '../boot/kvm.js';
 import { combineVerdicts, type Verdict } from '../common/verdict.js';
 import { bootAndRun, makeDiskImage, type BootOutcome } from '../boot/vm.js';

@@ -7,7 +7,7 @@ import type { Finding } from '../boot/triage.js';
 import { describeBadPage } from '../guest/results.js';
 import { describeCall, slotName } from '../model/rules.js';
 import type { PatchApplyResult } from '../tree/apply.js';
-import type { BuildDetails, PatchReport, StageName, StageReport, TestDetails } from '../report/types.js';
+import { STAGES, type BuildDetails, type PatchReport, type StageName, type StageReport, type TestDetails } from '../report/types.js';
 
 /**
  * Turns each stage's own result into the report's per-stage verdicts and evidence. Pure, so the
@@ -216,9 +216,9 @@ function unexplained(p: PatchReport): StageName[] {
   return out;
 }
 
-function laterStages(name: StageName): StageName[] {
-  const order: StageName[] = ['apply', 'build', 'boot', 'test', 'model'];
-  return order.slice(order.indexOf(name) + 1);
+/** The stages after NAME, in the report's own order. */
+export function laterStages(name: StageName): StageName[] {
+  return STAGES.slice(STAGES.indexOf(name) + 1);
 }
 
 /** The stages without which nothing was tested: a step that skipped one of them is not a pass. */

@@ -10,7 +10,7 @@ import type { KernelTree } from '../tree/worktree.js';
 import type { RunOptions } from './pipeline.js';
 import type { Progress } from './progress.js';
 import { parseMark } from '../guest/console-marks.js';
-import { applyStage, bootStage, buildDetails, buildStage, modelStage, patchVerdict, skippedStage, stage, summarize, testDetails, testStage } from './stages.js';
+import { applyStage, bootStage, laterStages, buildDetails, buildStage, modelStage, patchVerdict, skippedStage, stage, summarize, testDetails, testStage } from './stages.js';
 
 /** One step of the fold: the base (index 0) or patch k, with its commit in our worktree. */
 export interface Step {
@@ -74,7 +74,6 @@ export async function guard<T>(name: StageName, where: string, interrupted: () =
   }
 }
 
-const LATER: Record<StageName, StageName[]> = { apply: ['build', 'boot', 'test', 'model'], build: ['boot', 'test', 'model'], boot: ['test', 'model'], test: ['model'], model: [] };
 
 function newReport(step: Step, why: string): PatchReport {
   const s = skippedStage(why);
@@ -102,7 +101,7 @@ function finish(r: PatchReport): PatchReport {
 /** Sets a stage and, when it did not let the step go on, what the later stages could not do. */
 function settle(r: PatchReport, name: StageName, report: StageReport, laterWhy?: string): void {
   r.stages[name] = report;
-  if (laterWhy) for (const s of LATER[name]) r.stages[s] = skippedStage(laterWhy);
+  if (laterWhy) for (const s of laterStages(name)) r.stages[s] = skippedStage(laterWhy);
 }
 
 export function skippedStep(step: Step, why: string): PatchReport {
@@ -212,7 +211,7 @@ function recordGuest(r: PatchReport, g: GuestOutcome, ctx: StepContext): void {
   const boot = bootStage(suite.boot, suite.findings, ctx.rel);
   r.stages.boot = boot;
   if (boot.verdict !== 'pass') {
-    for (const s of LATER.boot) r.stages[s] = skippedStage(boot.verdict === 'fail' ? 'the kernel did not boot' : 'the VM broke before the suite started (not the kernel)');
+    for (const s of laterStages('boot')) r.stages[s] = skippedStage(boot.verdict === 'fail' ? 'the kernel did not boot' : 'the VM broke before the suite started (not the kernel)');
   } else {
     r.stages.test = testStage(suite, ctx.rel);
     r.stages.model = modelStage(suite, ctx.rel);
