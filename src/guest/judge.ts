@@ -720,15 +720,18 @@ async function replayFile(file: string, opts: { partial: boolean; consoleText?: 
     const merged = mergeWithDump(parsed.events, opts.consoleText ? parseFtraceDump(opts.consoleText) : []);
     // Events between the file and the oops dump never reached us: the model forgets across them.
     const calls = withGaps(decodeTrace(merged.events).calls, merged.gap ? [merged.gap] : []);
-    return { calls, replay: replayTrace(calls, { window: 6 }) };
+    return { calls, gap: merged.gap, replay: replayTrace(calls, { window: 6 }) };
   });
   if ('error' in replayed) return { conformance: { verdict: 'error', reason: `${path.basename(file)} cannot be decoded: ${replayed.error}` }, violations: [] };
-  const { calls, replay } = replayed;
+  const { calls, gap, replay } = replayed;
   const where = opts.partial ? ' in the history up to the crash' : '';
+  // Under the counter clock the gap's width is the number of events missing (a page switch
+  // takes a number too, hence "up to").
+  const unseen = gap ? `; up to ${gap.before - gap.after - 1} event(s) between the streamed trace and the oops dump never reached the host, and the model forgets every slot across them` : '; the rest was never recorded';
   return {
     conformance: replay.violations.length
       ? { verdict: 'fail', reason: `${replay.violations.length} model violation(s)${where}, first: ${replay.violations[0]!.rule}: ${replay.violations[0]!.message}`, events: parsed.events.length }
-      : { verdict: 'skipped', reason: `the history up to the crash (${calls.length} calls) breaks no rule; the rest was never recorded`, events: parsed.events.length },
+      : { verdict: 'skipped', reason: `the history up to the crash (${calls.length} calls) breaks no rule${unseen}`, events: parsed.events.length },
     violations: replay.violations,
     stats: replay.stats,
   };

@@ -135,10 +135,19 @@ describe('deliberate lifetime bugs in mm/zswap.c are caught', () => {
     expect(t.verdict).toBe('fail');
     // The tree keeps the pointer zswap_invalidate() freed: the model sees the entry outlive its
     // slot (entry-leak) or, when the stale pointer is used, one of the freed-while-reachable
-    // rules; every one names its slot.
+    // rules; every one names its slot. The kernel crashes on the stale entry, and the events the
+    // trace pipe had read but not yet written out die with it (the oops dump holds only the
+    // unread rest): when that gap falls before the first proof, the model cannot see it and says
+    // so, skipped with the gap named, never a pass.
     const reachable = lifetime(t).filter((v) => ['entry-leak', 'double-free', 'load-after-free', 'load-hit-without-entry', 'free-without-entry', 'free-while-live', 'use-after-free'].includes(v.rule));
-    expect(reachable.length, t.violations.map(where).join('\n')).toBeGreaterThan(0);
-    for (const v of reachable) expect(v.slot, where(v)).toBeDefined();
+    if (t.conformance.verdict === 'fail') {
+      expect(reachable.length, t.violations.map(where).join('\n')).toBeGreaterThan(0);
+      for (const v of reachable) expect(v.slot, where(v)).toBeDefined();
+    } else {
+      expect(t.conformance.verdict, t.conformance.reason).toBe('skipped');
+      expect(t.conformance.reason).toMatch(/up to the crash .* breaks no rule; (up to \d+ event\(s\) between the streamed trace and the oops dump|the rest was never recorded)/);
+      expect(reachable.map(where)).toEqual([]);
+    }
     // ... and the kernel trips over the stale entry: freeing it again crashes in the free path
     // (zs_free <- zswap_entry_free), or the first swapoff after a drop finds it (WARN_ON_ONCE).
     const crash = result.findings.find((f) => f.callTrace.includes('zswap_entry_free') || (f.kind === 'WARNING' && f.function === 'zswap_swapoff'));
