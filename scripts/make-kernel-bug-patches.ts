@@ -285,6 +285,33 @@ ${sob(SAM)}`,
         '\txa_lock(tree);\n\tentry = xa_erase(tree, offset);\n\txa_unlock(tree);\n\tif (entry)\n\t\tzswap_entry_free(entry);\n}\n\nint zswap_swapon',
       ]),
   },
+  {
+    // cpu hotplug: the dead callback frees a CPU's compression context but leaves the pointers,
+    // and prepare trusts them when the CPU comes back: the context is used after its free.
+    file: 'hotplug-stale-ctx.mbox',
+    author: LENA,
+    message: `mm: zswap: keep the per-CPU compression context across CPU hotplug
+
+zswap_cpu_comp_prepare() runs for every CPU both when a pool is created
+and each time a CPU comes online, and it sets the context up from
+scratch each time. Skip it when the context is already set up, so a CPU
+that comes back does not allocate a second acomp on top of the first.
+
+zswap_cpu_comp_dead() then no longer needs to clear the pointers after
+freeing them: they are only looked at under the context mutex by a
+task running on that CPU, and no task runs on a CPU that is dead.
+
+${sob(LENA)}`,
+    change: (t) =>
+      edit(
+        t,
+        [
+          '\tu8 *buffer = NULL;\n\tint ret;\n\n\tbuffer = kmalloc_node(',
+          '\tu8 *buffer = NULL;\n\tint ret;\n\n\t/* already set up: a CPU that comes back keeps its context */\n\tif (acomp_ctx->req)\n\t\treturn 0;\n\n\tbuffer = kmalloc_node(',
+        ],
+        ['\tacomp_ctx->req = NULL;\n\tacomp_ctx->acomp = NULL;\n\tacomp_ctx->buffer = NULL;\n\tmutex_unlock(&acomp_ctx->mutex);\n', '\tmutex_unlock(&acomp_ctx->mutex);\n'],
+      ),
+  },
 ];
 
 // ---------------------------------------------------------------- build-stage patches

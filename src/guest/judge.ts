@@ -24,7 +24,7 @@ export interface CoverageEntry {
   path: string;
   label: string;
   count: number;
-  source: 'trace' | 'counters';
+  source: 'trace' | 'counters' | 'workload';
 }
 
 export interface TestJudgement {
@@ -77,6 +77,12 @@ export const EXPECTED_PATHS: Record<string, LifetimePath[]> = {
   writeback: ['store', 'writeback', 'free'],
   'swapoff-race': ['store', 'loadHit', 'invalidateLive', 'writeback', 'swapoffUnuse', 'swapoff', 'swapon', 'free'],
   'selftest-zswap': ['store', 'loadHit'],
+  'cpu-hotplug': ['store', 'loadHit', 'invalidateLive', 'writeback', 'free'],
+};
+
+/** Paths a workload counts itself (not the model's lifetime paths): each test's own, a gap at 0. */
+export const WORKLOAD_PATHS: Record<string, { path: string; label: string }[]> = {
+  'cpu-hotplug': [{ path: 'hotplugInFlight', label: 'CPU offline/online cycles with zswap traffic in flight' }],
 };
 
 export interface JudgeInput {
@@ -203,7 +209,7 @@ export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
   await judgeDataLogs(runDir, name, base);
   const stats = input.tracing ? await judgeTrace(input, line, base) : undefined;
   counterMonotonicity(line, base);
-  recordCoverage(name, base, stats);
+  recordCoverage(name, base, stats, workload.counted);
   if (name === 'selftest-zswap') await readSelftest(runDir, base, problems);
   const stuck = line.hung ? await blockedEvidence(runDir, name, base.evidence) : [];
   decide(input, line, base, problems, stuck, workload);
@@ -311,13 +317,15 @@ async function readSamples(runDir: string, name: string, base: TestJudgement): P
 interface WorkloadReport {
   /** the `{"ev":"error"}` event of the main run (`<test>.out`) and of swap-cycle's reject run */
   error: { main?: string; reject?: string };
-  /** swapoff/swapon events with a nonzero rc (the kernel refused) */
+  /** swapoff/swapon/cpu-online events with a nonzero rc (the kernel refused) */
   swapFailures: string[];
+  /** what the workload's `done` event counted of its own paths (WORKLOAD_PATHS) */
+  counted: Record<string, number>;
 }
 
 /** The workload's own page checks: exactly which page held which wrong data. */
 async function judgeWorkloadOutput(runDir: string, name: string, base: TestJudgement, problems: string[]): Promise<WorkloadReport> {
-  const report: WorkloadReport = { error: {}, swapFailures: [] };
+  const report: WorkloadReport = { error: {}, swapFailures: [], counted: {} };
   for (const [which, f] of [['main', `${name}.out`], ['reject', `${name}-reject.out`]] as const) {
     const r = await guestText(path.join(runDir, f), LIMITS.out, problems);
     if (!r) continue;
@@ -332,6 +340,8 @@ async function judgeWorkloadOutput(runDir: string, name: string, base: TestJudge
     }
     for (const ev of out.events) {
       if ((ev.ev === 'swapoff' || ev.ev === 'swapon') && typeof ev.rc === 'number' && ev.rc !== 0) report.swapFailures.push(`${String(ev.ev)} of ${String(ev.dev)} returned ${ev.rc}`);
+      if (ev.ev === 'cpu-online' && typeof ev.rc === 'number' && ev.rc !== 0) report.swapFailures.push(`bringing cpu${String(ev.cpu)} back online returned ${ev.rc}`);
+      if (ev.ev === 'done' && ev.mode === 'hotplug' && Number.isSafeInteger(ev.in_flight) && (ev.in_flight as number) >= 0) report.counted.hotplugInFlight = ev.in_flight as number;
     }
   }
   for (const b of base.badPages.slice(0, 8)) base.evidence.push(describeBadPage(b));
@@ -381,15 +391,17 @@ async function judgeDataLogs(runDir: string, name: string, base: TestJudgement):
   else if (seen) base.dataOracle = { verdict: 'pass', reason: `${reads} reads all saw the predicted version`, reads };
 }
 
-function recordCoverage(name: string, base: TestJudgement, stats: LifetimeStats | undefined): void {
+function recordCoverage(name: string, base: TestJudgement, stats: LifetimeStats | undefined, counted: Record<string, number>): void {
   base.coverage = stats ? coverageFromStats(stats) : coverageFromCounters(base.counters?.delta ?? {});
-  const expected = EXPECTED_PATHS[name] ?? [];
+  // A workload path it did not count (no `done` event: it died) is not measured, not a gap.
+  for (const w of WORKLOAD_PATHS[name] ?? []) if (counted[w.path] !== undefined) base.coverage.push({ ...w, count: counted[w.path]!, source: 'workload' });
+  const expected: string[] = [...(EXPECTED_PATHS[name] ?? []), ...(WORKLOAD_PATHS[name] ?? []).map((w) => w.path)];
   base.gaps = expected.filter((p) => {
     const c = base.coverage.find((e) => e.path === p);
     return c !== undefined && c.count === 0;
   });
   if (!stats) {
-    const unknown = expected.filter((p) => !base.coverage.some((e) => e.path === p));
+    const unknown = (EXPECTED_PATHS[name] ?? []).filter((p) => !base.coverage.some((e) => e.path === p));
     if (unknown.length) base.evidence.push(`not measurable without a trace: ${unknown.map((p) => LIFETIME_PATHS[p]).join(', ')}`);
   }
 }
@@ -531,7 +543,7 @@ function counterOracle(rec: GuestTestLine, stats: LifetimeStats, violations: Vio
 }
 
 /** The tests that cannot do their job without zswap storing pages. */
-const MUST_STORE: readonly string[] = ['swap-cycle', 'writeback', 'swapoff-race'];
+const MUST_STORE: readonly string[] = ['swap-cycle', 'writeback', 'swapoff-race', 'cpu-hotplug'];
 
 /**
  * A test that must store pages in zswap but stored none tested nothing of zswap: `fail` (the

@@ -14,6 +14,9 @@ export interface SuiteProfile {
   racePages: number;
   raceSeconds: number;
   raceThreads: number;
+  /** cpu-hotplug: pages shared by its threads, and how long CPUs go offline and online */
+  hotplugPages: number;
+  hotplugSeconds: number;
   selftestTimeoutS: number;
   /** guest memory and CPUs */
   memory: string;
@@ -37,6 +40,8 @@ export const PROFILES: Record<string, SuiteProfile> = {
     racePages: 1024,
     raceSeconds: 20,
     raceThreads: 2,
+    hotplugPages: 1024,
+    hotplugSeconds: 15,
     selftestTimeoutS: 180,
     memory: '1G',
     cpus: 2,
@@ -55,6 +60,8 @@ export const PROFILES: Record<string, SuiteProfile> = {
     racePages: 8192,
     raceSeconds: 1800,
     raceThreads: 4,
+    hotplugPages: 8192,
+    hotplugSeconds: 1200,
     selftestTimeoutS: 900,
     memory: '2G',
     cpus: 4,
@@ -64,7 +71,7 @@ export const PROFILES: Record<string, SuiteProfile> = {
   },
 };
 
-export const ALL_TESTS = ['swap-cycle', 'writeback', 'swapoff-race', 'selftest-zswap'] as const;
+export const ALL_TESTS = ['swap-cycle', 'writeback', 'swapoff-race', 'cpu-hotplug', 'selftest-zswap'] as const;
 export type GuestTestName = (typeof ALL_TESTS)[number];
 
 export function profileEnv(p: SuiteProfile, overrides: { durationS?: number } = {}): Record<string, string> {
@@ -78,6 +85,8 @@ export function profileEnv(p: SuiteProfile, overrides: { durationS?: number } = 
     RACE_PAGES: String(p.racePages),
     RACE_SECONDS: String(overrides.durationS ?? p.raceSeconds),
     RACE_THREADS: String(p.raceThreads),
+    HOTPLUG_PAGES: String(p.hotplugPages),
+    HOTPLUG_SECONDS: String(overrides.durationS ?? p.hotplugSeconds),
     SELFTEST_TIMEOUT: String(p.selftestTimeoutS),
   };
 }

@@ -304,6 +304,22 @@ for t in $TESTS; do
 		[ $rc = 0 ] || status=fail
 		extra="\"rc\":$rc"
 		;;
+	cpu-hotplug)
+		# Threads on every CPU store, load, drop and (over a small zswap.max) write back while
+		# the CPUs that can go offline and come back: the per-CPU compression contexts are torn
+		# down and rebuilt under traffic. Exit 4: this guest has no CPU that can go offline.
+		cg=$(cg_enter $t)
+		echo "$WRITEBACK_ZSWAP_MAX" > "$cg/memory.zswap.max"
+		run_with_reclaim 2M 2 $t "$cg" hotplug --pages "$HOTPLUG_PAGES" --seconds "$HOTPLUG_SECONDS" --threads 0 --log "$RUN/$t.data"
+		rc=$?
+		extra="\"rc\":$rc"
+		if [ $rc = 4 ]; then
+			status=skip
+			extra="$extra,\"reason\":\"no CPU of this guest can go offline (one vCPU, or no hotplug)\""
+		elif [ $rc != 0 ]; then
+			status=fail
+		fi
+		;;
 	selftest-zswap)
 		if [ -x "$RUN/test_zswap" ]; then
 			# test_zswap assumes the kernel's default of no zswap shrinker

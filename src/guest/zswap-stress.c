@@ -15,6 +15,9 @@
  *   writeback pages pushed out under a tiny memory.zswap.max so zswap writes back to disk
  *   race      pageout/swapin/drop threads while another thread swapoffs/swapons the devices
  *   reject    incompressible pages: zswap rejects the store and the page goes to disk
+ *   hotplug   pageout/swapin/drop threads on every CPU while another thread offlines and
+ *             onlines the CPUs that can go (cpu1..N): the per-CPU compression contexts are
+ *             torn down and rebuilt under traffic, and threads migrate as their CPU goes
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -466,25 +469,60 @@ static void *race_worker(void *arg)
 	return NULL;
 }
 
-static int mode_race(struct opts *o)
+/* Starts the page-exact workers of race and hotplug; each owns o->pages / n pages. */
+static struct worker *start_workers(struct opts *o, int nw, const char *prefix, int first_id)
 {
-	int nw = o->threads > 0 ? o->threads : 2;
 	struct worker *ws = calloc(nw, sizeof(*ws));
-	unsigned long bad = 0, cycles = 0, swapoff_fail = 0;
 	if (!ws)
 		die("calloc");
-	deadline = now() + o->seconds;
 	for (int i = 0; i < nw; i++) {
 		ws[i].id = i;
 		ws[i].o = o;
 		pthread_mutex_init(&ws[i].lock, NULL);
 		char *name;
-		if (asprintf(&name, "race%d", i) < 0)
+		if (asprintf(&name, "%s%d", prefix, i) < 0)
 			die("asprintf");
-		region_init(&ws[i].r, name, 10 + i, o->pages / nw, 0);
+		region_init(&ws[i].r, name, first_id + i, o->pages / nw, 0);
 		if (pthread_create(&ws[i].tid, NULL, race_worker, &ws[i]))
 			die("pthread_create");
 	}
+	return ws;
+}
+
+/* Checks every worker's pages, each held at a consistent point. */
+static unsigned long check_workers(struct worker *ws, int nw, const char *phase)
+{
+	unsigned long bad = 0;
+	for (int i = 0; i < nw; i++) {
+		pthread_mutex_lock(&ws[i].lock);
+		bad += check_range(&ws[i].r, 0, ws[i].r.pages, phase);
+		pthread_mutex_unlock(&ws[i].lock);
+	}
+	return bad;
+}
+
+/* Stops and joins the workers; adds up their wrong pages and iterations. */
+static unsigned long stop_workers(struct worker *ws, int nw, unsigned long *iterations)
+{
+	unsigned long bad = 0;
+	stop_flag = 1;
+	*iterations = 0;
+	for (int i = 0; i < nw; i++) {
+		pthread_join(ws[i].tid, NULL);
+		bad += ws[i].bad;
+		*iterations += ws[i].iterations;
+		region_unmap(&ws[i].r);
+	}
+	free(ws);
+	return bad;
+}
+
+static int mode_race(struct opts *o)
+{
+	int nw = o->threads > 0 ? o->threads : 2;
+	unsigned long bad = 0, cycles = 0, swapoff_fail = 0, iters;
+	deadline = now() + o->seconds;
+	struct worker *ws = start_workers(o, nw, "race", 10);
 	/* this thread: swapoff/swapon each device in turn while the workers page in and out */
 	while (now() < deadline) {
 		for (int d = 0; d < o->ndevs && now() < deadline; d++) {
@@ -494,11 +532,7 @@ static int mode_race(struct opts *o)
 				out("{\"ev\":\"swapoff\",\"dev\":\"%s\",\"rc\":%d}", o->devs[d], rc);
 			}
 			/* data checked after every cycle, with the workers held at a consistent point */
-			for (int i = 0; i < nw; i++) {
-				pthread_mutex_lock(&ws[i].lock);
-				bad += check_range(&ws[i].r, 0, ws[i].r.pages, "race-after-swapoff");
-				pthread_mutex_unlock(&ws[i].lock);
-			}
+			bad += check_workers(ws, nw, "race-after-swapoff");
 			rc = swap_toggle(o->devs[d], true);
 			if (rc) {
 				out("{\"ev\":\"swapon\",\"dev\":\"%s\",\"rc\":%d}", o->devs[d], rc);
@@ -511,17 +545,110 @@ static int mode_race(struct opts *o)
 		if (stop_flag)
 			break;
 	}
-	stop_flag = 1;
-	unsigned long iters = 0;
-	for (int i = 0; i < nw; i++) {
-		pthread_join(ws[i].tid, NULL);
-		bad += ws[i].bad;
-		iters += ws[i].iterations;
-		region_unmap(&ws[i].r);
-	}
+	bad += stop_workers(ws, nw, &iters);
 	out("{\"ev\":\"done\",\"mode\":\"race\",\"bad\":%lu,\"cycles\":%lu,\"iterations\":%lu,\"swapoff_failures\":%lu}", bad,
 	    cycles, iters, swapoff_fail);
 	return bad ? 1 : 0;
+}
+
+/* ---- hotplug ---------------------------------------------------------------------------- */
+
+/* zswpout + zswpin from /proc/vmstat: moving while a CPU went and came back = traffic in flight. */
+static unsigned long zswap_traffic(void)
+{
+	FILE *f = fopen("/proc/vmstat", "r");
+	char key[64];
+	unsigned long v, sum = 0;
+	if (!f)
+		return 0;
+	while (fscanf(f, "%63s %lu", key, &v) == 2)
+		if (!strcmp(key, "zswpout") || !strcmp(key, "zswpin"))
+			sum += v;
+	fclose(f);
+	return sum;
+}
+
+static int cpu_set_online(int cpu, bool on)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/online", cpu);
+	int fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	int rc = write(fd, on ? "1" : "0", 1) == 1 ? 0 : -errno;
+	close(fd);
+	return rc;
+}
+
+/* CPUs that can be offlined: those with an `online` file (cpu0 usually has none). */
+static int hotpluggable_cpus(int *cpus, int max)
+{
+	int n = 0;
+	for (int cpu = 1; cpu < 64 && n < max; cpu++) {
+		char path[96];
+		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/online", cpu);
+		if (access(path, W_OK) == 0)
+			cpus[n++] = cpu;
+	}
+	return n;
+}
+
+static int mode_hotplug(struct opts *o)
+{
+	int cpus[64], ncpu = hotpluggable_cpus(cpus, 64);
+	if (ncpu == 0) {
+		out("{\"ev\":\"skip\",\"reason\":\"no CPU of this guest can go offline\"}");
+		return 4;
+	}
+	/* a thread per CPU and one more, so a thread always has to move when its CPU goes */
+	int nw = o->threads > 0 ? o->threads : ncpu + 2;
+	unsigned long bad = 0, cycles = 0, in_flight = 0, offline_failures = 0, iters;
+	bool online_failed = false;
+	deadline = now() + o->seconds;
+	struct worker *ws = start_workers(o, nw, "hotplug", 20);
+	while (now() < deadline && !stop_flag) {
+		for (int c = 0; c < ncpu && now() < deadline; c++) {
+			unsigned long before = zswap_traffic();
+			double t0 = now();
+			int rc = cpu_set_online(cpus[c], false);
+			if (rc) {
+				/* the kernel may refuse (EBUSY): that cycle did not happen, and is not counted */
+				offline_failures++;
+				out("{\"ev\":\"cpu-offline\",\"cpu\":%d,\"rc\":%d}", cpus[c], rc);
+				continue;
+			}
+			double t1 = now();
+			usleep(20000);
+			rc = cpu_set_online(cpus[c], true);
+			if (rc) {
+				/* a CPU that cannot come back leaves the guest smaller: stop, say so */
+				out("{\"ev\":\"cpu-online\",\"cpu\":%d,\"rc\":%d}", cpus[c], rc);
+				stop_flag = 1;
+				online_failed = true;
+				break;
+			}
+			bool moved = zswap_traffic() != before;
+			cycles++;
+			in_flight += moved;
+			out("{\"ev\":\"hotplug-cycle\",\"cpu\":%d,\"n\":%lu,\"in_flight\":%s,\"offline_ms\":%.0f,\"online_ms\":%.0f}", cpus[c],
+			    cycles, moved ? "true" : "false", (t1 - t0) * 1e3, (now() - t1) * 1e3);
+			/*
+			 * All the data, with the workers held at a consistent point, every few cycles (the
+			 * workers check their own pages all along): holding them every cycle would leave
+			 * no traffic in flight for the next one.
+			 */
+			if (cycles % 4 == 0)
+				bad += check_workers(ws, nw, "hotplug-after-online");
+		}
+	}
+	bad += check_workers(ws, nw, "hotplug-end");
+	bad += stop_workers(ws, nw, &iters);
+	out("{\"ev\":\"done\",\"mode\":\"hotplug\",\"bad\":%lu,\"cycles\":%lu,\"in_flight\":%lu,\"iterations\":%lu,\"offline_failures\":%lu}",
+	    bad, cycles, in_flight, iters, offline_failures);
+	if (bad)
+		return 1;
+	/* 3 without an error event: the kernel's (a CPU that does not come back online) */
+	return online_failed ? 3 : 0;
 }
 
 static void usage(void)
@@ -529,7 +656,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: zswap-stress MODE [--pages N] [--rounds R] [--seconds S] [--dev DEV]... [--log FILE]\n"
 		"                     [--incompressible-every K] [--threads T] [--cgroup DIR]\n"
-		"modes: cycle writeback reject race\n");
+		"modes: cycle writeback reject race hotplug\n");
 	exit(2);
 }
 
@@ -588,6 +715,8 @@ int main(int argc, char **argv)
 		rc = mode_reject(&o);
 	else if (!strcmp(o.mode, "race"))
 		rc = mode_race(&o);
+	else if (!strcmp(o.mode, "hotplug"))
+		rc = mode_hotplug(&o);
 	else
 		usage();
 	if (data_log)

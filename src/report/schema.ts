@@ -89,7 +89,7 @@ export const TestDetailsSchema = z.object({
   durationMs: z.number().nonnegative().optional(),
   counters: z.object({ before: counterMap, after: counterMap, delta: counterMap }).optional(),
   samples: z.array(CounterSampleSchema),
-  coverage: z.array(z.object({ path: z.string(), label: z.string(), count: z.number().int().nonnegative(), source: z.enum(['trace', 'counters']) })),
+  coverage: z.array(z.object({ path: z.string(), label: z.string(), count: z.number().int().nonnegative(), source: z.enum(['trace', 'counters', 'workload']) })),
   gaps: z.array(z.string()),
   badPages: z.array(
     z.object({

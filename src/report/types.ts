@@ -119,7 +119,7 @@ export interface TestDetails {
   counters?: { before: Record<string, number>; after: Record<string, number>; delta: Record<string, number> };
   /** zswap counters sampled during the test, for plots */
   samples: CounterSample[];
-  coverage: { path: string; label: string; count: number; source: 'trace' | 'counters' }[];
+  coverage: { path: string; label: string; count: number; source: 'trace' | 'counters' | 'workload' }[];
   gaps: string[];
   badPages: { region: string; page: number; phase: string; expectVersion: number; seenVersion: number; seenPage: number; zero: boolean; description: string }[];
   badPagesTotal: number;

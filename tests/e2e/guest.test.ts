@@ -34,7 +34,10 @@ function blamed(v: V, kind: string): V['events'][number] | undefined {
   return [...v.events].reverse().find((e) => e.kind === kind);
 }
 
-async function bugResult(bug: string, extra: string[] = []): Promise<{ exitCode: number; result: SuiteResult; build: BuildJson }> {
+/** The lifetime bugs are caught by the lifetime tests; cpu-hotplug has its own bug (and CI's time). */
+const LIFETIME_TESTS = ['--tests', 'swap-cycle,writeback,swapoff-race,selftest-zswap'];
+
+async function bugResult(bug: string, extra: string[] = LIFETIME_TESTS): Promise<{ exitCode: number; result: SuiteResult; build: BuildJson }> {
   const { build } = await buildBugKernel(path.join(fixtures, 'kernel-bugs', `${bug}.mbox`));
   const r = await testKernel(build.artifacts!.dir, bug, extra);
   return { ...r, build };
@@ -61,7 +64,7 @@ describe('the unmodified 6.12 kernel', () => {
     expect(result.boot.bootToCommandMs).toBeGreaterThan(0);
     for (const t of result.tests) expect(`${t.name}: ${t.verdict}`, t.summary).toBe(`${t.name}: pass`);
     expect(exitCode).toBe(0);
-    for (const name of ['swap-cycle', 'writeback', 'swapoff-race']) {
+    for (const name of ['swap-cycle', 'writeback', 'swapoff-race', 'cpu-hotplug']) {
       const t = test(result, name);
       expect(t.conformance.verdict, `${name}: ${t.conformance.reason}`).toBe('pass');
       expect(t.counterOracle.verdict, `${name}: ${t.counterOracle.reason}`).toBe('pass');
@@ -74,6 +77,10 @@ describe('the unmodified 6.12 kernel', () => {
     expect(test(result, 'writeback').counters!.delta.zswpwb).toBeGreaterThan(0);
     expect(test(result, 'writeback').counters!.delta.written_back_pages).toBeGreaterThan(0);
     expect(test(result, 'selftest-zswap').selftest!.cases.length).toBeGreaterThanOrEqual(7);
+    // CPUs went offline and came back while zswap traffic was in flight, and every page survived.
+    const hotplug = test(result, 'cpu-hotplug');
+    expect(hotplug.coverage.find((c) => c.path === 'hotplugInFlight')?.count, JSON.stringify(hotplug.coverage)).toBeGreaterThan(0);
+    expect(hotplug.dataOracle.reads).toBeGreaterThan(0);
   });
 
   it('passes on zram swap too, where swapins take the non-exclusive load path', async () => {
@@ -219,6 +226,23 @@ describe('deliberate lifetime bugs in mm/zswap.c are caught', () => {
     expect(new Set(rules(t))).toEqual(new Set(['counter-mismatch']));
     expect(t.badPagesTotal).toBe(0);
     expect(t.findings).toEqual([]);
+  });
+});
+
+describe('bugs that need CPU hotplug', () => {
+  it('cpu-hotplug: a compression context used after the CPU-dead callback freed it', async () => {
+    const { exitCode, result } = await bugResult('hotplug-stale-ctx', ['--tests', 'swap-cycle,cpu-hotplug']);
+    expect(exitCode).toBe(1);
+    // Without CPUs going offline the bug is invisible: swap-cycle passes on the same kernel.
+    expect(test(result, 'swap-cycle').verdict, test(result, 'swap-cycle').summary).toBe('pass');
+    const t = test(result, 'cpu-hotplug');
+    expect(t.verdict).toBe('fail');
+    // The first (de)compression on the CPU that came back uses the freed request and buffer
+    // (zswap_compress is inlined into zswap_store, zswap_decompress often into zswap_load).
+    const PATH = ['zswap_compress', 'zswap_decompress', 'zswap_store', 'zswap_load'];
+    const f = t.findings.find((x) => PATH.some((fn) => x.function === fn || x.callTrace.slice(0, 2).includes(fn)));
+    expect(f, JSON.stringify(t.findings.map((x) => [x.title, x.function, x.callTrace.slice(0, 4)]))).toBeDefined();
+    expect(f!.kind).toMatch(/^(BUG|KASAN|general protection fault|Oops)/);
   });
 });
 

@@ -151,3 +151,35 @@ describe('guest files that cannot be read', () => {
     expect(j.verdict).toBe('error');
   });
 });
+
+describe('cpu-hotplug: the workload counts its own path', () => {
+  const hotplug = (over: Partial<TestResultRecord> = {}): TestResultRecord => ({ ...rec(), test: 'cpu-hotplug', ...over });
+  const done = (inFlight: number): string => `{"ev":"done","mode":"hotplug","bad":0,"cycles":${Math.max(inFlight, 3)},"in_flight":${inFlight},"iterations":9,"offline_failures":0}\n`;
+
+  it('reports the cycles with traffic in flight as coverage, and zero as a gap of the test', async () => {
+    await writeFile(path.join(dir, 'cpu-hotplug.out'), done(12));
+    const ran = await judgeTest({ ...input({}), name: 'cpu-hotplug', line: hotplug() });
+    expect(ran.coverage.find((c) => c.path === 'hotplugInFlight')).toEqual({ path: 'hotplugInFlight', label: 'CPU offline/online cycles with zswap traffic in flight', count: 12, source: 'workload' });
+    expect(ran.gaps).not.toContain('hotplugInFlight');
+    await writeFile(path.join(dir, 'cpu-hotplug.out'), done(0));
+    const idle = await judgeTest({ ...input({}), name: 'cpu-hotplug', line: hotplug() });
+    expect(idle.gaps).toContain('hotplugInFlight');
+  });
+
+  it('leaves the path unmeasured, not a gap, when the workload never said (no done event)', async () => {
+    await writeFile(path.join(dir, 'cpu-hotplug.out'), '{"ev":"hotplug-cycle","cpu":1,"n":1,"in_flight":true}\n');
+    const j = await judgeTest({ ...input({}), name: 'cpu-hotplug', line: hotplug() });
+    expect(j.coverage.some((c) => c.path === 'hotplugInFlight')).toBe(false);
+    expect(j.gaps).not.toContain('hotplugInFlight');
+  });
+
+  it('is skipped with the reason when no CPU can go offline, and fails a CPU the kernel would not bring back', async () => {
+    const skip = await judgeTest({ ...input({}), name: 'cpu-hotplug', line: hotplug({ status: 'skip', rc: 4, reason: 'no CPU of this guest can go offline (one vCPU, or no hotplug)' }) });
+    expect(skip.verdict).toBe('skipped');
+    expect(skip.summary).toMatch(/no CPU of this guest can go offline/);
+    await writeFile(path.join(dir, 'cpu-hotplug.out'), '{"ev":"cpu-online","cpu":1,"rc":-5}\n');
+    const stuck = await judgeTest({ ...input({}), name: 'cpu-hotplug', line: hotplug({ status: 'fail', rc: 3 }) });
+    expect(stuck.verdict).toBe('fail');
+    expect(stuck.summary).toMatch(/bringing cpu1 back online returned -5/);
+  });
+});
