@@ -312,6 +312,30 @@ ${sob(LENA)}`,
         ['\tacomp_ctx->req = NULL;\n\tacomp_ctx->acomp = NULL;\n\tacomp_ctx->buffer = NULL;\n\tmutex_unlock(&acomp_ctx->mutex);\n', '\tmutex_unlock(&acomp_ctx->mutex);\n'],
       ),
   },
+  {
+    // memcg disabled: shrink_worker treats the NULL memcg it always gets as the end of a walk
+    // and gives up, so zswap over its pool limit never writes anything back.
+    file: 'nomemcg-no-writeback.mbox',
+    author: NOOR,
+    message: `mm: zswap: drop the memcg-disabled special case from shrink_worker()
+
+shrink_worker() treats a NULL memcg from mem_cgroup_iter() as the end
+of a hierarchy walk, except when memcg is disabled, where it shrinks
+the root LRU with a NULL memcg instead. That special case buys nothing:
+with memcg disabled there is no hierarchy to walk and no memcg to charge
+the writeback to, and the pool limit check in zswap_store() already
+rejects new stores until the pool shrinks on its own.
+
+Treat every NULL memcg the same way and let the retry limit end the
+worker.
+
+${sob(NOOR)}`,
+    change: (t) =>
+      edit(t, [
+        '\t\t * A NULL memcg ends a full hierarchy pass (except when memcg is\n\t\t * disabled, where it is always NULL: fall through to the root LRU).\n\t\t * Count a failure only if the last pass found no candidates.\n\t\t */\n\t\tif (!memcg && !mem_cgroup_disabled()) {',
+        '\t\t * A NULL memcg ends a full hierarchy pass.\n\t\t * Count a failure only if the last pass found no candidates.\n\t\t */\n\t\tif (!memcg) {',
+      ]),
+  },
 ];
 
 // ---------------------------------------------------------------- build-stage patches

@@ -6,7 +6,7 @@ import { info, printJson } from '../common/output.js';
 import { defaultTreePath, projectRoot } from '../common/paths.js';
 import { listConfigs } from '../build/config.js';
 import { ALL_TESTS, PROFILES } from '../guest/profiles.js';
-import { resolveProfile, resolveTests, type GuestTestName } from '../guest/index.js';
+import { VARIANTS, resolveProfile, resolveTests, variantsFor, type GuestTestName } from '../guest/index.js';
 import { applySeries, chooseBase } from '../tree/apply.js';
 import { loadSeries } from '../tree/input.js';
 import { lockTree, openKernelTree } from '../tree/worktree.js';
@@ -20,6 +20,7 @@ interface BisectOpts {
   good?: string;
   bad?: string;
   config: string;
+  variants: string;
   tests?: string;
   profile: string;
   runs: number;
@@ -57,6 +58,7 @@ export function registerBisectCommands(program: Command): void {
     .option('--bad <ref>', 'range mode: a commit known bad')
     .option('--config <name>', `kernel config: ${listConfigs().join(', ')}`, 'zswap')
     .option('--tests <list>', `guest tests to run: ${ALL_TESTS.join(',')}`)
+    .option('--variants <list>', `boot/runtime variants each step boots: ${Object.keys(VARIANTS).join(',')}`, 'default')
     .option('--profile <name>', `guest suite profile: ${Object.keys(PROFILES).join(', ')}`, 'quick')
     .option('--runs <n>', 'run each step N times; a step whose outcome changes is reported flaky, not guessed', positiveInt('--runs'), 1)
     .option('--stage <stage>', 'what counts as bad: any, build, test or model', 'any')
@@ -87,7 +89,7 @@ export function registerBisectCommands(program: Command): void {
             const failed = applied.patches.find((p) => !p.commit);
             if (failed) throw new InputError(`patch ${failed.index} does not apply (${failed.conflicts.map((c) => c.file).join(', ') || failed.status}): bisect needs every patch applied`);
             const commits = [{ commit: base.commit, subject: `base (${base.reason})` }, ...applied.patches.map((p) => ({ commit: p.commit!, subject: p.subject }))];
-            result = await bisectSeries(commits, { tree, config: opts.config, tests, profile: opts.profile, runs: opts.runs, badWhen, outDir, trace: opts.trace, accel, onProgress: (l) => info(opts, `bisect: ${l}`) });
+            result = await bisectSeries(commits, { tree, config: opts.config, tests, variants: variantsFor(opts.variants, tests), profile: opts.profile, runs: opts.runs, badWhen, outDir, trace: opts.trace, accel, onProgress: (l) => info(opts, `bisect: ${l}`) });
           } finally {
             await unlock();
           }
@@ -97,7 +99,7 @@ export function registerBisectCommands(program: Command): void {
           outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', `bisect-${tree.key}`));
           const unlock = await lockTree(tree);
           try {
-            result = await bisectRange({ treeRepo: tree.repo, work: opts.work, good: opts.good, bad: opts.bad, config: opts.config, tests, profile: opts.profile, runs: opts.runs, badWhen, outDir, trace: opts.trace, accel, onLine: (l) => info(opts, `  | ${l}`) });
+            result = await bisectRange({ treeRepo: tree.repo, work: opts.work, good: opts.good, bad: opts.bad, config: opts.config, tests, variants: variantsFor(opts.variants, tests), profile: opts.profile, runs: opts.runs, badWhen, outDir, trace: opts.trace, accel, onLine: (l) => info(opts, `  | ${l}`) });
           } finally {
             await unlock();
           }

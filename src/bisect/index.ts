@@ -4,7 +4,7 @@ import path from 'node:path';
 import { InputError } from '../common/errors.js';
 import type { Verdict } from '../common/verdict.js';
 import { buildCommit } from '../build/index.js';
-import { runSuite, type GuestTestName, type SuiteResult } from '../guest/index.js';
+import { runSuite, splitVariantTestName, type GuestTestName, type SuiteResult } from '../guest/index.js';
 import type { KernelTree } from '../tree/worktree.js';
 
 /** What makes a commit bad: any failure, or a failure of one stage or one guest test. */
@@ -48,6 +48,8 @@ export interface EvaluateOptions {
   tree: KernelTree;
   config: string;
   tests: GuestTestName[];
+  /** the variants each step boots (default: default only, one boot per step) */
+  variants?: string[];
   profile: string;
   runs: number;
   badWhen: BadWhen;
@@ -60,7 +62,8 @@ export interface EvaluateOptions {
 /** Judges one guest run by the bisect's definition of bad. Pure. */
 export function judgeSuite(suite: SuiteResult, badWhen: BadWhen): { outcome: StepOutcome; reason: string; evidence: string[] } {
   if (suite.verdict === 'error' || suite.boot.status === 'error') return { outcome: 'error', reason: suite.summary, evidence: [] };
-  const tests = badWhen.test ? suite.tests.filter((t) => t.name === badWhen.test) : suite.tests;
+  // `--test writeback` means writeback in every variant booted (writeback, writeback@nomemcg, ...).
+  const tests = badWhen.test ? suite.tests.filter((t) => splitVariantTestName(t.name).test === badWhen.test) : suite.tests;
   const failing = tests.filter((t) => {
     if (badWhen.stage === 'test') return t.workloadVerdict === 'fail';
     if (badWhen.stage === 'model') return t.modelVerdict === 'fail';
@@ -118,6 +121,7 @@ export async function evaluateCommit(commit: string, subject: string, previous: 
     const suite = await runSuite({
       kernel: { image: build.artifacts.image, systemMap: build.artifacts.systemMap, zswapPreprocessed: build.artifacts.zswapPreprocessed, selftest: build.artifacts.selftest },
       tests: opts.tests,
+      variants: opts.variants ?? ['default'],
       profile: opts.profile,
       outDir: path.join(stepDir, `run-${i}`),
       trace: opts.trace,

@@ -7,7 +7,7 @@ import { cacheDir } from '../common/paths.js';
 import { resolveKernel } from '../boot/kernel-path.js';
 import { runStamp } from '../boot/cli.js';
 import { ALL_TESTS, PROFILES } from './profiles.js';
-import { resolveTests, runSuite, type SuiteResult } from './index.js';
+import { DEFAULT_VARIANTS, VARIANTS, resolveTests, runSuite, variantsFor, type SuiteResult } from './index.js';
 import { LIFETIME_PATHS, type LifetimePath } from '../model/replay.js';
 
 export function printSuite(opts: { json?: boolean }, r: SuiteResult, indent = ''): void {
@@ -34,6 +34,7 @@ export function registerGuestCommands(program: Command): void {
     .description('boot a kernel and run the zswap guest suite in it, judged by the reference model')
     .argument('<kernel>', 'a bzImage, a build directory, or a kharness artifact folder')
     .option('--tests <list>', `comma-separated: ${ALL_TESTS.join(',')}`)
+    .option('--variants <list>', `boot/runtime variants, each its own boot: ${Object.keys(VARIANTS).join(',')} (default: ${DEFAULT_VARIANTS.join(',')})`)
     .option('--profile <name>', `durations and sizes: ${Object.keys(PROFILES).join(', ')}`, 'quick')
     .option('--duration <s>', "the race test's duration in seconds", positiveInt('--duration'))
     .option('--no-trace', 'do not trace zswap (no model replay or counter oracle)')
@@ -44,15 +45,17 @@ export function registerGuestCommands(program: Command): void {
     .option('--out <dir>', 'run directory (results, traces, console log)')
     .option('--json', 'print the result as JSON')
     .action(
-      action(async (target: string, opts: { tests?: string; profile: string; duration?: number; trace: boolean; swap: string; timeout?: number; silence?: number; accel?: string; out?: string; json?: boolean }) => {
+      action(async (target: string, opts: { tests?: string; variants?: string; profile: string; duration?: number; trace: boolean; swap: string; timeout?: number; silence?: number; accel?: string; out?: string; json?: boolean }) => {
         const kernel = resolveKernel(target);
         const tests = resolveTests(opts.tests);
+        const variants = variantsFor(opts.variants, tests);
         if (opts.swap !== 'disk' && opts.swap !== 'zram') throw new InputError(`--swap must be disk or zram, not "${opts.swap}"`);
         const outDir = path.resolve(opts.out ?? path.join(cacheDir(), 'runs', `test-${runStamp()}`));
-        info(opts, `testing ${kernel.image}: ${tests.join(', ')} (${opts.profile}), run dir ${outDir}`);
+        info(opts, `testing ${kernel.image}: ${tests.join(', ')} (${opts.profile}; variants ${variants.join(', ')}), run dir ${outDir}`);
         const result = await runSuite({
           kernel,
           tests,
+          variants,
           profile: opts.profile,
           durationS: opts.duration,
           outDir,

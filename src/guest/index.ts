@@ -16,8 +16,10 @@ import { LIFETIME_PATHS } from '../model/replay.js';
 import { ALL_TESTS, PROFILES, profileEnv, type GuestTestName, type SuiteProfile } from './profiles.js';
 import { planProbes, type ProbePlan } from './trace-capture.js';
 import { testStarts } from './console-marks.js';
+import { VARIANTS, resolveVariants, variantTestName, variantTests, type Variant } from './variants.js';
 
 export * from './profiles.js';
+export * from './variants.js';
 export type { TestJudgement } from './judge.js';
 
 /** The kernel to test: a bzImage and what its build left for us. */
@@ -46,6 +48,10 @@ export interface SuiteOptions {
   budgetS?: number;
   silenceS?: number;
   onLine?: (line: string) => void;
+  /** the variant this boot runs (bootGuest; default: default) */
+  variant?: string;
+  /** the variants runSuite boots one after another (default: DEFAULT_VARIANTS) */
+  variants?: string[];
 }
 
 export interface SuiteResult {
@@ -68,6 +74,8 @@ export interface SuiteResult {
   plan?: GuestPlan;
   /** guest records no test claims: each an error naming its file and line */
   suiteErrors?: string[];
+  /** the variants booted, each with its run directory, boot status and verdict (merged results) */
+  variants?: { name: string; runDir: string; status: BootOutcome['status']; verdict: Verdict; tests: string[] }[];
 }
 
 /** Compiles the guest workload once per source version (static, so the guest needs no libs). */
@@ -103,6 +111,8 @@ export function resolveProfile(name = 'quick'): SuiteProfile {
 /** What the host decided before the boot, saved beside the guest's files so judging can rerun offline. */
 export interface GuestPlan {
   tests: GuestTestName[];
+  /** the variant booted (absent in runs from before variants: default) */
+  variant?: string;
   profile: string;
   trace: boolean;
   probes?: ProbePlan;
@@ -173,8 +183,10 @@ export async function bootGuest(opts: SuiteOptions): Promise<GuestRun> {
   const kernelConfig = opts.kernel.config ? await readFile(opts.kernel.config, 'utf8').catch(() => undefined) : undefined;
   const scale = budgetScale(kernelConfig, opts.accel ?? (await probeAccel()).accel);
   const budgetS = Math.round((opts.budgetS ?? profile.budgetS + (opts.durationS ?? 0)) * scale.factor);
+  const variant: Variant = VARIANTS[opts.variant ?? 'default'] ?? VARIANTS.default!;
   const plan: GuestPlan = {
     tests,
+    variant: variant.name,
     profile: profile.name,
     trace,
     probes: probePlan,
@@ -186,7 +198,7 @@ export async function bootGuest(opts: SuiteOptions): Promise<GuestRun> {
   const zram = opts.swap === 'zram';
   const disks = zram ? [] : [path.join(runDir, 'swap0.img'), path.join(runDir, 'swap1.img')];
   for (const d of disks) await makeDiskImage(d, profile.swapMiB);
-  await writeFile(path.join(runDir, 'plan.env'), planEnv(plan, profile, { zram, durationS: opts.durationS }));
+  await writeFile(path.join(runDir, 'plan.env'), planEnv(plan, profile, { zram, durationS: opts.durationS, variant }));
 
   const boot = await bootAndRun({
     image: opts.kernel.image,
@@ -199,7 +211,7 @@ export async function bootGuest(opts: SuiteOptions): Promise<GuestRun> {
     disks,
     // On an oops the kernel prints what the trace pipe had not yet carried out: the last events
     // before the crash, which the model replays with the rest.
-    append: trace ? ['ftrace_dump_on_oops'] : [],
+    append: [...(trace ? ['ftrace_dump_on_oops'] : []), ...variant.append],
     accel: opts.accel,
     onLine: opts.onLine,
   });
@@ -211,7 +223,7 @@ export async function bootGuest(opts: SuiteOptions): Promise<GuestRun> {
   return { runDir, plan, boot };
 }
 
-function planEnv(plan: GuestPlan, profile: SuiteProfile, o: { zram: boolean; durationS?: number }): string {
+function planEnv(plan: GuestPlan, profile: SuiteProfile, o: { zram: boolean; durationS?: number; variant: Variant }): string {
   const env: Record<string, string> = {
     TESTS: plan.tests.join(' '),
     SWAP_KIND: o.zram ? 'zram' : 'disk',
@@ -225,6 +237,8 @@ function planEnv(plan: GuestPlan, profile: SuiteProfile, o: { zram: boolean; dur
     ...profileEnv(profile, { durationS: o.durationS }),
     TEST_TIMEOUT: String(plan.testTimeoutS),
     SELFTEST_TIMEOUT: String(plan.selftestTimeoutS),
+    VARIANT: 'default',
+    ...o.variant.env,
   };
   // Test-only fault injection (the fault matrix): the guest misbehaves on purpose.
   const fault = process.env.KHARNESS_TEST_FAULT;
@@ -242,10 +256,75 @@ async function writeHostRecord(file: string, value: unknown): Promise<void> {
   await rename(tmp, file);
 }
 
-/** Boot, then judge: the whole guest side of one kernel. */
+/** Boot, then judge, once per variant: the whole guest side of one kernel. */
 export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
-  const run = await bootGuest(opts);
-  return judgeRun(run);
+  return runVariants(opts, async (o) => judgeRun(await bootGuest(o)));
+}
+
+/** Where a variant's guest run goes: the default's in outDir itself, the others beside it. */
+export function variantDir(outDir: string, variant: string): string {
+  return variant === 'default' ? outDir : `${outDir}-${variant}`;
+}
+
+/**
+ * One guest run per variant (those with a test left to run), merged into one result. `once` boots
+ * and judges one variant; the caller decides what a failure to do so means.
+ */
+export async function runVariants(opts: SuiteOptions, once: (o: SuiteOptions) => Promise<SuiteResult>): Promise<SuiteResult> {
+  const parts: { variant: string; suite: SuiteResult }[] = [];
+  for (const v of resolveVariants(opts.variants)) {
+    const tests = variantTests(v, opts.tests ?? [...ALL_TESTS]);
+    if (!tests.length) continue;
+    parts.push({ variant: v.name, suite: await once({ ...opts, tests, variant: v.name, variants: undefined, outDir: variantDir(opts.outDir, v.name) }) });
+  }
+  if (!parts.length) throw new InputError(`no variant runs any of the tests asked for (${(opts.tests ?? ALL_TESTS).join(', ')})`);
+  return mergeVariantSuites(parts);
+}
+
+/**
+ * Merges the variants' results: tests and findings renamed `test@variant`, coverage summed, the
+ * boot of the first variant that did not get to its suite (else the default's, else the first).
+ * One variant's result comes back as it is, but for its test names.
+ */
+export function mergeVariantSuites(parts: { variant: string; suite: SuiteResult }[]): SuiteResult {
+  const renamed = parts.map(({ variant, suite }) => ({
+    variant,
+    suite: {
+      ...suite,
+      tests: suite.tests.map((t) => ({ ...t, name: variantTestName(t.name, variant) })),
+      findings: suite.findings.map((f) => (f.test ? { ...f, test: variantTestName(f.test, variant) } : f)),
+    },
+  }));
+  const variants = renamed.map(({ variant, suite }) => ({ name: variant, runDir: suite.runDir, status: suite.boot.status, verdict: suite.verdict, tests: suite.tests.map((t) => t.name) }));
+  if (renamed.length === 1) return { ...renamed[0]!.suite, variants };
+  // The boot stage speaks for all: a variant that never got to its suite (or broke on our side)
+  // leads, else the default's boot (a variant's panic mid-suite is its tests' failure).
+  const lead = renamed.find((p) => p.suite.boot.status === 'error' || p.suite.boot.bootToCommandMs === undefined) ?? renamed.find((p) => p.variant === 'default') ?? renamed[0]!;
+  const tag = (p: (typeof renamed)[number], text: string): string => (p.variant === 'default' ? text : `[${p.variant}] ${text}`);
+  const verdict = combineVerdicts(renamed.map((p) => p.suite.verdict));
+  const bad = renamed.filter((p) => p.suite.verdict !== 'pass' && p.suite.verdict !== 'skipped');
+  const coverage = sumCoverage(renamed.map((p) => p.suite.coverage));
+  return {
+    ...lead.suite,
+    verdict,
+    summary: bad.length ? bad.map((p) => tag(p, p.suite.summary)).join('; ') : renamed.map((p) => tag(p, p.suite.summary)).join('; '),
+    boot: { ...lead.suite.boot, reason: tag(lead, lead.suite.boot.reason), durationMs: renamed.reduce((s, p) => s + p.suite.boot.durationMs, 0) },
+    findings: renamed.flatMap((p) => p.suite.findings),
+    tests: renamed.flatMap((p) => p.suite.tests),
+    coverage,
+    gaps: coverage ? SUITE_PATHS.filter((p) => (coverage.find((c) => c.path === p)?.count ?? 0) === 0).map((p) => LIFETIME_PATHS[p]) : [],
+    judgeMs: renamed.reduce((s, p) => s + (p.suite.judgeMs ?? 0), 0),
+    suiteErrors: renamed.flatMap((p) => (p.suite.suiteErrors ?? []).map((e) => tag(p, e))),
+    variants,
+  };
+}
+
+function sumCoverage(all: (CoverageEntry[] | undefined)[]): CoverageEntry[] | undefined {
+  const present = all.filter((c): c is CoverageEntry[] => c !== undefined);
+  if (!present.length) return undefined;
+  const byPath = new Map<string, CoverageEntry>();
+  for (const list of present) for (const c of list) byPath.set(c.path, { ...c, count: (byPath.get(c.path)?.count ?? 0) + c.count });
+  return [...byPath.values()];
 }
 
 /** Judges a run folder left by bootGuest, offline: `kharness judge <run dir>`. */

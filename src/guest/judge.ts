@@ -10,6 +10,7 @@ import { checkData } from '../model/data-oracle.js';
 import { LIFETIME_PATHS, replayTrace, type LifetimePath, type LifetimeStats } from '../model/replay.js';
 import type { Violation } from '../model/rules.js';
 import { MAX_BYTES, SampleSchema, TraceLostSchema, formatProtocolError, parseRecords, readRecords, readSuiteArtifacts, resultFor, setupErrorOf, setupFailureOf, unclaimedErrors, type SuiteArtifacts } from './protocol.js';
+import { judgeSwitches } from './switches.js';
 import { describeBadPage, parseBlockedDumps, parseDataLog, parseTap, parseWorkloadOutput, stuckTasks, type BadPage, type BlockedTask, type GuestTestLine, type TapCase } from './results.js';
 import { REQUIRED_FUNCTIONS, decodeTrace, mergeWithDump, parseFtraceDump, parseTraceText, withGaps, type ProbePlan } from './trace-capture.js';
 
@@ -210,10 +211,33 @@ export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
   const stats = input.tracing ? await judgeTrace(input, line, base) : undefined;
   counterMonotonicity(line, base);
   recordCoverage(name, base, stats, workload.counted);
+  const switched = await judgeSwitches(runDir, name);
+  if (switched) {
+    base.coverage.push(...switched.coverage.map((c) => ({ ...c, source: 'workload' as const })));
+    base.gaps.push(...switched.gaps);
+    base.evidence.push(...switched.evidence);
+  }
+  if (name === 'writeback') poolLimitWithoutWriteback(line, base);
   if (name === 'selftest-zswap') await readSelftest(runDir, base, problems);
   const stuck = line.hung ? await blockedEvidence(runDir, name, base.evidence) : [];
   decide(input, line, base, problems, stuck, workload);
+  // A test that did not run (skipped in the guest) drove nothing: no gap is its to report.
+  if (base.verdict === 'skipped') base.gaps = [];
   return base;
+}
+
+/**
+ * zswap over its pool limit must make room by writing entries back (shrink_worker): a writeback
+ * test in which the limit was hit and nothing was written back is the kernel's failure, whatever
+ * the trace says. (With memcg disabled this is the root-LRU path a NULL memcg takes.)
+ */
+function poolLimitWithoutWriteback(rec: GuestTestLine, base: TestJudgement): void {
+  const d = base.counters?.delta ?? {};
+  const hit = d.pool_limit_hit;
+  const wrote = d.written_back_pages ?? d.zswpwb;
+  if (hit === undefined || wrote === undefined || hit <= 0 || wrote > 0 || rec.status === 'error') return;
+  const was = base.counterOracle.verdict === 'fail' ? `; ${base.counterOracle.reason}` : '';
+  base.counterOracle = { ...base.counterOracle, verdict: 'fail', reason: `zswap hit its pool limit ${hit} time(s) and wrote nothing back${was}` };
 }
 
 /** The counter oracle also fails a kernel whose cumulative counters went backwards. */
@@ -627,7 +651,7 @@ function decide(input: JudgeInput, rec: GuestTestLine, base: TestJudgement, prob
   // errors are still listed with it.
   base.verdict = rec.status === 'error' ? 'error' : failures.length ? 'fail' : errors.length ? 'error' : skippedWhy ? 'skipped' : 'pass';
   const reasons = [...(rec.status === 'error' ? errors : [...failures, ...errors]), ...(skippedWhy ? [skippedWhy] : [])];
-  base.summary = reasons.length ? reasons.join('; ') : `passed${base.gaps.length ? `, but never ran: ${base.gaps.map((g) => LIFETIME_PATHS[g as LifetimePath]).join(', ')}` : ''}`;
+  base.summary = reasons.length ? reasons.join('; ') : `passed${base.gaps.length ? `, but never ran: ${base.gaps.map((g) => base.coverage.find((c) => c.path === g)?.label ?? LIFETIME_PATHS[g as LifetimePath] ?? g).join(', ')}` : ''}`;
 }
 
 export interface RunJudgeInput {

@@ -11,6 +11,8 @@ export interface SuiteProfile {
   writebackRounds: number;
   /** memory.zswap.max of the writeback test's cgroup: small, so zswap must write back */
   writebackZswapMax: string;
+  /** the writeback test's pages without memcg (variant nomemcg): past 1% of guest memory compressed */
+  nomemcgWritebackPages: number;
   racePages: number;
   raceSeconds: number;
   raceThreads: number;
@@ -37,6 +39,7 @@ export const PROFILES: Record<string, SuiteProfile> = {
     writebackPages: 2048,
     writebackRounds: 2,
     writebackZswapMax: '1M',
+    nomemcgWritebackPages: 12288,
     racePages: 1024,
     raceSeconds: 20,
     raceThreads: 2,
@@ -57,6 +60,7 @@ export const PROFILES: Record<string, SuiteProfile> = {
     writebackPages: 16384,
     writebackRounds: 6,
     writebackZswapMax: '4M',
+    nomemcgWritebackPages: 32768,
     racePages: 8192,
     raceSeconds: 1800,
     raceThreads: 4,
@@ -82,6 +86,7 @@ export function profileEnv(p: SuiteProfile, overrides: { durationS?: number } = 
     WRITEBACK_PAGES: String(p.writebackPages),
     WRITEBACK_ROUNDS: String(p.writebackRounds),
     WRITEBACK_ZSWAP_MAX: p.writebackZswapMax,
+    NOMEMCG_WRITEBACK_PAGES: String(p.nomemcgWritebackPages),
     RACE_PAGES: String(p.racePages),
     RACE_SECONDS: String(overrides.durationS ?? p.raceSeconds),
     RACE_THREADS: String(p.raceThreads),

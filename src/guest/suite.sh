@@ -254,6 +254,50 @@ run_with_reclaim() { # amount interval name cgroup args...
 	wait $wl
 }
 
+# --- variant switches: zswap reconfigured while a test's traffic runs (VARIANT=switches) ----
+# Each switch is a line of WORKLOAD.switches.jsonl: {"kind","to","rc","live"}, live = stored_pages
+# at the moment of the switch (a switch with live entries is the one that matters: the old pool
+# must keep serving them). The first line says what this kernel has to switch between.
+switch_param() { # file value: echo's exit status, without the shell's error text
+	{ echo "$2" > "$ZP/$1"; } 2>/dev/null
+}
+switcher() { # test
+	local out=$RUN/$1.switches.jsonl n=0 c z live kind to rc
+	local comps="" zpools="" comp0 zpool0 enabled0 shrinker0 pool0 accept0
+	comp0=$(cat $ZP/compressor); zpool0=$(cat $ZP/zpool); enabled0=$(cat $ZP/enabled)
+	shrinker0=$(cat $ZP/shrinker_enabled 2>/dev/null); pool0=$(cat $ZP/max_pool_percent); accept0=$(cat $ZP/accept_threshold_percent)
+	for c in lzo lzo-rle lz4 lz4hc zstd deflate 842; do grep -q "^name *: $c\$" /proc/crypto && comps="$comps $c"; done
+	for z in zsmalloc zbud z3fold; do
+		if [ "$z" = "$zpool0" ] || switch_param zpool "$z"; then zpools="$zpools $z"; fi
+	done
+	switch_param zpool "$zpool0"
+	printf '{"available":{"compressor":[%s],"zpool":[%s]}}\n' "$(printf '"%s",' $comps | sed 's/,$//')" "$(printf '"%s",' $zpools | sed 's/,$//')" > "$out"
+	set -- $comps; local ncomp=$#
+	set -- $zpools; local nzpool=$#
+	restore() {
+		switch_param compressor "$comp0"; switch_param zpool "$zpool0"; switch_param enabled "$enabled0"
+		[ -n "$shrinker0" ] && switch_param shrinker_enabled "$shrinker0"
+		switch_param max_pool_percent "$pool0"; switch_param accept_threshold_percent "$accept0"
+		exit 0
+	}
+	trap restore TERM
+	while :; do
+		n=$((n + 1))
+		case $((n % 6)) in
+		0) kind=compressor; [ $ncomp -gt 1 ] || continue; set -- $comps; shift $(( (n / 6) % ncomp )); to=$1 ;;
+		1) kind=enabled; to=$([ "$(cat $ZP/enabled)" = Y ] && echo N || echo Y) ;;
+		2) kind=max_pool_percent; to=$([ "$(cat $ZP/max_pool_percent)" = 2 ] && echo "$pool0" || echo 2) ;;
+		3) kind=zpool; [ $nzpool -gt 1 ] || continue; set -- $zpools; shift $(( (n / 6) % nzpool )); to=$1 ;;
+		4) kind=shrinker_enabled; [ -n "$shrinker0" ] || continue; to=$([ "$(cat $ZP/shrinker_enabled)" = Y ] && echo N || echo Y) ;;
+		5) kind=accept_threshold_percent; to=$([ "$(cat $ZP/accept_threshold_percent)" = 50 ] && echo "$accept0" || echo 50) ;;
+		esac
+		live=$(cat $DEBUGFS/zswap/stored_pages 2>/dev/null || echo -1)
+		switch_param "$kind" "$to"; rc=$?
+		printf '{"kind":"%s","to":"%s","rc":%s,"live":%s}\n' "$kind" "$to" "$rc" "${live:--1}" >> "$out"
+		sleep "$(( ${SWITCH_INTERVAL_MS:-700} / 1000 )).$(printf '%03d' $(( ${SWITCH_INTERVAL_MS:-700} % 1000 )))"
+	done
+}
+
 # Test boundaries on the console as JSON marks (src/guest/console-marks.ts): the host attributes
 # kernel splats to the test that was running from these, never from the human lines.
 mark() { printf 'kharness-guest: {"ev":"test","test":"%s","state":"%s"}\n' "$1" "$2"; }
@@ -266,6 +310,8 @@ for t in $TESTS; do
 	trace_start $t
 	sampler "$t" "$start" &
 	SAMPLER=$!
+	SWITCHER=""
+	if [ "${VARIANT:-default}" = switches ]; then switcher "$t" & SWITCHER=$!; fi
 	before=$(counters)
 	extra=""
 	status=pass
@@ -290,9 +336,20 @@ for t in $TESTS; do
 		;;
 	writeback)
 		cg=$(cg_enter $t)
-		echo "$WRITEBACK_ZSWAP_MAX" > "$cg/memory.zswap.max"
-		run_with_reclaim 4M 1 $t "$cg" writeback --pages "$WRITEBACK_PAGES" --rounds "$WRITEBACK_ROUNDS" --cgroup "$cg" --log "$RUN/$t.data"
-		rc=$?
+		if [ "${VARIANT:-default}" = nomemcg ]; then
+			# No memcg, so no memory.zswap.max: the global pool limit makes zswap write back
+			# (shrink_worker walks the root LRU then), 1% of guest memory, with enough pages
+			# to pass it.
+			pool0=$(cat $ZP/max_pool_percent)
+			echo 1 > $ZP/max_pool_percent
+			run_workload $t "$cg" writeback --pages "$NOMEMCG_WRITEBACK_PAGES" --rounds "$WRITEBACK_ROUNDS" --log "$RUN/$t.data"
+			rc=$?
+			echo "$pool0" > $ZP/max_pool_percent
+		else
+			echo "$WRITEBACK_ZSWAP_MAX" > "$cg/memory.zswap.max"
+			run_with_reclaim 4M 1 $t "$cg" writeback --pages "$WRITEBACK_PAGES" --rounds "$WRITEBACK_ROUNDS" --cgroup "$cg" --log "$RUN/$t.data"
+			rc=$?
+		fi
 		[ $rc = 0 ] || status=fail
 		extra="\"rc\":$rc"
 		;;
@@ -332,7 +389,10 @@ for t in $TESTS; do
 			[ -n "$shrinker" ] && echo "$shrinker" > $ZP/shrinker_enabled
 			extra="\"rc\":$rc"
 			[ $rc = 0 ] || status=fail
-			[ $rc = 4 ] && status=skip   # KSFT_SKIP
+			if [ $rc = 4 ]; then   # KSFT_SKIP, with test_zswap's own reason
+				status=skip
+				extra="$extra,\"reason\":$(jstr "test_zswap skipped: $(grep -m1 -o 'SKIP.*' "$RUN/$t.tap" | cut -c1-200)")"
+			fi
 			# 124: `timeout` ended it. The host decides whether that was a hang or our budget.
 			[ $rc = 124 ] && status=fail && extra="$extra,\"timeout\":true,\"timeout_s\":$SELFTEST_TIMEOUT"
 		else
@@ -349,6 +409,8 @@ for t in $TESTS; do
 		status=fail
 		extra="$extra,\"hung\":true,\"timeout_s\":${TEST_TIMEOUT:-300}"
 	fi
+	# Switches stop (and zswap's parameters are restored) before the after-sample.
+	if [ -n "$SWITCHER" ]; then kill "$SWITCHER" 2>/dev/null; wait "$SWITCHER" 2>/dev/null; fi
 	after=$(counters)
 	kill $SAMPLER 2>/dev/null; wait $SAMPLER 2>/dev/null
 	trace_stop $t

@@ -99,6 +99,7 @@ function environmentSection(report: RunReport): string[] {
     ['Config', `${md(e.config.name)} (${cellCode(e.config.hash)}): ${e.config.fragments.map(cellCode).join(', ') || 'no fragments'}`],
     ['Profile', md(e.profile)],
     ['Tests', e.tests.map(md).join(', ') || 'none'],
+    ['Variants', (e.variants ?? ['default']).map(md).join(', ')],
   ];
   if (e.arch) rows.push(['Architecture', md(e.arch)]);
   for (const [k, v] of Object.entries(e.versions)) rows.push([md(k), md(v)]);

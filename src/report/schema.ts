@@ -48,6 +48,7 @@ export const EnvironmentInfoSchema = z.object({
   config: z.object({ name: z.string(), hash: z.string(), fragments: z.array(z.string()) }),
   profile: z.string(),
   tests: z.array(z.string()),
+  variants: z.array(z.string()).optional(),
   arch: z.string().optional(),
 });
 

@@ -74,6 +74,8 @@ export interface EnvironmentInfo {
   config: { name: string; hash: string; fragments: string[] };
   profile: string;
   tests: string[];
+  /** boot/runtime variants, each its own boot per step (absent: default only) */
+  variants?: string[];
   /** kernel architecture built and booted (x86_64), for KCIDB's build architecture */
   arch?: string;
 }

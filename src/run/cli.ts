@@ -3,7 +3,7 @@ import { action, positiveInt } from '../common/command.js';
 import { info, printJson } from '../common/output.js';
 import { listConfigs } from '../build/config.js';
 import { ALL_TESTS, PROFILES } from '../guest/profiles.js';
-import { resolveTests } from '../guest/index.js';
+import { DEFAULT_VARIANTS, VARIANTS, resolveTests, variantsFor } from '../guest/index.js';
 import { runSeries } from './pipeline.js';
 
 export function registerRunCommands(program: Command): void {
@@ -15,6 +15,7 @@ export function registerRunCommands(program: Command): void {
     .option('--base <ref>', 'test on this commit (default: the series base-commit if the tree has it, else HEAD)')
     .option('--config <name>', `kernel config: ${listConfigs().join(', ')}`, 'zswap')
     .option('--tests <list>', `comma-separated guest tests: ${ALL_TESTS.join(',')}`)
+    .option('--variants <list>', `boot/runtime variants, each its own boot: ${Object.keys(VARIANTS).join(',')} (default: ${DEFAULT_VARIANTS.join(',')})`)
     .option('--profile <name>', `guest suite profile: ${Object.keys(PROFILES).join(', ')}`, 'quick')
     .option('--out <dir>', 'report folder (default: reports/<series-slug>)')
     .option('--lore <url>', 'lore server to fetch from (or KHARNESS_LORE)')
@@ -28,7 +29,7 @@ export function registerRunCommands(program: Command): void {
     .option('--work <dir>', 'where worktrees and build dirs live (default: ~/.cache/kharness/work)')
     .option('--json', 'print report.json to stdout instead of progress')
     .action(
-      action(async (input: string, opts: { tree?: string; base?: string; baseTest: boolean; config: string; tests?: string; profile: string; out?: string; lore?: string; useVersion?: number; runs: number; trace: boolean; keepTraces?: boolean; budget?: number; accel?: string; work?: string; json?: boolean }) => {
+      action(async (input: string, opts: { tree?: string; base?: string; baseTest: boolean; config: string; tests?: string; variants?: string; profile: string; out?: string; lore?: string; useVersion?: number; runs: number; trace: boolean; keepTraces?: boolean; budget?: number; accel?: string; work?: string; json?: boolean }) => {
         const outcome = await runSeries({
           input,
           tree: opts.tree,
@@ -36,6 +37,7 @@ export function registerRunCommands(program: Command): void {
           testBase: opts.baseTest,
           config: opts.config,
           tests: resolveTests(opts.tests),
+          variants: variantsFor(opts.variants, resolveTests(opts.tests)),
           profile: opts.profile,
           out: opts.out,
           lore: opts.lore,

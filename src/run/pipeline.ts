@@ -28,6 +28,8 @@ export interface RunOptions extends OutputOptions {
   base?: string;
   config: string;
   tests: GuestTestName[];
+  /** variant names (resolved: each known, and some variant runs some test) */
+  variants: string[];
   profile: string;
   out?: string;
   lore?: string;
@@ -83,6 +85,7 @@ async function environment(tree: KernelTree | undefined, opts: RunOptions, accel
     config: { name: plan.name, hash: plan.hash, fragments: plan.fragments.map((f) => path.relative(projectRoot, f)) },
     profile: opts.profile,
     tests: opts.tests,
+    variants: opts.variants,
   };
 }
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { errorMessage } from '../common/errors.js';
 import type { Verdict } from '../common/verdict.js';
 import { buildCommit, type BuildResult } from '../build/index.js';
-import { bootGuest, judgeRun, type GuestRun, type KernelUnderTest, type SuiteResult } from '../guest/index.js';
+import { bootGuest, judgeRun, mergeVariantSuites, resolveVariants, variantDir, variantTests, type GuestRun, type KernelUnderTest, type SuiteResult } from '../guest/index.js';
 import type { PatchReport, PersonInfo, StageName, StageReport } from '../report/types.js';
 import type { PatchApplyResult } from '../tree/apply.js';
 import type { KernelTree } from '../tree/worktree.js';
@@ -177,14 +177,23 @@ interface GuestOutcome {
 type Attempt<T> = { ok: true; value: T } | { ok: false; report: StageReport; booted?: GuestRun };
 
 async function guestAttempts(kernel: KernelUnderTest, ctx: StepContext, dir: string, where: string, onProgress: (l: string) => void): Promise<Attempt<GuestOutcome>> {
+  // One VM session per variant; any that cannot boot or be judged makes the attempt fail as a whole.
   const once = async (outDir: string): Promise<Attempt<{ run: GuestRun; suite: SuiteResult }>> => {
-    const run = await guard('boot', where, ctx.interrupted, () =>
-      fn(ctx, 'boot')({ kernel, tests: ctx.opts.tests, profile: ctx.opts.profile, outDir, trace: ctx.opts.trace, accel: ctx.opts.accel, budgetS: ctx.opts.budgetS, onLine: (l) => guestProgress(l, onProgress) }),
-    );
-    if (!run.ok) return run;
-    const suite = await guard('test', where, ctx.interrupted, () => fn(ctx, 'judge')(run.value));
-    if (!suite.ok) return { ok: false, report: suite.report, booted: run.value };
-    return { ok: true, value: { run: run.value, suite: suite.value } };
+    const parts: { variant: string; suite: SuiteResult; run: GuestRun }[] = [];
+    for (const v of resolveVariants(ctx.opts.variants)) {
+      const tests = variantTests(v, ctx.opts.tests);
+      if (!tests.length) continue;
+      const tag = (l: string): string => (v.name === 'default' ? l : `[${v.name}] ${l}`);
+      const run = await guard('boot', where, ctx.interrupted, () =>
+        fn(ctx, 'boot')({ kernel, tests, variant: v.name, profile: ctx.opts.profile, outDir: variantDir(outDir, v.name), trace: ctx.opts.trace, accel: ctx.opts.accel, budgetS: ctx.opts.budgetS, onLine: (l) => guestProgress(l, (x) => onProgress(tag(x))) }),
+      );
+      if (!run.ok) return run;
+      const suite = await guard('test', where, ctx.interrupted, () => fn(ctx, 'judge')(run.value));
+      if (!suite.ok) return { ok: false, report: suite.report, booted: run.value };
+      parts.push({ variant: v.name, suite: suite.value, run: run.value });
+    }
+    if (!parts.length) return { ok: false, report: stage('error', `no variant of ${ctx.opts.variants.join(',')} runs any of ${ctx.opts.tests.join(',')}`, [], {}, 0) };
+    return { ok: true, value: { run: parts[0]!.run, suite: mergeVariantSuites(parts) } };
   };
   const first = await once(dir);
   if (!first.ok || first.value.suite.verdict !== 'fail' || ctx.opts.runs <= 1) return first;

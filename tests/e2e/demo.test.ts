@@ -30,7 +30,8 @@ describe('kharness run on the demo series', () => {
     requireEnvironment();
     server = await startLoreServer(path.join(projectRoot, 'patches'), 0);
     out = await mkdtemp(path.join(tmpdir(), 'kharness-demo-'));
-    const r = await kharness(['run', `${server.url}/linux-mm/${DEMO}/`, '--out', path.join(out, 'report'), '--json']);
+    // The default variant only (one boot per step, for CI's time); the variants' own run is below.
+    const r = await kharness(['run', `${server.url}/linux-mm/${DEMO}/`, '--variants', 'default', '--out', path.join(out, 'report'), '--json']);
     runExit = r.exitCode;
     report = r.json<RunReport>();
   });
@@ -171,15 +172,26 @@ describe('kharness run on the demo series', () => {
   });
 
   it('passes the clean series on every patch', async () => {
-    const r = await kharness(['run', `${server.url}/all/${CLEAN}`, '--out', path.join(out, 'clean'), '--json']);
+    const r = await kharness(['run', `${server.url}/all/${CLEAN}`, '--variants', 'default', '--out', path.join(out, 'clean'), '--json']);
     const clean = r.json<RunReport>();
     expect(r.exitCode, clean.summary).toBe(0);
     expect(clean.patches.map((p) => p.verdict)).toEqual(['pass', 'pass', 'pass']);
   });
 
+  it('runs each named variant as its own boot and reports its rows per patch', async () => {
+    const r = await kharness(['run', `${server.url}/all/${CLEAN}`, '--no-base-test', '--tests', 'swap-cycle', '--variants', 'default,nomemcg', '--out', path.join(out, 'variants'), '--json']);
+    const rep = r.json<RunReport>();
+    expect(r.exitCode, rep.summary).toBe(0);
+    expect(rep.environment.variants).toEqual(['default', 'nomemcg']);
+    for (const p of rep.patches.slice(1)) expect(p.tests.map((t) => `${t.name}: ${t.verdict}`), p.label).toEqual(['swap-cycle: pass', 'swap-cycle@nomemcg: pass']);
+    const md = await readFile(path.join(out, 'variants', 'report.md'), 'utf8');
+    expect(md).toMatch(/\| Variants \| default, nomemcg \|/);
+    expect(md).toContain('swap-cycle@nomemcg');
+  });
+
   it('keeps a partial report on Ctrl-C and leaves no QEMU behind', async () => {
     const dir = path.join(out, 'interrupted');
-    const child = execa(process.execPath, [CLI, 'run', `${server.url}/all/${CLEAN}`, '--out', dir], { reject: false });
+    const child = execa(process.execPath, [CLI, 'run', `${server.url}/all/${CLEAN}`, '--variants', 'default', '--out', dir], { reject: false });
     // Wait until the base has been tested (the report is rewritten after each patch).
     const deadline = Date.now() + 20 * 60_000;
     for (;;) {

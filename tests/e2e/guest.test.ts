@@ -13,7 +13,8 @@ import { buildBugKernel, fixtures, kharness, requireEnvironment, type AppliedJso
 let out: string;
 
 async function testKernel(artifact: string, name: string, extra: string[] = []): Promise<{ exitCode: number; result: SuiteResult }> {
-  const r = await kharness(['test', artifact, '--out', path.join(out, name), '--json', ...extra]);
+  // The default variant unless a test names its own: the variants have their own tests below.
+  const r = await kharness(['test', artifact, '--out', path.join(out, name), '--json', ...(extra.includes('--variants') ? [] : ['--variants', 'default']), ...extra]);
   return { exitCode: r.exitCode, result: r.json<SuiteResult>() };
 }
 
@@ -226,6 +227,52 @@ describe('deliberate lifetime bugs in mm/zswap.c are caught', () => {
     expect(new Set(rules(t))).toEqual(new Set(['counter-mismatch']));
     expect(t.badPagesTotal).toBe(0);
     expect(t.findings).toEqual([]);
+  });
+});
+
+describe('boot and runtime variants', () => {
+  const baseArtifact = async (): Promise<string> => {
+    const apply = await kharness(['apply', path.join(fixtures, 'build', 'clean-series.mbox'), '--json']);
+    const build = await kharness(['build', apply.json<AppliedJson>().worktree, '--patch', '0', '--json']);
+    return build.json<BuildJson[]>()[0]!.artifacts!.dir;
+  };
+
+  it('the unmodified kernel passes with memcg disabled at boot and with zswap reconfigured under traffic', async () => {
+    const { exitCode, result } = await testKernel(await baseArtifact(), 'base-variants', ['--variants', 'nomemcg,switches']);
+    for (const t of result.tests) expect(`${t.name}: ${t.verdict}`, t.summary).toMatch(/^[\w-]+@(nomemcg|switches): (pass|skipped)$/);
+    expect(exitCode, result.summary).toBe(0);
+    expect(result.variants?.map((v) => [v.name, v.status])).toEqual([['nomemcg', 'completed'], ['switches', 'completed']]);
+    // memcg really was off: test_zswap, which needs it, skipped itself and said why.
+    const selftest = test(result, 'selftest-zswap@nomemcg');
+    expect(selftest.verdict).toBe('skipped');
+    expect(selftest.summary).toMatch(/memory controller/i);
+    // Without memcg the global pool limit drove writeback (shrink_worker on the root LRU).
+    const wb = test(result, 'writeback@nomemcg');
+    expect(wb.counters!.delta.pool_limit_hit).toBeGreaterThan(0);
+    expect(wb.coverage.find((c) => c.path === 'writeback')!.count).toBeGreaterThan(0);
+    expect(wb.conformance.verdict, wb.conformance.reason).toBe('pass');
+    // Switched while entries were live, each kind counted; the data and the model held throughout.
+    const race = test(result, 'swapoff-race@switches');
+    const switched = (p: string): number => race.coverage.find((c) => c.path === p)?.count ?? 0;
+    for (const p of ['switch:compressor', 'switch:enabled', 'switch:max_pool_percent']) expect(switched(p), `${p}: ${JSON.stringify(race.coverage)}`).toBeGreaterThan(0);
+    expect(race.evidence.join('\n')).toMatch(/zpool not switched, this kernel has only zsmalloc/);
+    for (const name of ['swap-cycle@switches', 'swapoff-race@switches']) {
+      expect(test(result, name).dataOracle.verdict, name).toBe('pass');
+      expect(test(result, name).conformance.verdict, `${name}: ${test(result, name).conformance.reason}`).toBe('pass');
+    }
+  });
+
+  it('nomemcg: a shrink worker that gives up without memcg is caught there and only there', async () => {
+    const { exitCode, result } = await bugResult('nomemcg-no-writeback', ['--tests', 'writeback', '--variants', 'default,nomemcg']);
+    expect(exitCode).toBe(1);
+    expect(test(result, 'writeback').verdict, test(result, 'writeback').summary).toBe('pass');
+    const t = test(result, 'writeback@nomemcg');
+    expect(t.verdict).toBe('fail');
+    expect(t.counterOracle.verdict).toBe('fail');
+    expect(t.counterOracle.reason).toMatch(/^zswap hit its pool limit \d+ time\(s\) and wrote nothing back/);
+    expect(t.counters!.delta.written_back_pages).toBe(0);
+    // The data is right (rejected stores went to disk): only the counters show it.
+    expect(t.badPagesTotal).toBe(0);
   });
 });
 

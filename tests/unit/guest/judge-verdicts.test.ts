@@ -183,3 +183,18 @@ describe('cpu-hotplug: the workload counts its own path', () => {
     expect(stuck.summary).toMatch(/bringing cpu1 back online returned -5/);
   });
 });
+
+describe('writeback over the pool limit', () => {
+  it('fails a writeback test that hit the pool limit and wrote nothing back, and only that', async () => {
+    const counters = (wrote: number): Partial<TestResultRecord> => ({ counters_before: { zswpout: 10, pool_limit_hit: 0, written_back_pages: 0 }, counters_after: { zswpout: 900, pool_limit_hit: 40, written_back_pages: wrote } });
+    const stuck = await judgeTest(input({ line: rec(counters(0)) }));
+    expect(stuck.counterOracle.verdict).toBe('fail');
+    expect(stuck.counterOracle.reason).toMatch(/^zswap hit its pool limit 40 time\(s\) and wrote nothing back/);
+    expect(stuck.verdict).toBe('fail');
+    const wrote = await judgeTest(input({ line: rec(counters(120)) }));
+    expect(wrote.counterOracle.reason).not.toMatch(/pool limit/);
+    // Without the counter the rule cannot apply: no guess.
+    const unknown = await judgeTest(input({ line: rec({ counters_before: { zswpout: 10, pool_limit_hit: 0 }, counters_after: { zswpout: 900, pool_limit_hit: 40 } }) }));
+    expect(unknown.counterOracle.reason ?? '').not.toMatch(/pool limit/);
+  });
+});

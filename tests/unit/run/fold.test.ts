@@ -25,7 +25,7 @@ const suite = (): SuiteResult => ({
 
 function ctx(fns: Partial<StageFns>, interrupted = false): StepContext {
   return {
-    opts: { input: 'x', config: 'zswap', tests: ['swap-cycle'], profile: 'quick', runs: 1, trace: true },
+    opts: { input: 'x', config: 'zswap', tests: ['swap-cycle'], profile: 'quick', runs: 1, trace: true, variants: ['default'] },
     tree: { repo: '/t', worktree: '/w', workDir: '/wd' } as never,
     reportDir: '/r', logsDir: '/r/logs', rel: (p) => p, accel: 'tcg', interrupted: () => interrupted, addBuildExtra: () => undefined,
     progress: { stepStarted() {}, output() {}, stepDone() {}, close: async () => undefined },
@@ -70,6 +70,29 @@ describe('the fold over one step', () => {
       expect(run.summary).not.toMatch(/passed/);
     });
   }
+
+  it('boots each variant with its own tests and directory, and merges them into one step', async () => {
+    const booted: { variant?: string; tests?: string[]; outDir: string }[] = [];
+    const c = ctx({ boot: async (o) => (booted.push({ variant: o.variant, tests: o.tests, outDir: o.outDir }), guestRun()) });
+    c.opts = { ...c.opts, tests: ['swap-cycle', 'cpu-hotplug'], variants: ['default', 'nomemcg'] };
+    const r = await runStep(step, c);
+    expect(booted).toEqual([
+      { variant: 'default', tests: ['swap-cycle', 'cpu-hotplug'], outDir: '/r/patch-1' },
+      { variant: 'nomemcg', tests: ['swap-cycle'], outDir: '/r/patch-1-nomemcg' },
+    ]);
+    expect(r.tests.map((t) => t.name)).toEqual(['swap-cycle', 'swap-cycle@nomemcg']);
+    expect(r.verdict).toBe('pass');
+  });
+
+  it('a variant whose boot breaks makes the step an error, whatever the others did', async () => {
+    let n = 0;
+    const c = ctx({ boot: async () => (n++ === 0 ? guestRun() : Promise.reject(new Error('vng: cannot start QEMU'))) });
+    c.opts = { ...c.opts, variants: ['default', 'switches'] };
+    const two = await runStep(step, c);
+    expect(two.stages.boot.verdict).toBe('error');
+    expect(two.stages.boot.summary).toContain('vng: cannot start QEMU');
+    expect(two.verdict).toBe('error');
+  });
 
   it('an InputError inside a stage is that stage\'s error: the steps already tested keep their verdicts', async () => {
     const r = await runStep(step, ctx({ build: async () => Promise.reject(new InputError('config "zswap": 1 option(s) did not survive olddefconfig')) }));
