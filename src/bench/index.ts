@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import { buildCommit, makeConfig, resolveConfig } from '../build/index.js';
 import { compilerArgs, makeEnv, makeJobs } from '../build/make.js';
-import { runSuite } from '../guest/index.js';
+import { DEFAULT_VARIANTS, runSuite } from '../guest/index.js';
 import { runLoreBench } from '../lore/bench.js';
 import { startLoreServer } from '../lore/index.js';
 import { runModelBench } from '../model/bench.js';
@@ -151,6 +151,33 @@ async function benchBoot(): Promise<void> {
 }
 
 /**
+ * Issue 11: the quick suite of one patch with the default variant set, per variant (its boot to
+ * the first test, each test's time) and in all, beside a raw QEMU boot of the same kernel: the
+ * part of each variant's cost that is booting at all.
+ */
+async function benchSuite(): Promise<void> {
+  out(`== suite: the quick profile, every test, variants ${DEFAULT_VARIANTS.join(', ')} (one boot each) vs a raw qemu boot`);
+  const kernel = await baseKernel();
+  const raw = await timed(() =>
+    execa('qemu-system-x86_64', ['-accel', 'tcg', '-m', '1G', '-smp', '2', '-nographic', '-nodefaults', '-serial', 'stdio', '-monitor', 'none', '-no-reboot', '-kernel', kernel.image, '-append', 'console=ttyS0 panic=-1 root=/dev/kharness-none'], { reject: false, timeout: 120_000 }),
+  );
+  const dir = await mkdtemp(path.join(tmpdir(), 'kharness-bench-suite-'));
+  try {
+    const suite = await timed(() => runSuite({ kernel, outDir: path.join(dir, 'run'), variants: [...DEFAULT_VARIANTS] }));
+    out(`raw qemu boot to the kernel's root-mount panic (TCG): ${s(raw.ms)}`);
+    for (const v of suite.value.variants ?? []) {
+      const tests = suite.value.tests.filter((t) => v.tests.includes(t.name));
+      const testMs = tests.reduce((sum, t) => sum + (t.durationMs ?? 0), 0);
+      out(`variant ${v.name.padEnd(9)} ${v.verdict.padEnd(7)} VM ${s(v.durationMs)}, boot to first test ${s(v.bootToCommandMs ?? NaN)} (${ratio(v.bootToCommandMs ?? NaN, raw.ms)} raw), tests ${s(testMs)}: ${tests.map((t) => `${t.name} ${s(t.durationMs ?? NaN)}`).join(', ')}`);
+    }
+    const boots = (suite.value.variants ?? []).length;
+    out(`whole suite, ${boots} boot(s): ${s(suite.ms)} wall (about 180 s is the target here); ${ratio(suite.ms, raw.ms * boots)} the raw boots alone`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
  * Issue 6: `kharness run` on the demo split by stage, beside the raw commands doing the same
  * work: git am of each patch, make of each step, and a vng boot running the same guest suite.
  */
@@ -199,6 +226,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   model: runModelBench,
   build: benchBuild,
   boot: benchBoot,
+  suite: benchSuite,
   run: benchRun,
 };
 

@@ -38,18 +38,18 @@ export function registerGuestCommands(program: Command): void {
     .option('--profile <name>', `durations and sizes: ${Object.keys(PROFILES).join(', ')}`, 'quick')
     .option('--duration <s>', "the race test's duration in seconds", positiveInt('--duration'))
     .option('--no-trace', 'do not trace zswap (no model replay or counter oracle)')
-    .option('--swap <kind>', 'swap devices: disk (virtio disk images made per run) or zram', 'disk')
+    .option('--swap <kind>', 'swap devices for every variant: disk (virtio disk images made per run) or zram (default: disk, zram in variant zram)')
     .option('--timeout <s>', "whole-boot budget in seconds (default: the profile's); past it the guest is a hang", positiveInt('--timeout'))
     .option('--silence <s>', "seconds of console silence before the guest counts as hung (default: the profile's)", positiveInt('--silence'))
     .option('--accel <kvm|tcg>', 'force an accelerator (default: probe, cached)')
     .option('--out <dir>', 'run directory (results, traces, console log)')
     .option('--json', 'print the result as JSON')
     .action(
-      action(async (target: string, opts: { tests?: string; variants?: string; profile: string; duration?: number; trace: boolean; swap: string; timeout?: number; silence?: number; accel?: string; out?: string; json?: boolean }) => {
+      action(async (target: string, opts: { tests?: string; variants?: string; profile: string; duration?: number; trace: boolean; swap?: string; timeout?: number; silence?: number; accel?: string; out?: string; json?: boolean }) => {
         const kernel = resolveKernel(target);
         const tests = resolveTests(opts.tests);
         const variants = variantsFor(opts.variants, tests);
-        if (opts.swap !== 'disk' && opts.swap !== 'zram') throw new InputError(`--swap must be disk or zram, not "${opts.swap}"`);
+        if (opts.swap !== undefined && opts.swap !== 'disk' && opts.swap !== 'zram') throw new InputError(`--swap must be disk or zram, not "${opts.swap}"`);
         const outDir = path.resolve(opts.out ?? path.join(cacheDir(), 'runs', `test-${runStamp()}`));
         info(opts, `testing ${kernel.image}: ${tests.join(', ')} (${opts.profile}; variants ${variants.join(', ')}), run dir ${outDir}`);
         const result = await runSuite({

@@ -75,7 +75,7 @@ export interface SuiteResult {
   /** guest records no test claims: each an error naming its file and line */
   suiteErrors?: string[];
   /** the variants booted, each with its run directory, boot status and verdict (merged results) */
-  variants?: { name: string; runDir: string; status: BootOutcome['status']; verdict: Verdict; tests: string[] }[];
+  variants?: { name: string; runDir: string; status: BootOutcome['status']; verdict: Verdict; tests: string[]; bootToCommandMs?: number; durationMs: number }[];
 }
 
 /** Compiles the guest workload once per source version (static, so the guest needs no libs). */
@@ -195,7 +195,7 @@ export async function bootGuest(opts: SuiteOptions): Promise<GuestRun> {
     selftestTimeoutS: Math.round(profile.selftestTimeoutS * scale.factor),
     slowdown: scale.why,
   };
-  const zram = opts.swap === 'zram';
+  const zram = (opts.swap ?? variant.swap) === 'zram';
   const disks = zram ? [] : [path.join(runDir, 'swap0.img'), path.join(runDir, 'swap1.img')];
   for (const d of disks) await makeDiskImage(d, profile.swapMiB);
   await writeFile(path.join(runDir, 'plan.env'), planEnv(plan, profile, { zram, durationS: opts.durationS, variant }));
@@ -295,7 +295,7 @@ export function mergeVariantSuites(parts: { variant: string; suite: SuiteResult 
       findings: suite.findings.map((f) => (f.test ? { ...f, test: variantTestName(f.test, variant) } : f)),
     },
   }));
-  const variants = renamed.map(({ variant, suite }) => ({ name: variant, runDir: suite.runDir, status: suite.boot.status, verdict: suite.verdict, tests: suite.tests.map((t) => t.name) }));
+  const variants = renamed.map(({ variant, suite }) => ({ name: variant, runDir: suite.runDir, status: suite.boot.status, verdict: suite.verdict, tests: suite.tests.map((t) => t.name), bootToCommandMs: suite.boot.bootToCommandMs, durationMs: suite.boot.durationMs }));
   if (renamed.length === 1) return { ...renamed[0]!.suite, variants };
   // The boot stage speaks for all: a variant that never got to its suite (or broke on our side)
   // leads, else the default's boot (a variant's panic mid-suite is its tests' failure).

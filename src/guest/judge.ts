@@ -79,11 +79,13 @@ export const EXPECTED_PATHS: Record<string, LifetimePath[]> = {
   'swapoff-race': ['store', 'loadHit', 'invalidateLive', 'writeback', 'swapoffUnuse', 'swapoff', 'swapon', 'free'],
   'selftest-zswap': ['store', 'loadHit'],
   'cpu-hotplug': ['store', 'loadHit', 'invalidateLive', 'writeback', 'free'],
+  'fault-race': ['store', 'loadHit', 'invalidateLive', 'free'],
 };
 
 /** Paths a workload counts itself (not the model's lifetime paths): each test's own, a gap at 0. */
 export const WORKLOAD_PATHS: Record<string, { path: string; label: string }[]> = {
   'cpu-hotplug': [{ path: 'hotplugInFlight', label: 'CPU offline/online cycles with zswap traffic in flight' }],
+  'fault-race': [{ path: 'faultRaceRounds', label: 'rounds of racing faults on shared swap entries (and drops, fork+exit)' }],
 };
 
 export interface JudgeInput {
@@ -366,6 +368,7 @@ async function judgeWorkloadOutput(runDir: string, name: string, base: TestJudge
       if ((ev.ev === 'swapoff' || ev.ev === 'swapon') && typeof ev.rc === 'number' && ev.rc !== 0) report.swapFailures.push(`${String(ev.ev)} of ${String(ev.dev)} returned ${ev.rc}`);
       if (ev.ev === 'cpu-online' && typeof ev.rc === 'number' && ev.rc !== 0) report.swapFailures.push(`bringing cpu${String(ev.cpu)} back online returned ${ev.rc}`);
       if (ev.ev === 'done' && ev.mode === 'hotplug' && Number.isSafeInteger(ev.in_flight) && (ev.in_flight as number) >= 0) report.counted.hotplugInFlight = ev.in_flight as number;
+      if (ev.ev === 'done' && ev.mode === 'faultrace' && Number.isSafeInteger(ev.rounds) && (ev.rounds as number) >= 0) report.counted.faultRaceRounds = ev.rounds as number;
     }
   }
   for (const b of base.badPages.slice(0, 8)) base.evidence.push(describeBadPage(b));
@@ -567,7 +570,7 @@ function counterOracle(rec: GuestTestLine, stats: LifetimeStats, violations: Vio
 }
 
 /** The tests that cannot do their job without zswap storing pages. */
-const MUST_STORE: readonly string[] = ['swap-cycle', 'writeback', 'swapoff-race', 'cpu-hotplug'];
+const MUST_STORE: readonly string[] = ['swap-cycle', 'writeback', 'swapoff-race', 'cpu-hotplug', 'fault-race'];
 
 /**
  * A test that must store pages in zswap but stored none tested nothing of zswap: `fail` (the

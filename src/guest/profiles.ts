@@ -19,6 +19,10 @@ export interface SuiteProfile {
   /** cpu-hotplug: pages shared by its threads, and how long CPUs go offline and online */
   hotplugPages: number;
   hotplugSeconds: number;
+  /** fault-race: pages every thread faults, its threads, and how long it runs */
+  faultPages: number;
+  faultThreads: number;
+  faultSeconds: number;
   selftestTimeoutS: number;
   /** guest memory and CPUs */
   memory: string;
@@ -41,10 +45,13 @@ export const PROFILES: Record<string, SuiteProfile> = {
     writebackZswapMax: '1M',
     nomemcgWritebackPages: 12288,
     racePages: 1024,
-    raceSeconds: 20,
+    raceSeconds: 15,
     raceThreads: 2,
     hotplugPages: 1024,
-    hotplugSeconds: 15,
+    hotplugSeconds: 12,
+    faultPages: 512,
+    faultThreads: 4,
+    faultSeconds: 6,
     selftestTimeoutS: 180,
     memory: '1G',
     cpus: 2,
@@ -66,6 +73,9 @@ export const PROFILES: Record<string, SuiteProfile> = {
     raceThreads: 4,
     hotplugPages: 8192,
     hotplugSeconds: 1200,
+    faultPages: 4096,
+    faultThreads: 8,
+    faultSeconds: 1200,
     selftestTimeoutS: 900,
     memory: '2G',
     cpus: 4,
@@ -75,7 +85,7 @@ export const PROFILES: Record<string, SuiteProfile> = {
   },
 };
 
-export const ALL_TESTS = ['swap-cycle', 'writeback', 'swapoff-race', 'cpu-hotplug', 'selftest-zswap'] as const;
+export const ALL_TESTS = ['swap-cycle', 'writeback', 'swapoff-race', 'cpu-hotplug', 'fault-race', 'selftest-zswap'] as const;
 export type GuestTestName = (typeof ALL_TESTS)[number];
 
 export function profileEnv(p: SuiteProfile, overrides: { durationS?: number } = {}): Record<string, string> {
@@ -92,6 +102,9 @@ export function profileEnv(p: SuiteProfile, overrides: { durationS?: number } = 
     RACE_THREADS: String(p.raceThreads),
     HOTPLUG_PAGES: String(p.hotplugPages),
     HOTPLUG_SECONDS: String(overrides.durationS ?? p.hotplugSeconds),
+    FAULT_PAGES: String(p.faultPages),
+    FAULT_THREADS: String(p.faultThreads),
+    FAULT_SECONDS: String(overrides.durationS ?? p.faultSeconds),
     SELFTEST_TIMEOUT: String(p.selftestTimeoutS),
   };
 }

@@ -377,6 +377,15 @@ for t in $TESTS; do
 			status=fail
 		fi
 		;;
+	fault-race)
+		# Threads fault the same swapped-out pages at once, race drops of them, and a fork+exit.
+		# On zram (variant zram) single-mapped swapins bypass the swap cache.
+		cg=$(cg_enter $t)
+		run_workload $t "$cg" faultrace --pages "$FAULT_PAGES" --seconds "$FAULT_SECONDS" --threads "$FAULT_THREADS" --log "$RUN/$t.data"
+		rc=$?
+		[ $rc = 0 ] || status=fail
+		extra="\"rc\":$rc"
+		;;
 	selftest-zswap)
 		if [ -x "$RUN/test_zswap" ]; then
 			# test_zswap assumes the kernel's default of no zswap shrinker

@@ -18,6 +18,8 @@ export interface Variant {
   env: Record<string, string>;
   /** the tests it runs (of those asked for); undefined: all of them */
   tests?: readonly GuestTestName[];
+  /** swap on zram in the guest instead of the virtio disks */
+  swap?: 'zram';
 }
 
 export const VARIANTS: Record<string, Variant> = {
@@ -37,10 +39,18 @@ export const VARIANTS: Record<string, Variant> = {
     env: { VARIANT: 'switches', SWITCH_INTERVAL_MS: '250' },
     tests: ['swap-cycle', 'swapoff-race'],
   },
+  zram: {
+    name: 'zram',
+    describe: 'swap on zram (SWP_SYNCHRONOUS_IO): single-mapped swapins bypass the swap cache, and zswap loads are not exclusive',
+    append: [],
+    env: { VARIANT: 'zram' },
+    swap: 'zram',
+    tests: ['swap-cycle', 'fault-race'],
+  },
 };
 
 /** What `kharness run` and `kharness test` use when no --variants is given. */
-export const DEFAULT_VARIANTS = ['default', 'nomemcg', 'switches'] as const;
+export const DEFAULT_VARIANTS = ['default', 'nomemcg', 'switches', 'zram'] as const;
 
 export function resolveVariants(list?: string | string[]): Variant[] {
   const names = !list || (Array.isArray(list) && list.length === 0) ? [...DEFAULT_VARIANTS] : (Array.isArray(list) ? list : list.split(',')).map((s) => s.trim()).filter(Boolean);

@@ -15,6 +15,8 @@
  *   writeback pages pushed out under a tiny memory.zswap.max so zswap writes back to disk
  *   race      pageout/swapin/drop threads while another thread swapoffs/swapons the devices
  *   reject    incompressible pages: zswap rejects the store and the page goes to disk
+ *   faultrace threads fault the same swapped-out pages at once, and race drops and a fork+exit
+ *             (on zram: the swap-cache bypass of SWP_SYNCHRONOUS_IO devices)
  *   hotplug   pageout/swapin/drop threads on every CPU while another thread offlines and
  *             onlines the CPUs that can go (cpu1..N): the per-CPU compression contexts are
  *             torn down and rebuilt under traffic, and threads migrate as their CPU goes
@@ -138,58 +140,93 @@ static void write_page(struct region *r, size_t page, uint32_t version)
 	logd("w %s %zu %u", r->name, page, version);
 }
 
+/*
+ * Whether page holds version want (0: zeroes, a page dropped while swapped out); fills in what
+ * it held instead.
+ */
+static bool page_matches(const struct region *r, size_t page, uint32_t want, long *seen_version, long *seen_page, size_t *first_bad)
+{
+	const uint64_t *p = r->mem + page * WORDS;
+	bool inc = r->incompressible[page];
+	*seen_page = -1;
+	*seen_version = -1;
+	*first_bad = 0;
+	if (p[0] == MAGIC) {
+		*seen_page = (long)p[2];
+		*seen_version = (long)p[3];
+	}
+	if (want == 0) {
+		for (size_t i = 0; i < WORDS; i++)
+			if (p[i]) {
+				*first_bad = i;
+				return false;
+			}
+		return true;
+	}
+	if (!(p[0] == MAGIC && p[1] == (uint64_t)r->id && p[2] == page && p[3] == want))
+		return false;
+	for (size_t i = 4; i < WORDS; i++)
+		if (p[i] != body_word(r, page, want, i, inc)) {
+			*first_bad = i;
+			return false;
+		}
+	return true;
+}
+
+static void report_bad(const struct region *r, size_t page, const char *phase, uint32_t want, long seen_version, long seen_page, size_t first_bad)
+{
+	const uint64_t *p = r->mem + page * WORDS;
+	pthread_mutex_lock(&out_lock);
+	bad_pages++;
+	bool report = bad_pages <= max_bad_reports;
+	pthread_mutex_unlock(&out_lock);
+	if (report)
+		out("{\"ev\":\"bad\",\"phase\":\"%s\",\"region\":\"%s\",\"page\":%zu,\"addr\":\"%p\","
+		    "\"expect_version\":%u,\"seen_version\":%ld,\"seen_page\":%ld,\"first_bad_word\":%zu,"
+		    "\"word0\":\"0x%016" PRIx64 "\",\"zero\":%s}",
+		    phase, r->name, page, (void *)p, want, seen_version, seen_page, first_bad, p[0],
+		    (p[0] == 0 && p[WORDS - 1] == 0) ? "true" : "false");
+}
+
 /* Checks one page against the version last written; reports exactly what the page held. */
 static bool check_page(struct region *r, size_t page, const char *phase)
 {
-	const uint64_t *p = r->mem + page * WORDS;
+	long seen_version, seen_page;
+	size_t first_bad;
 	uint32_t want = r->version[page];
-	bool inc = r->incompressible[page];
-	bool ok;
-	long seen_page = -1, seen_version = -1;
-	size_t first_bad = 0;
-
-	if (want == 0) {
-		/* discarded: an anonymous page dropped while swapped out must read back as zeroes */
-		ok = true;
-		for (size_t i = 0; i < WORDS; i++)
-			if (p[i]) {
-				ok = false;
-				first_bad = i;
-				break;
-			}
-		if (p[0] == MAGIC) {
-			seen_page = (long)p[2];
-			seen_version = (long)p[3];
-		}
-	} else {
-		ok = p[0] == MAGIC && p[1] == (uint64_t)r->id && p[2] == page && p[3] == want;
-		if (p[0] == MAGIC) {
-			seen_page = (long)p[2];
-			seen_version = (long)p[3];
-		}
-		if (ok) {
-			for (size_t i = 4; i < WORDS; i++)
-				if (p[i] != body_word(r, page, want, i, inc)) {
-					ok = false;
-					first_bad = i;
-					break;
-				}
-		}
-	}
+	bool ok = page_matches(r, page, want, &seen_version, &seen_page, &first_bad);
 	logd("r %s %zu %ld %ld %d", r->name, page, seen_version < 0 ? 0 : seen_version, seen_page, ok ? 0 : 1);
-	if (!ok) {
-		pthread_mutex_lock(&out_lock);
-		bad_pages++;
-		bool report = bad_pages <= max_bad_reports;
-		pthread_mutex_unlock(&out_lock);
-		if (report)
-			out("{\"ev\":\"bad\",\"phase\":\"%s\",\"region\":\"%s\",\"page\":%zu,\"addr\":\"%p\","
-			    "\"expect_version\":%u,\"seen_version\":%ld,\"seen_page\":%ld,\"first_bad_word\":%zu,"
-			    "\"word0\":\"0x%016" PRIx64 "\",\"zero\":%s}",
-			    phase, r->name, page, (void *)p, want, seen_version, seen_page, first_bad, p[0],
-			    (p[0] == 0 && p[WORDS - 1] == 0) ? "true" : "false");
-	}
+	if (!ok)
+		report_bad(r, page, phase, want, seen_version, seen_page, first_bad);
 	return ok;
+}
+
+/*
+ * A read racing a drop of the same page: the version written, or zeroes, is right. The drop can
+ * land mid-read (the rest of the read then faults in a zero page), so what is right is the
+ * version's words up to some point and zeroes after it, nothing else. Not in the data log: the
+ * log's order could not say which it was.
+ */
+static bool check_page_or_zero(struct region *r, size_t page, uint32_t want, const char *phase)
+{
+	static __thread uint64_t copy[WORDS];
+	const uint64_t *p = r->mem + page * WORDS;
+	bool inc = r->incompressible[page];
+	memcpy(copy, p, PAGE);
+	size_t k = 0;
+	for (; k < WORDS; k++) {
+		uint64_t expect = k == 0 ? MAGIC : k == 1 ? (uint64_t)r->id : k == 2 ? page : k == 3 ? want : body_word(r, page, want, k, inc);
+		if (copy[k] != expect)
+			break;
+	}
+	size_t first_bad = k;
+	for (; k < WORDS; k++)
+		if (copy[k] != 0)
+			break;
+	if (k == WORDS)
+		return true;
+	report_bad(r, page, phase, want, copy[0] == MAGIC ? (long)copy[3] : -1, copy[0] == MAGIC ? (long)copy[2] : -1, first_bad);
+	return false;
 }
 
 static void region_init(struct region *r, const char *name, int id, size_t pages, unsigned incompressible_every)
@@ -651,12 +688,143 @@ static int mode_hotplug(struct opts *o)
 	return online_failed ? 3 : 0;
 }
 
+/* ---- faultrace -------------------------------------------------------------------------- */
+/*
+ * Threads fault the same swapped-out pages at once. On a SWP_SYNCHRONOUS_IO device (zram) a
+ * single-mapped page is swapped in without the swap cache, and every racing fault allocates
+ * its own folio and loads from zswap: only one may win, and no page may come back with another
+ * version. Then faults race MADV_DONTNEED of the same pages (a read sees the version or zeroes,
+ * nothing else), and a forked child faults the pages (now mapped twice, through the swap cache)
+ * and exits while the parent's threads fault them too.
+ */
+struct fault_race {
+	struct region r;
+	pthread_barrier_t start, done;
+	int phase; /* 0: stop; 1: every thread reads every page; 2: readers against droppers */
+	uint32_t version;
+	unsigned long bad;
+};
+
+struct fault_thread {
+	pthread_t tid;
+	int id;
+	struct fault_race *fr;
+};
+
+static unsigned long fault_phase(struct fault_race *fr, int id)
+{
+	size_t n = fr->r.pages;
+	unsigned long bad = 0;
+	if (fr->phase == 1) {
+		/* the same order in every thread: they collide on each swap entry */
+		for (size_t i = 0; i < n; i++)
+			bad += !check_page(&fr->r, i, "fault-race-shared");
+		return bad;
+	}
+	for (size_t i = 0; i < n; i += 8) {
+		size_t c = i + 8 <= n ? 8 : n - i;
+		if (id % 2)
+			madvise(fr->r.mem + i * WORDS, c * PAGE, MADV_DONTNEED);
+		else
+			for (size_t k = i; k < i + c; k++)
+				bad += !check_page_or_zero(&fr->r, k, fr->version, "fault-vs-drop");
+	}
+	return bad;
+}
+
+static void *fault_worker(void *arg)
+{
+	struct fault_thread *t = arg;
+	for (;;) {
+		pthread_barrier_wait(&t->fr->start);
+		if (t->fr->phase == 0)
+			return NULL;
+		unsigned long bad = fault_phase(t->fr, t->id);
+		__atomic_add_fetch(&t->fr->bad, bad, __ATOMIC_RELAXED);
+		pthread_barrier_wait(&t->fr->done);
+	}
+}
+
+static void fault_run_phase(struct fault_race *fr, int phase)
+{
+	fr->phase = phase;
+	pthread_barrier_wait(&fr->start);
+	if (phase)
+		pthread_barrier_wait(&fr->done);
+}
+
+/* A child that faults half the pages (mapped twice now: through the swap cache) and exits. */
+static pid_t fault_child(struct fault_race *fr)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		data_log = NULL;
+		unsigned long bad = 0;
+		for (size_t i = 0; i < fr->r.pages; i += 2)
+			bad += !check_page(&fr->r, i, "fault-race-child");
+		_exit(bad ? 1 : 0);
+	}
+	return pid;
+}
+
+static int mode_faultrace(struct opts *o)
+{
+	struct fault_race fr = { 0 };
+	int nt = o->threads > 1 ? o->threads : 4;
+	struct fault_thread *ts = calloc(nt, sizeof(*ts));
+	unsigned long rounds = 0, child_bad = 0;
+	if (!ts)
+		die("calloc");
+	region_init(&fr.r, "faultrace", 30, o->pages, 0);
+	pthread_barrier_init(&fr.start, NULL, nt + 1);
+	pthread_barrier_init(&fr.done, NULL, nt + 1);
+	for (int i = 0; i < nt; i++) {
+		ts[i].id = i;
+		ts[i].fr = &fr;
+		if (pthread_create(&ts[i].tid, NULL, fault_worker, &ts[i]))
+			die("pthread_create");
+	}
+	deadline = now() + o->seconds;
+	while (now() < deadline || rounds == 0) {
+		size_t n = fr.r.pages;
+		write_range(&fr.r, 0, n, fr.version = 2 * rounds + 1);
+		pageout(&fr.r, 0, n);
+		fault_run_phase(&fr, 1);
+		pageout(&fr.r, 0, n);
+		fault_run_phase(&fr, 2);
+		/* what the droppers left is dropped for good: the data log says so */
+		dontneed(&fr.r, 0, n);
+		write_range(&fr.r, 0, n, fr.version = 2 * rounds + 2);
+		pageout(&fr.r, 0, n);
+		pid_t child = fault_child(&fr);
+		fault_run_phase(&fr, 1);
+		int status;
+		waitpid(child, &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			child_bad++;
+			out("{\"ev\":\"child-failed\",\"round\":%lu,\"status\":%d}", rounds + 1, status);
+		}
+		rounds++;
+		out("{\"ev\":\"fault-race-round\",\"n\":%lu}", rounds);
+	}
+	fault_run_phase(&fr, 0);
+	for (int i = 0; i < nt; i++)
+		pthread_join(ts[i].tid, NULL);
+	free(ts);
+	region_unmap(&fr.r);
+	unsigned long bad = fr.bad + child_bad;
+	out("{\"ev\":\"done\",\"mode\":\"faultrace\",\"bad\":%lu,\"rounds\":%lu,\"threads\":%d}", bad, rounds, nt);
+	return bad ? 1 : 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: zswap-stress MODE [--pages N] [--rounds R] [--seconds S] [--dev DEV]... [--log FILE]\n"
 		"                     [--incompressible-every K] [--threads T] [--cgroup DIR]\n"
-		"modes: cycle writeback reject race hotplug\n");
+		"modes: cycle writeback reject race hotplug faultrace\n");
 	exit(2);
 }
 
@@ -717,6 +885,8 @@ int main(int argc, char **argv)
 		rc = mode_race(&o);
 	else if (!strcmp(o.mode, "hotplug"))
 		rc = mode_hotplug(&o);
+	else if (!strcmp(o.mode, "faultrace"))
+		rc = mode_faultrace(&o);
 	else
 		usage();
 	if (data_log)

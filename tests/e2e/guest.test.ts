@@ -65,7 +65,7 @@ describe('the unmodified 6.12 kernel', () => {
     expect(result.boot.bootToCommandMs).toBeGreaterThan(0);
     for (const t of result.tests) expect(`${t.name}: ${t.verdict}`, t.summary).toBe(`${t.name}: pass`);
     expect(exitCode).toBe(0);
-    for (const name of ['swap-cycle', 'writeback', 'swapoff-race', 'cpu-hotplug']) {
+    for (const name of ['swap-cycle', 'writeback', 'swapoff-race', 'cpu-hotplug', 'fault-race']) {
       const t = test(result, name);
       expect(t.conformance.verdict, `${name}: ${t.conformance.reason}`).toBe('pass');
       expect(t.counterOracle.verdict, `${name}: ${t.counterOracle.reason}`).toBe('pass');
@@ -79,6 +79,7 @@ describe('the unmodified 6.12 kernel', () => {
     expect(test(result, 'writeback').counters!.delta.written_back_pages).toBeGreaterThan(0);
     expect(test(result, 'selftest-zswap').selftest!.cases.length).toBeGreaterThanOrEqual(7);
     // CPUs went offline and came back while zswap traffic was in flight, and every page survived.
+    expect(test(result, 'fault-race').coverage.find((c) => c.path === 'faultRaceRounds')?.count).toBeGreaterThan(0);
     const hotplug = test(result, 'cpu-hotplug');
     expect(hotplug.coverage.find((c) => c.path === 'hotplugInFlight')?.count, JSON.stringify(hotplug.coverage)).toBeGreaterThan(0);
     expect(hotplug.dataOracle.reads).toBeGreaterThan(0);
@@ -238,10 +239,15 @@ describe('boot and runtime variants', () => {
   };
 
   it('the unmodified kernel passes with memcg disabled at boot and with zswap reconfigured under traffic', async () => {
-    const { exitCode, result } = await testKernel(await baseArtifact(), 'base-variants', ['--variants', 'nomemcg,switches']);
-    for (const t of result.tests) expect(`${t.name}: ${t.verdict}`, t.summary).toMatch(/^[\w-]+@(nomemcg|switches): (pass|skipped)$/);
+    const { exitCode, result } = await testKernel(await baseArtifact(), 'base-variants', ['--variants', 'nomemcg,switches,zram']);
+    for (const t of result.tests) expect(`${t.name}: ${t.verdict}`, t.summary).toMatch(/^[\w-]+@(nomemcg|switches|zram): (pass|skipped)$/);
     expect(exitCode, result.summary).toBe(0);
-    expect(result.variants?.map((v) => [v.name, v.status])).toEqual([['nomemcg', 'completed'], ['switches', 'completed']]);
+    expect(result.variants?.map((v) => [v.name, v.status])).toEqual([['nomemcg', 'completed'], ['switches', 'completed'], ['zram', 'completed']]);
+    // On zram, racing single-mapped faults bypass the swap cache: non-exclusive loads, data intact.
+    const bypass = test(result, 'fault-race@zram');
+    expect(bypass.coverage.find((c) => c.path === 'loadHitNonExclusive')!.count).toBeGreaterThan(0);
+    expect(bypass.coverage.find((c) => c.path === 'faultRaceRounds')!.count).toBeGreaterThan(0);
+    expect(bypass.dataOracle.verdict, bypass.dataOracle.reason).toBe('pass');
     // memcg really was off: test_zswap, which needs it, skipped itself and said why.
     const selftest = test(result, 'selftest-zswap@nomemcg');
     expect(selftest.verdict).toBe('skipped');

@@ -166,6 +166,12 @@ describe('cpu-hotplug: the workload counts its own path', () => {
     expect(idle.gaps).toContain('hotplugInFlight');
   });
 
+  it('counts fault-race rounds the same way', async () => {
+    await writeFile(path.join(dir, 'fault-race.out'), '{"ev":"done","mode":"faultrace","bad":0,"rounds":15,"threads":4}\n');
+    const j = await judgeTest({ ...input({}), name: 'fault-race', line: { ...rec(), test: 'fault-race' } });
+    expect(j.coverage.find((c) => c.path === 'faultRaceRounds')?.count).toBe(15);
+  });
+
   it('leaves the path unmeasured, not a gap, when the workload never said (no done event)', async () => {
     await writeFile(path.join(dir, 'cpu-hotplug.out'), '{"ev":"hotplug-cycle","cpu":1,"n":1,"in_flight":true}\n');
     const j = await judgeTest({ ...input({}), name: 'cpu-hotplug', line: hotplug() });

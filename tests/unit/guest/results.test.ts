@@ -85,6 +85,6 @@ describe('guest results', () => {
 
   it('rejects an unknown test name', () => {
     expect(() => resolveTests('swap-cycle,swapoff-races')).toThrow(InputError);
-    expect(resolveTests(undefined)).toEqual(['swap-cycle', 'writeback', 'swapoff-race', 'cpu-hotplug', 'selftest-zswap']);
+    expect(resolveTests(undefined)).toEqual(['swap-cycle', 'writeback', 'swapoff-race', 'cpu-hotplug', 'fault-race', 'selftest-zswap']);
   });
 });
