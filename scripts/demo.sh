@@ -25,7 +25,9 @@ thread="$base_url/linux-mm/20241202140533.77310-1-marco.bianchi@example.com/"
 echo "demo: lore server at $base_url; running the series at $thread"
 
 set +e
-kh run "$thread" --profile quick
+# One boot per step (the default variant): the demo's bug shows there. A plain `kharness run`
+# boots every variant of the default set (README, Variants).
+kh run "$thread" --profile quick --variants default
 run_rc=$?
 kh bisect --series "$thread" --tests swap-cycle --profile quick
 bisect_rc=$?

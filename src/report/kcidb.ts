@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { splitVariantTestName } from '../guest/variants.js';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Verdict } from '../common/verdict.js';
@@ -320,7 +321,9 @@ function testsOf(report: RunReport, p: PatchReport, ids: Ids, opts: KcidbOptions
   const testStage = p.stages.test;
   if (!p.tests.length) stageTest('test', 'zswap');
   for (const t of p.tests) {
-    const testPath = `zswap.${pathElement(t.name)}`;
+    // A variant's test is a node under the variant: zswap.nomemcg.writeback.
+    const { test: plain, variant } = splitVariantTestName(t.name);
+    const testPath = variant === 'default' ? `zswap.${pathElement(plain)}` : `zswap.${pathElement(variant)}.${pathElement(plain)}`;
     out.push(guestTest(report, p, t, testPath, ids, environment, testStage));
     for (const c of t.selftest ?? []) {
       const casePath = `${testPath}.${pathElement(c.name)}`;

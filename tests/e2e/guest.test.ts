@@ -4,7 +4,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SuiteResult, TestJudgement } from '../../src/guest/index.js';
-import { buildBugKernel, fixtures, kharness, requireEnvironment, type AppliedJson, type BuildJson } from './helpers.js';
+import { buildBugKernel, fixtures, kharness, requireEnvironment, staleEntryCrash, type AppliedJson, type BuildJson } from './helpers.js';
 
 // Issues 4 and 5 end to end: real kernels from the Debian 6.12 tree with the zswap fragment,
 // booted under virtme-ng (TCG here), the guest suite, and the reference model replaying the
@@ -159,7 +159,7 @@ describe('deliberate lifetime bugs in mm/zswap.c are caught', () => {
     }
     // ... and the kernel trips over the stale entry: freeing it again crashes in the free path
     // (zs_free <- zswap_entry_free), or the first swapoff after a drop finds it (WARN_ON_ONCE).
-    const crash = result.findings.find((f) => f.callTrace.includes('zswap_entry_free') || (f.kind === 'WARNING' && f.function === 'zswap_swapoff'));
+    const crash = staleEntryCrash(result.findings, { warnings: true });
     expect(crash, JSON.stringify(result.findings.map((f) => [f.title, f.callTrace.slice(0, 4)]))).toBeDefined();
   });
 

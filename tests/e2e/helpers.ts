@@ -290,3 +290,17 @@ export function stillAlive(pids: number[]): ProcInfo[] {
   }
   return out;
 }
+
+// ---- the stale-entry crash (invalidate-no-erase.mbox and the demo's 2/3) -----------------------
+/** Where freeing a stale zswap entry again crashes: zswap_entry_free is often inlined into zswap_store. */
+const FREE_PATH = ['zswap_entry_free', 'zs_free', 'zswap_store', 'zswap_invalidate', 'zswap_lru_del'];
+
+/**
+ * The kernel tripping over an entry the tree still points to after its free: a crash in the free
+ * path (its blamed function or top frames), or, when `warnings`, the WARN_ON_ONCE of the first
+ * swapoff that finds the tree non-empty.
+ */
+export function staleEntryCrash<F extends { kind: string; function?: string; callTrace: string[] }>(findings: F[], opts: { warnings?: boolean } = {}): F | undefined {
+  const inFreePath = (f: F): boolean => FREE_PATH.includes(f.function ?? '') || f.callTrace.slice(0, 3).some((fn) => FREE_PATH.includes(fn));
+  return findings.find((f) => (/^(BUG|KASAN|KFENCE|general protection fault|Oops)/.test(f.kind) && inFreePath(f)) || (opts.warnings === true && f.kind === 'WARNING' && f.function === 'zswap_swapoff'));
+}

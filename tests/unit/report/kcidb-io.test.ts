@@ -65,6 +65,13 @@ function awkward(): RunReport {
   return r;
 }
 
+/** The same tests in two variants: test@variant names become a node under the variant. */
+function withVariants(): RunReport {
+  const r = clone(fixture('regression'));
+  for (const p of r.patches) p.tests = [...p.tests, ...p.tests.map((t) => ({ ...clone(t), name: `${t.name}@nomemcg` }))];
+  return r;
+}
+
 describe('kcidb.json against kcidb-io (KernelCI\'s own validator)', () => {
   it('accepts every representative report, as rendered and with log URLs', async () => {
     const docs: Record<string, unknown> = {
@@ -73,6 +80,7 @@ describe('kcidb.json against kcidb-io (KernelCI\'s own validator)', () => {
       passing: JSON.parse(renderKcidb(allPassing())),
       'boot-failure': JSON.parse(renderKcidb(bootFailure())),
       awkward: buildKcidb(awkward()),
+      variants: buildKcidb(withVariants()),
       'with-log-urls': buildKcidb(fixture('regression'), { baseUrl: 'https://ci.example.org/reports/v2-zswap/' }),
     };
     // The documents are not trivially empty: the checks below would then prove nothing.
@@ -80,6 +88,9 @@ describe('kcidb.json against kcidb-io (KernelCI\'s own validator)', () => {
     expect(regression.checkouts).toHaveLength(5);
     expect(regression.builds).toHaveLength(5);
     expect(regression.tests.filter((t) => t.status === 'FAIL').length).toBeGreaterThanOrEqual(3);
+    const paths = (docs.variants as { tests: { path?: string }[] }).tests.map((t) => t.path ?? '');
+    expect(paths.filter((p) => p.startsWith('zswap.nomemcg.')).length).toBeGreaterThan(0);
+    expect(new Set((docs.variants as { tests: { id: string }[] }).tests.map((t) => t.id)).size).toBe(paths.length);
     const r = await validate(docs);
     expect(r.results, r.stderr).toEqual(Object.fromEntries(Object.keys(docs).map((k) => [k, 'ok'])));
     expect(r.exitCode, r.stderr).toBe(0);
