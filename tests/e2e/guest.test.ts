@@ -40,7 +40,13 @@ const LIFETIME_TESTS = ['--tests', 'swap-cycle,writeback,swapoff-race,selftest-z
 
 async function bugResult(bug: string, extra: string[] = LIFETIME_TESTS): Promise<{ exitCode: number; result: SuiteResult; build: BuildJson }> {
   const { build } = await buildBugKernel(path.join(fixtures, 'kernel-bugs', `${bug}.mbox`));
-  const r = await testKernel(build.artifacts!.dir, bug, extra);
+  let r = await testKernel(build.artifacts!.dir, bug, extra);
+  // An `error` is our side or the environment, never the kernel's verdict: say so loudly and
+  // give the run one more go, so a transient VM start failure does not read as a missed bug.
+  if (r.result.verdict === 'error') {
+    process.stderr.write(`guest.test: ${bug}: the run broke on our side (${r.result.summary}; boot ${r.result.boot.status}: ${r.result.boot.reason}); running it once more\n`);
+    r = await testKernel(build.artifacts!.dir, `${bug}-again`, extra);
+  }
   return { ...r, build };
 }
 
@@ -100,7 +106,7 @@ describe('the unmodified 6.12 kernel', () => {
 describe('deliberate lifetime bugs in mm/zswap.c are caught', () => {
   it('store: entries of swap type 1 stored at the wrong index', async () => {
     const { exitCode, result } = await bugResult('store-wrong-index');
-    expect(exitCode).toBe(1);
+    expect(exitCode, `${result.summary}; boot ${result.boot.status}: ${result.boot.reason}`).toBe(1);
     const t = test(result, 'swap-cycle');
     expect(t.verdict).toBe('fail');
     expect(t.badPagesTotal).toBeGreaterThan(0);
@@ -119,7 +125,7 @@ describe('deliberate lifetime bugs in mm/zswap.c are caught', () => {
 
   it('load: an entry never freed after an exclusive load', async () => {
     const { exitCode, result } = await bugResult('load-leak');
-    expect(exitCode).toBe(1);
+    expect(exitCode, `${result.summary}; boot ${result.boot.status}: ${result.boot.reason}`).toBe(1);
     const t = test(result, 'swap-cycle');
     expect(t.verdict).toBe('fail');
     // The exclusive load took the entry out of the tree without freeing it: the slot's next
@@ -139,7 +145,7 @@ describe('deliberate lifetime bugs in mm/zswap.c are caught', () => {
 
   it('invalidate: an entry freed while the tree still points to it', async () => {
     const { exitCode, result } = await bugResult('invalidate-no-erase');
-    expect(exitCode).toBe(1);
+    expect(exitCode, `${result.summary}; boot ${result.boot.status}: ${result.boot.reason}`).toBe(1);
     const t = test(result, 'swap-cycle');
     expect(t.verdict).toBe('fail');
     // The tree keeps the pointer zswap_invalidate() freed: the model sees the entry outlive its
@@ -165,7 +171,7 @@ describe('deliberate lifetime bugs in mm/zswap.c are caught', () => {
 
   it('writeback: entries freed as written back though nothing reached the disk', async () => {
     const { exitCode, result } = await bugResult('writeback-skip-write');
-    expect(exitCode).toBe(1);
+    expect(exitCode, `${result.summary}; boot ${result.boot.status}: ${result.boot.reason}`).toBe(1);
     const t = test(result, 'writeback');
     expect(t.verdict).toBe('fail');
     expect(t.counterOracle.verdict).toBe('fail');
@@ -179,7 +185,7 @@ describe('deliberate lifetime bugs in mm/zswap.c are caught', () => {
 
   it('rejected store: a store that failed reported as stored', async () => {
     const { exitCode, result } = await bugResult('reject-returns-stored');
-    expect(exitCode).toBe(1);
+    expect(exitCode, `${result.summary}; boot ${result.boot.status}: ${result.boot.reason}`).toBe(1);
     const t = test(result, 'swap-cycle');
     expect(t.verdict).toBe('fail');
     expect(t.badPagesTotal).toBeGreaterThan(0);
@@ -195,7 +201,7 @@ describe('deliberate lifetime bugs in mm/zswap.c are caught', () => {
 
   it('swapoff with live entries: entries dropped while the device goes away', async () => {
     const { exitCode, result } = await bugResult('swapoff-drops-entries');
-    expect(exitCode).toBe(1);
+    expect(exitCode, `${result.summary}; boot ${result.boot.status}: ${result.boot.reason}`).toBe(1);
     const t = test(result, 'swap-cycle');
     expect(t.verdict).toBe('fail');
     expect(t.badPages.some((b) => b.phase === 'after-swapoff')).toBe(true);
@@ -213,7 +219,7 @@ describe('deliberate lifetime bugs in mm/zswap.c are caught', () => {
 
   it('counters: zswpin counted twice per load', async () => {
     const { exitCode, result } = await bugResult('counter-double-zswpin');
-    expect(exitCode).toBe(1);
+    expect(exitCode, `${result.summary}; boot ${result.boot.status}: ${result.boot.reason}`).toBe(1);
     const t = test(result, 'swap-cycle');
     expect(t.verdict).toBe('fail');
     expect(t.conformance.verdict).toBe('pass');
@@ -270,7 +276,7 @@ describe('boot and runtime variants', () => {
 
   it('nomemcg: a shrink worker that gives up without memcg is caught there and only there', async () => {
     const { exitCode, result } = await bugResult('nomemcg-no-writeback', ['--tests', 'writeback', '--variants', 'default,nomemcg']);
-    expect(exitCode).toBe(1);
+    expect(exitCode, `${result.summary}; boot ${result.boot.status}: ${result.boot.reason}`).toBe(1);
     expect(test(result, 'writeback').verdict, test(result, 'writeback').summary).toBe('pass');
     const t = test(result, 'writeback@nomemcg');
     expect(t.verdict).toBe('fail');
@@ -285,7 +291,7 @@ describe('boot and runtime variants', () => {
 describe('bugs that need CPU hotplug', () => {
   it('cpu-hotplug: a compression context used after the CPU-dead callback freed it', async () => {
     const { exitCode, result } = await bugResult('hotplug-stale-ctx', ['--tests', 'swap-cycle,cpu-hotplug']);
-    expect(exitCode).toBe(1);
+    expect(exitCode, `${result.summary}; boot ${result.boot.status}: ${result.boot.reason}`).toBe(1);
     // Without CPUs going offline the bug is invisible: swap-cycle passes on the same kernel.
     expect(test(result, 'swap-cycle').verdict, test(result, 'swap-cycle').summary).toBe('pass');
     const t = test(result, 'cpu-hotplug');
@@ -303,7 +309,7 @@ describe('a kernel that never gets to the suite', () => {
   it('reports a panic at boot as such, within its budget', async () => {
     const started = Date.now();
     const { exitCode, result } = await bugResult('panic-at-boot', ['--timeout', '120']);
-    expect(exitCode).toBe(1);
+    expect(exitCode, `${result.summary}; boot ${result.boot.status}: ${result.boot.reason}`).toBe(1);
     expect(result.boot.status).toBe('panic');
     expect(result.boot.bootToCommandMs).toBeUndefined();
     expect(result.findings.some((f) => f.callTrace.includes('zswap_setup') || f.function === 'zswap_setup')).toBe(true);
@@ -314,7 +320,7 @@ describe('a kernel that never gets to the suite', () => {
 
   it('reports a guest that hangs as a hang, with the console tail, within its budget', async () => {
     const { exitCode, result } = await bugResult('hang-double-lock', ['--timeout', '240', '--silence', '40']);
-    expect(exitCode).toBe(1);
+    expect(exitCode, `${result.summary}; boot ${result.boot.status}: ${result.boot.reason}`).toBe(1);
     expect(result.boot.status).toBe('hang');
     expect(result.boot.reason).toMatch(/printed nothing for 40s|heartbeat stopped for 40s|outlived its 240s budget/);
     expect(result.boot.durationMs).toBeLessThan(260_000);
