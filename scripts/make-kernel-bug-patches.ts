@@ -336,6 +336,79 @@ ${sob(NOOR)}`,
         '\t\t * A NULL memcg ends a full hierarchy pass.\n\t\t * Count a failure only if the last pass found no candidates.\n\t\t */\n\t\tif (!memcg) {',
       ]),
   },
+  {
+    // lockdep class: a sleeping lock (the context mutex) taken inside an RCU read-side section.
+    // A plain PREEMPT_NONE kernel cannot tell (rcu_read_lock() counts nothing there); the debug
+    // kernel's DEBUG_ATOMIC_SLEEP and PROVE_RCU report it on the first store.
+    file: 'lockdep-sleep-in-rcu.mbox',
+    author: SAM,
+    message: `mm: zswap: compress under the RCU read lock that protects the pool
+
+zswap_store() looks the current pool up under the RCU read lock in
+zswap_pool_current_get() and then compresses with that pool's per-CPU
+context after dropping it. A compressor switch through the module
+parameter can retire the pool in between.
+
+Hold the RCU read lock across zswap_compress(), the way the lookup
+does, so the pool and its compression contexts stay for as long as
+the store uses them.
+
+${sob(SAM)}`,
+    change: (t) =>
+      edit(t, [
+        '\tif (!zswap_compress(folio, entry))\n\t\tgoto put_pool;\n',
+        '\t/* the pool must not be retired while its compressor runs */\n\trcu_read_lock();\n\tif (!zswap_compress(folio, entry)) {\n\t\trcu_read_unlock();\n\t\tgoto put_pool;\n\t}\n\trcu_read_unlock();\n',
+      ]),
+  },
+  {
+    // zram (SWP_SYNCHRONOUS_IO) swapcache bypass: a load into a private folio keeps its entry in
+    // the tree (zswap stays the owner), and this frees it anyway: the slot's later invalidate
+    // frees it again. Swapins through the swap cache erase first, so disk swap never sees it.
+    file: 'zram-bypass-free.mbox',
+    author: LENA,
+    message: `mm: zswap: free the compressed copy once a load has the data
+
+zswap_load() frees the entry after decompressing only when the folio
+is in the swap cache. For the singleton fault on SWP_SYNCHRONOUS_IO
+devices, which reads into a private folio, the compressed copy stays
+around until the swap slot is freed, although the data now lives in
+the folio and the fault maps it right away.
+
+Free the entry on every load, so the pool does not hold two copies of
+the page. The tree slot is cleaned up when the swap entry is freed.
+
+${sob(LENA)}`,
+    change: (t) =>
+      edit(t, [
+        '\tif (swapcache) {\n\t\tzswap_entry_free(entry);\n\t\tfolio_mark_dirty(folio);\n\t}\n',
+        '\t/* the folio holds the data now: the compressed copy can go */\n\tzswap_entry_free(entry);\n\tif (swapcache)\n\t\tfolio_mark_dirty(folio);\n',
+      ]),
+  },
+  {
+    // runtime compressor switch: entries stop pinning their pool, so retiring the old pool on a
+    // switch destroys it (zpool, compression contexts) while its entries are still stored.
+    file: 'switch-pool-unpinned.mbox',
+    author: RAVI,
+    message: `mm: zswap: pin the pool only for the duration of a store
+
+Every stored entry holds a reference on its pool until
+zswap_entry_free() drops it, so each store and each free pays for a
+percpu_ref get and put. The reference is only needed while the store
+uses the pool's compression context and zpool: once the entry is in
+the tree, the pool is kept by zswap_pools for as long as it has
+entries, like the current pool always is.
+
+Drop the reference at the end of zswap_store() and no longer in
+zswap_entry_free().
+
+${sob(RAVI)}`,
+    change: (t) =>
+      edit(
+        t,
+        ['\tzpool_free(entry->pool->zpool, entry->handle);\n\tzswap_pool_put(entry->pool);\n', '\tzpool_free(entry->pool->zpool, entry->handle);\n'],
+        ['\t/* update stats */\n\tatomic_inc(&zswap_stored_pages);\n\tcount_vm_event(ZSWPOUT);\n', '\t/* update stats */\n\tatomic_inc(&zswap_stored_pages);\n\tcount_vm_event(ZSWPOUT);\n\n\t/* the entry is in the tree: the pool no longer needs pinning */\n\tzswap_pool_put(entry->pool);\n'],
+      ),
+  },
 ];
 
 // ---------------------------------------------------------------- build-stage patches

@@ -111,10 +111,10 @@ async function benchBuild(): Promise<void> {
 }
 
 /** The newest cached build of the default tree's base, or a fresh one. */
-async function baseKernel(): Promise<{ image: string; systemMap: string; zswapPreprocessed?: string; selftest?: string }> {
+async function baseKernel(configName = 'zswap'): Promise<{ image: string; systemMap: string; zswapPreprocessed?: string; selftest?: string; config?: string }> {
   const tree = await openKernelTree(defaultTreePath());
   const base = (await git(tree.repo).raw(['rev-parse', 'HEAD'])).trim();
-  const r = await buildCommit({ tree, commit: base, configName: 'zswap', logDir: path.join(tree.workDir, 'logs') });
+  const r = await buildCommit({ tree, commit: base, configName, logDir: path.join(tree.workDir, 'logs') });
   if (!r.artifacts) throw new Error(`the base does not build: ${r.summary}`);
   return r.artifacts;
 }
@@ -221,12 +221,37 @@ async function benchRun(): Promise<void> {
   }
 }
 
+/**
+ * Issue 11, item 3: the default variant's quick suite on the zswap-debug base beside the plain
+ * base, per test: what KASAN and lockdep cost under TCG once the profile is scaled for them.
+ * (The first run on a machine builds the debug base: minutes, reported as its own line.)
+ */
+async function benchDebug(): Promise<void> {
+  out('== debug: the quick suite (default variant) on zswap-debug vs zswap, same base');
+  const built = await timed(() => baseKernel('zswap-debug'));
+  out(`zswap-debug base kernel ready in ${s(built.ms)} (a cached build is instant)`);
+  const dir = await mkdtemp(path.join(tmpdir(), 'kharness-bench-debug-'));
+  try {
+    const plain = await timed(async () => runSuite({ kernel: await baseKernel(), outDir: path.join(dir, 'plain'), variants: ['default'] }));
+    const debug = await timed(() => runSuite({ kernel: built.value, outDir: path.join(dir, 'debug'), variants: ['default'] }));
+    for (const t of plain.value.tests) {
+      const d = debug.value.tests.find((x) => x.name === t.name);
+      out(`${t.name.padEnd(15)} zswap ${t.verdict} ${s(t.durationMs ?? NaN)}, zswap-debug ${d?.verdict ?? 'missing'} ${s(d?.durationMs ?? NaN)} (${ratio(d?.durationMs ?? NaN, t.durationMs ?? NaN)})`);
+    }
+    out(`boot to first test: zswap ${s(plain.value.boot.bootToCommandMs ?? NaN)}, zswap-debug ${s(debug.value.boot.bootToCommandMs ?? NaN)}`);
+    out(`whole default-variant suite: zswap ${s(plain.ms)}, zswap-debug ${s(debug.ms)} (${ratio(debug.ms, plain.ms)}; its sizes and durations are halved for KASAN)`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 const SECTIONS: Record<string, () => Promise<void>> = {
   lore: runLoreBench,
   model: runModelBench,
   build: benchBuild,
   boot: benchBoot,
   suite: benchSuite,
+  debug: benchDebug,
   run: benchRun,
 };
 

@@ -4,7 +4,7 @@ import { action, positiveInt } from '../common/command.js';
 import { ExitCode, InputError, type ExitCodeValue } from '../common/errors.js';
 import { info, printJson } from '../common/output.js';
 import { defaultTreePath, projectRoot } from '../common/paths.js';
-import { listConfigs } from '../build/config.js';
+import { listConfigs, resolveConfig } from '../build/config.js';
 import { ALL_TESTS, PROFILES } from '../guest/profiles.js';
 import { VARIANTS, resolveProfile, resolveTests, variantsFor, type GuestTestName } from '../guest/index.js';
 import { applySeries, chooseBase } from '../tree/apply.js';
@@ -73,6 +73,7 @@ export function registerBisectCommands(program: Command): void {
       action(async (opts: BisectOpts): Promise<ExitCodeValue> => {
         const badWhen = badWhenFrom(opts);
         resolveProfile(opts.profile);
+        resolveConfig(opts.config);
         const tests = opts.test && !opts.tests ? resolveTests(opts.test) : resolveTests(opts.tests);
         const accel = opts.accel === 'kvm' || opts.accel === 'tcg' ? opts.accel : undefined;
         let result: BisectResult;

@@ -8,6 +8,7 @@ export type FindingKind =
   | 'KASAN'
   | 'UBSAN'
   | 'KFENCE'
+  | 'DEBUG_VM'
   | 'BUG'
   | 'kernel BUG'
   | 'WARNING'
@@ -35,6 +36,8 @@ export interface Finding {
   line: number;
   /** the report's text as printed, up to its end marker or a bounded length */
   excerpt: string;
+  /** how many more times the same report (same signature) was printed after this one */
+  repeats?: number;
 }
 
 interface Pattern {
@@ -45,6 +48,8 @@ interface Pattern {
 
 const PATTERNS: Pattern[] = [
   { kind: 'KASAN', re: /BUG: KASAN: ([\w-]+) in ([\w.]+)/, fn: (m) => m[2] },
+  // CONFIG_DEBUG_VM: VM_BUG_ON_FOLIO/VM_WARN_ON_FOLIO dump the page, then BUG or WARN: one report.
+  { kind: 'DEBUG_VM', re: /page dumped because: (VM_(?:BUG|WARN)_ON\w*)\(/, fn: () => undefined },
   { kind: 'KFENCE', re: /BUG: KFENCE: ([\w-]+ ?[\w-]*) in ([\w.]+)/, fn: (m) => m[2] },
   { kind: 'UBSAN', re: /UBSAN: ([\w-]+) in (\S+)/ },
   { kind: 'list corruption', re: /(list_add corruption|list_del corruption|list_add_valid_or_report|slab corruption|Slab corruption|kernel BUG at lib\/list_debug\.c)/ },
@@ -71,7 +76,7 @@ function stripTs(line: string): string {
 }
 
 /** Frames the signature ignores: generic entry/exception/report helpers that every trace has. */
-const NOISE = /^(dump_stack|dump_stack_lvl|print_report|kasan_report|__warn|warn_slowpath_fmt|report_bug|handle_bug|exc_invalid_op|asm_exc_\w+|exc_page_fault|do_user_addr_fault|__die_body|die_addr|do_error_trap|entry_SYSCALL_64\w*|do_syscall_64|x64_sys_call|ret_from_fork\w*|kthread|worker_thread|process_one_work|panic|show_stack|__kasan_\w+|kasan_\w+|__asan_\w+|ubsan_\w+|__ubsan_\w+|__list_\w+_valid_or_report|__schedule|schedule|schedule_timeout|rcu_\w+|irq_exit_rcu|sysvec_\w+|asm_sysvec_\w+|__do_softirq|handle_softirqs|__sysvec_\w+|lock_acquire|lock_release)$/;
+const NOISE = /^(dump_stack|dump_stack_lvl|print_report|kasan_report|__warn|warn_slowpath_fmt|report_bug|handle_bug|exc_invalid_op|asm_exc_\w+|exc_page_fault|do_user_addr_fault|__die_body|die_addr|do_error_trap|entry_SYSCALL_64\w*|do_syscall_64|x64_sys_call|ret_from_fork\w*|kthread|worker_thread|process_one_work|panic|show_stack|__kasan_\w+|kasan_\w+|__asan_\w+|ubsan_\w+|__ubsan_\w+|__list_\w+_valid_or_report|__schedule|schedule|schedule_timeout|rcu_\w+|irq_exit_rcu|sysvec_\w+|asm_sysvec_\w+|__do_softirq|handle_softirqs|__sysvec_\w+|lock_acquire|lock_release|lockdep_rcu_suspicious|__might_resched|__might_sleep|__might_fault|might_fault|__cant_sleep|__mutex_lock\w*|mutex_lock\w*|down_\w+|_raw_spin_\w+|do_raw_spin_\w+|print_circular_bug\w*|check_noncircular|check_prev_add|validate_chain|__lock_acquire\w*|print_usage_bug\w*|mark_lock\w*)$/;
 
 export function triageConsole(log: string): Finding[] {
   const lines = log.split('\n').map(stripTs);
@@ -84,7 +89,7 @@ export function triageConsole(log: string): Finding[] {
       if (!m) continue;
       // One report prints several signature lines (KASAN's "BUG:" then its Oops): keep the first.
       if (taken.has(i)) break;
-      const { trace, end, rip } = collectTrace(lines, i);
+      const { trace, end, rip } = collectTrace(lines, i, p.kind === 'DEBUG_VM' ? /kernel BUG at|WARNING: CPU: \d+/ : undefined);
       for (let k = i; k <= end; k++) taken.add(k);
       const fn = p.fn?.(m) ?? rip ?? trace.find((f) => !NOISE.test(f));
       const title = line.trim();
@@ -104,7 +109,8 @@ export function triageConsole(log: string): Finding[] {
   return findings;
 }
 
-function collectTrace(lines: string[], start: number): { trace: string[]; end: number; rip?: string } {
+/** The report's call trace and last line; FOLLOWS: lines of the same report that would open another (DEBUG_VM's BUG). */
+function collectTrace(lines: string[], start: number, follows?: RegExp): { trace: string[]; end: number; rip?: string } {
   const trace: string[] = [];
   // Frames marked "?" are the unwinder's guesses; used only when it gave no reliable frame.
   const guessed: string[] = [];
@@ -113,7 +119,7 @@ function collectTrace(lines: string[], start: number): { trace: string[]; end: n
   let inTrace = false;
   for (let j = start + 1; j < Math.min(lines.length, start + 120); j++) {
     const l = lines[j]!;
-    if (j > start + 1 && PATTERNS.some((p) => p.kind !== 'Oops' && p.kind !== 'Kernel panic' && p.re.test(l)) && !/Oops|Kernel panic/.test(l)) break;
+    if (j > start + 1 && PATTERNS.some((p) => p.kind !== 'Oops' && p.kind !== 'Kernel panic' && p.re.test(l)) && !/Oops|Kernel panic/.test(l) && !follows?.test(l)) break;
     end = j;
     const r = RIP.exec(l.trim());
     if (r && !rip) rip = r[1];
@@ -129,6 +135,20 @@ function collectTrace(lines: string[], start: number): { trace: string[]; end: n
     if (END.test(l)) break;
   }
   return { trace: trace.length ? trace : guessed, end, rip: rip?.replace(/\.(?:isra|constprop|part|cold)\.\d+$/, '') };
+}
+
+/**
+ * One finding per signature, the first, counting the reports that repeat it: a splat on a hot
+ * path (a sleeping lock taken in an RCU section, on every store) prints once a second or more.
+ */
+export function foldRepeats<F extends Finding>(findings: readonly F[]): F[] {
+  const out: F[] = [];
+  for (const f of findings) {
+    const first = out.find((x) => x.signature === f.signature);
+    if (first) first.repeats = (first.repeats ?? 0) + 1 + (f.repeats ?? 0);
+    else out.push({ ...f });
+  }
+  return out;
 }
 
 /** Addresses, numbers and PIDs removed so the same bug in two runs gives the same signature. */

@@ -5,7 +5,7 @@ import { ExitCode, InputError } from '../common/errors.js';
 import { info, printJson } from '../common/output.js';
 import { loadApplied, treeFromDir } from '../tree/state.js';
 import { lockTree, prepareWorktree, resolveCommit } from '../tree/worktree.js';
-import { buildCommit, formatDiagnostic, listConfigs, type BuildResult } from './index.js';
+import { buildCommit, formatDiagnostic, listConfigs, resolveConfig, type BuildResult } from './index.js';
 
 export function printBuild(opts: { json?: boolean }, label: string, r: BuildResult): void {
   info(opts, `${label} ${r.verdict.padEnd(7)} ${r.summary}`);
@@ -29,6 +29,7 @@ export function registerBuildCommands(program: Command): void {
     .option('--json', 'print results as JSON')
     .action(
       action(async (dir: string, opts: { config: string; patch?: number; checkpatch: boolean; logs?: string; json?: boolean }) => {
+        resolveConfig(opts.config);
         const { tree, ours } = await treeFromDir(dir);
         const unlock = await lockTree(tree);
         try {

@@ -33,7 +33,22 @@ export function listConfigs(dir = kernelConfigsDir): string[] {
     .sort();
 }
 
+/**
+ * `--config zswap,zswap-debug`: the configs a run builds every step with, in order, each known.
+ * Refuses an empty list and repeats (a repeat would build and boot the same kernel twice).
+ */
+export function resolveConfigList(list: string, dir = kernelConfigsDir): string[] {
+  const names = list.split(',').map((n) => n.trim());
+  if (!names.length || names.some((n) => !n)) throw new InputError(`--config ${JSON.stringify(list)} names an empty config`, `known configs: ${listConfigs(dir).join(', ')}`);
+  const repeated = names.find((n, i) => names.indexOf(n) !== i);
+  if (repeated) throw new InputError(`--config names ${repeated} twice`);
+  for (const n of names) resolveConfig(n, dir);
+  return names;
+}
+
 export function resolveConfig(name: string, dir = kernelConfigsDir): ConfigPlan {
+  if (name.includes(',')) throw new InputError(`--config ${name}: this command builds one config at a time`, 'only `kharness run` takes several (--config zswap,zswap-debug)');
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new InputError(`config name ${JSON.stringify(name)} is not a config's name`, `known configs: ${listConfigs(dir).join(', ')}`);
   const seen = new Set<string>();
   const fragments: string[] = [];
   const visit = (n: string, chain: string[]): void => {

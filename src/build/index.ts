@@ -156,7 +156,7 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
   const buildDir = buildDirFor(opts.tree, plan);
   const artifacts = await artifactDir(opts.tree, plan, opts.commit);
   const resultPath = path.join(artifacts, 'result.json');
-  const logPath = path.join(opts.logDir, `build-${opts.commit.slice(0, 12)}.log`);
+  const logPath = path.join(opts.logDir, `build-${opts.commit.slice(0, 12)}-${plan.name}.log`);
   mkdirSync(opts.logDir, { recursive: true });
 
   if (opts.reuse !== false) {

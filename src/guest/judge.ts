@@ -2,7 +2,7 @@ import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BootOutcome } from '../boot/vm.js';
 import { testStarts } from './console-marks.js';
-import type { Finding, FindingKind } from '../boot/triage.js';
+import { foldRepeats, type Finding, type FindingKind } from '../boot/triage.js';
 import { readUntrusted } from '../common/untrusted-file.js';
 import { combineVerdicts, type Verdict } from '../common/verdict.js';
 import { checkCounters, type CounterFinding, type SkippedCounter } from '../model/counters.js';
@@ -693,7 +693,7 @@ export async function judgeRunDir(input: RunJudgeInput): Promise<RunJudgement> {
         line: record,
         runDir: input.runDir,
         boot: input.boot,
-        findings: input.findings.filter((f) => f.test === name),
+        findings: foldRepeats(input.findings.filter((f) => f.test === name)),
         tracing: input.tracing?.tests.includes(name) ? { probes: input.tracing.probes, placed: artifacts.probes.placed, failed: artifacts.probes.failed } : undefined,
         setupError,
         setupFailure,

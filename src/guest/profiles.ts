@@ -32,6 +32,11 @@ export interface SuiteProfile {
   /** host watchdog: whole-boot budget and console silence */
   budgetS: number;
   silenceS: number;
+  /**
+   * what sizes and durations are multiplied by on a KASAN kernel, which runs several times
+   * slower under TCG: a quick profile keeps about its plain per-patch time (undefined: 1)
+   */
+  debugScale?: number;
 }
 
 export const PROFILES: Record<string, SuiteProfile> = {
@@ -48,7 +53,7 @@ export const PROFILES: Record<string, SuiteProfile> = {
     raceSeconds: 15,
     raceThreads: 2,
     hotplugPages: 1024,
-    hotplugSeconds: 12,
+    hotplugSeconds: 9,
     faultPages: 512,
     faultThreads: 4,
     faultSeconds: 6,
@@ -58,6 +63,7 @@ export const PROFILES: Record<string, SuiteProfile> = {
     swapMiB: 256,
     budgetS: 600,
     silenceS: 90,
+    debugScale: 0.5,
   },
   soak: {
     name: 'soak',
@@ -87,6 +93,31 @@ export const PROFILES: Record<string, SuiteProfile> = {
 
 export const ALL_TESTS = ['swap-cycle', 'writeback', 'swapoff-race', 'cpu-hotplug', 'fault-race', 'selftest-zswap'] as const;
 export type GuestTestName = (typeof ALL_TESTS)[number];
+
+/**
+ * The profile as a KASAN kernel runs it: page counts and durations scaled by debugScale (never
+ * below what each test needs to mean anything: writeback still overfills its zswap limit, the
+ * races still run for seconds). The budgets are scaled apart (budgetScale), by the slowdown.
+ */
+export function profileForKernel(p: SuiteProfile, kasan: boolean): SuiteProfile {
+  const k = kasan ? (p.debugScale ?? 1) : 1;
+  if (k === 1) return p;
+  const pages = (n: number, min: number): number => Math.max(min, Math.round(n * k));
+  const seconds = (n: number): number => Math.max(3, Math.round(n * k));
+  return {
+    ...p,
+    cyclePages: pages(p.cyclePages, 256),
+    rejectPages: pages(p.rejectPages, 64),
+    writebackPages: pages(p.writebackPages, 1024),
+    nomemcgWritebackPages: pages(p.nomemcgWritebackPages, 6144),
+    racePages: pages(p.racePages, 256),
+    raceSeconds: seconds(p.raceSeconds),
+    hotplugPages: pages(p.hotplugPages, 256),
+    hotplugSeconds: seconds(p.hotplugSeconds),
+    faultPages: pages(p.faultPages, 128),
+    faultSeconds: seconds(p.faultSeconds),
+  };
+}
 
 export function profileEnv(p: SuiteProfile, overrides: { durationS?: number } = {}): Record<string, string> {
   return {

@@ -37,7 +37,9 @@ export const VARIANTS: Record<string, Variant> = {
     describe: 'zswap reconfigured during traffic: compressor and zpool switched with live entries, zswap and its shrinker toggled, pool limits changed',
     append: [],
     env: { VARIANT: 'switches', SWITCH_INTERVAL_MS: '250' },
-    tests: ['swap-cycle', 'swapoff-race'],
+    // The race runs long enough for every kind of switch to meet live entries; swap-cycle here was
+    // over before most kinds had one (gaps) and cost a tenth of the per-patch suite.
+    tests: ['swapoff-race'],
   },
   zram: {
     name: 'zram',

@@ -20,9 +20,10 @@ type Finding = TestDetails['findings'][number];
 type Violation = TestDetails['violations'][number];
 
 export function findingLines(f: Finding, opts: EvidenceOptions = {}): string[] {
-  if (opts.excerpts && f.excerpt.trim()) return cleanText(f.excerpt).replace(/\n+$/, '').split('\n');
+  const again = f.repeats ? [`(printed ${f.repeats} more time(s) in this test)`] : [];
+  if (opts.excerpts && f.excerpt.trim()) return [...cleanText(f.excerpt).replace(/\n+$/, '').split('\n'), ...again];
   const frames = opts.frames ?? 8;
-  const lines = [cleanLine(f.title)];
+  const lines = [`${cleanLine(f.title)}${f.repeats ? ` (x${f.repeats + 1})` : ''}`];
   if (f.callTrace.length) {
     lines.push('Call Trace:');
     for (const fn of f.callTrace.slice(0, frames)) lines.push(` ${cleanLine(fn)}`);

@@ -23,16 +23,33 @@ export const VERDICT_WORDS: Record<Verdict, string> = {
   flaky: 'flaky',
 };
 
-/** `base` or `2/3`. */
+/** `base` or `2/3`; `2/3 [zswap-debug]` when the run tested more than one config. */
 export function patchLabel(p: PatchReport, report: RunReport): string {
-  if (p.index === 0) return 'base';
-  if (p.label && p.label !== 'base') return p.label;
-  return `${p.index}/${report.patches.length - 1}`;
+  const tag = p.config ? ` [${p.config}]` : '';
+  if (p.index === 0) return `base${tag}`;
+  if (p.label && p.label !== 'base') return `${p.label}${tag}`;
+  return `${p.index}/${stepCount(report) - 1}${tag}`;
+}
+
+/** The config names the rows are built with, in row order (one, unless the run tested several). */
+export function reportConfigs(report: RunReport): string[] {
+  return report.environment.configs?.map((c) => c.name) ?? [report.environment.config.name];
+}
+
+/** The config a row was built with. */
+export function configOf(p: PatchReport, report: RunReport): RunReport['environment']['config'] {
+  const env = report.environment;
+  return env.configs?.find((c) => c.name === p.config) ?? env.config;
+}
+
+/** Steps (the base and each patch), whatever the number of configs per step. */
+function stepCount(report: RunReport): number {
+  return Math.ceil(report.patches.length / reportConfigs(report).length);
 }
 
 /** `base 0123456789ab` or `patch 2/3: subject` (subject cleaned to one line). */
 export function patchTitle(p: PatchReport, report: RunReport): string {
-  if (p.index === 0) return `base ${shortCommit(p.commit ?? report.base.commit)}`;
+  if (p.index === 0) return `base ${shortCommit(p.commit ?? report.base.commit)}${p.config ? ` [${p.config}]` : ''}`;
   return `patch ${patchLabel(p, report)}: ${cleanLine(p.subject)}`;
 }
 
@@ -69,8 +86,14 @@ export function seriesPatches(report: RunReport): PatchReport[] {
   return report.patches.filter((p) => p.index > 0);
 }
 
+/** The base's row (its first config's, when there are several). */
 export function basePatch(report: RunReport): PatchReport | undefined {
   return report.patches.find((p) => p.index === 0);
+}
+
+/** The rows of the base, one per config. */
+export function baseRows(report: RunReport): PatchReport[] {
+  return report.patches.filter((p) => p.index === 0);
 }
 
 /** Patches blamed for a failure (verdict fail), base excluded. */
@@ -89,7 +112,11 @@ export function stagesWith(p: PatchReport, verdicts: readonly Verdict[]): StageN
 }
 
 export function firstFailingPatch(report: RunReport): PatchReport | undefined {
-  if (report.firstBadPatch !== undefined) return report.patches.find((p) => p.index === report.firstBadPatch);
+  // With several configs the patch has a row per config: the one that failed.
+  if (report.firstBadPatch !== undefined) {
+    const rows = report.patches.filter((p) => p.index === report.firstBadPatch);
+    return rows.find((p) => p.verdict === 'fail') ?? rows[0];
+  }
   return failingPatches(report)[0];
 }
 
@@ -158,7 +185,7 @@ export function missingPatchNumbers(report: RunReport): number[] {
 /** The subject of the message the reply answers (cover letter, else patch 1, else the series'). */
 export function replySubject(report: RunReport): { subject: string; index: number; total: number } {
   const s = report.series;
-  const total = s.patches.length || Math.max(1, report.patches.length - 1);
+  const total = s.patches.length || Math.max(1, stepCount(report) - 1);
   if (s.cover && s.cover.messageId === s.replyTo) return { subject: s.cover.subject, index: 0, total };
   const p = s.patches.find((x) => x.messageId === s.replyTo);
   if (p) return { subject: p.subject, index: p.index, total: p.total };

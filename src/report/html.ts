@@ -3,7 +3,7 @@ import type { Verdict } from '../common/verdict.js';
 import {
   VERDICT_WORDS,
   accelName,
-  basePatch,
+  baseRows,
   checkpatchErrors,
   firstFailingPatch,
   flakyText,
@@ -66,7 +66,8 @@ function counterRank(name: string): number {
 }
 
 function anchorOf(p: PatchReport, stage?: StageName): string {
-  const base = p.index === 0 ? 'base' : `p${p.index}`;
+  const step = p.index === 0 ? 'base' : `p${p.index}`;
+  const base = p.config ? `${step}-${p.config.toLowerCase().replace(/[^a-z0-9-]/g, '-')}` : step;
   return stage ? `${base}-${stage}` : base;
 }
 
@@ -107,7 +108,7 @@ function header(report: RunReport): string {
     ['Source', `<code>${h(s.source)}</code>`],
     ['Base', `<code>${h(report.base.commit)}</code> (${h(report.base.source)}): ${h(report.base.reason)}`],
     ['Accelerator', `${accelName(report)}: ${h(e.accel.reason)}`],
-    ['Config', `${h(e.config.name)} <code>${h(e.config.hash)}</code>: ${e.config.fragments.map((f) => `<code>${h(f)}</code>`).join(', ')}`],
+    [e.configs ? 'Configs' : 'Config', (e.configs ?? [e.config]).map((c) => `${h(c.name)} <code>${h(c.hash)}</code>: ${c.fragments.map((f) => `<code>${h(f)}</code>`).join(', ')}`).join('; ')],
     ['Profile', `${h(e.profile)}; tests: ${h(e.tests.join(', '))}`],
     ['Host', `${h(e.host.hostname)}, Linux ${h(e.host.kernel)}, ${plural(e.host.cpus, 'CPU')}, ${e.host.memoryGiB} GiB${e.arch ? `, ${h(e.arch)}` : ''}`],
     ['Tree', `<code>${h(e.tree.repo)}</code>${e.tree.name ? ` (${h(e.tree.name)})` : ''}${e.tree.url ? ` ${h(e.tree.url)}` : ''}`],
@@ -133,15 +134,17 @@ function grid(report: RunReport): string {
   for (const k of missingPatchNumbers(report)) {
     rows.push(`<tr><th>${k}/${report.series.patches.length}</th><td class="subject">${h(report.series.patches.find((x) => x.index === k)?.subject ?? '')}</td>${STAGES.map(() => '<td class="cell v-skipped">not run</td>').join('')}<td class="cell v-skipped">not run</td></tr>`);
   }
-  const base = basePatch(report);
-  const note = base && base.verdict !== 'pass' ? `<p>The base itself is ${badge(base.verdict)}: ${h(base.summary)}. What fails on the base is not blamed on the series.</p>` : '';
+  const note = baseRows(report)
+    .filter((b) => b.verdict !== 'pass')
+    .map((b) => `<p>The base itself${b.config ? ` with ${h(b.config)}` : ''} is ${badge(b.verdict)}: ${h(b.summary)}. What fails on the base is not blamed on the series.</p>`)
+    .join('');
   return `<h2 id="verdicts">Verdicts</h2>\n<table class="grid">${head}${rows.join('\n')}</table>\n${note}`;
 }
 
 /** Horizontal bar chart, one bar per item, with the value written after the bar. */
 function barChart(title: string, items: { label: string; value: number; text: string; cls: string }[]): string {
-  const width = 460;
-  const labelW = 60;
+  const labelW = Math.max(60, 12 + 7 * Math.max(0, ...items.map((i) => i.label.length)));
+  const width = 400 + labelW;
   const valueW = 90;
   const row = 22;
   const max = Math.max(1, ...items.map((i) => i.value));

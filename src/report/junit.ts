@@ -1,6 +1,6 @@
 import type { Verdict } from '../common/verdict.js';
 import { stageLines, testLines } from './evidence.js';
-import { flakyOutcome, flakyText, missingPatchNumbers, patchLabel, preExistingOf, statusText } from './facts.js';
+import { flakyOutcome, flakyText, missingPatchNumbers, patchLabel, preExistingOf, reportConfigs, statusText } from './facts.js';
 import { cleanLine, escapeXml, shortCommit } from './text.js';
 import { STAGES, type PatchReport, type RunReport, type StageName, type StageReport, type TestDetails } from './types.js';
 
@@ -74,7 +74,8 @@ function testCase(t: TestDetails, classname: string, stage: StageReport): Case {
 }
 
 function casesOf(p: PatchReport): Case[] {
-  const classname = p.index === 0 ? 'kharness.base' : `kharness.patch-${p.index}`;
+  const step = p.index === 0 ? 'kharness.base' : `kharness.patch-${p.index}`;
+  const classname = p.config ? `${step}.${p.config}` : step;
   const cases: Case[] = [];
   for (const stage of STAGES) {
     if (stage !== 'test') {
@@ -124,7 +125,7 @@ function count(cases: Case[]): Counts {
 }
 
 function suiteName(p: PatchReport, report: RunReport): string {
-  if (p.index === 0) return `base ${shortCommit(p.commit ?? report.base.commit)}`;
+  if (p.index === 0) return `base ${shortCommit(p.commit ?? report.base.commit)}${p.config ? ` [${p.config}]` : ''}`;
   return `patch ${patchLabel(p, report)}: ${cleanLine(p.subject)}`;
 }
 
@@ -153,8 +154,9 @@ export function renderJunit(report: RunReport): string {
   };
   const timestamp = report.startedAt.replace(/Z$/, '').replace(/\.\d+$/, '');
   const hostname = report.environment.host.hostname;
-  for (const p of report.patches) {
+  for (const [row, p] of report.patches.entries()) {
     const props: [string, string][] = [['verdict', p.verdict]];
+    if (p.config) props.push(['config', p.config]);
     if (p.commit) props.push(['commit', p.commit]);
     if (p.messageId) props.push(['message-id', p.messageId]);
     if (p.author) props.push(['author', `${p.author.name} <${p.author.email}>`]);
@@ -162,14 +164,14 @@ export function renderJunit(report: RunReport): string {
     const pre = preExistingOf(p);
     if (pre.length && p.index > 0) notes.push('already failing on the base: not blamed:', ...pre.map((x) => `  ${x}`));
     const started = (p.stages.apply.startedAt ?? report.startedAt).replace(/Z$/, '').replace(/\.\d+$/, '');
-    const { xml, counts } = suiteXml(suiteName(p, report), p.index, casesOf(p), props, started, hostname, notes);
+    const { xml, counts } = suiteXml(suiteName(p, report), row, casesOf(p), props, started, hostname, notes);
     suites.push(xml);
     add(counts);
   }
   for (const k of missingPatchNumbers(report)) {
     const sp = report.series.patches.find((x) => x.index === k);
     const cases: Case[] = STAGES.map((s) => ({ name: s, classname: `kharness.patch-${k}`, outcome: 'skipped', message: `not run: the run is ${statusText(report)}`, body: [], notes: [] }));
-    const { xml, counts } = suiteXml(`patch ${k}/${report.series.patches.length}: ${cleanLine(sp?.subject ?? '')}`, k, cases, [['verdict', 'skipped']], timestamp, hostname, []);
+    const { xml, counts } = suiteXml(`patch ${k}/${report.series.patches.length}: ${cleanLine(sp?.subject ?? '')}`, k * reportConfigs(report).length, cases, [['verdict', 'skipped']], timestamp, hostname, []);
     suites.push(xml);
     add(counts);
   }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Verdict } from '../common/verdict.js';
 import { stageLines, testLines } from './evidence.js';
-import { accelName, bareMessageId, flakyOutcome, flakyText, gapLabels, msgidPath, patchLabel } from './facts.js';
+import { accelName, bareMessageId, configOf, flakyOutcome, flakyText, gapLabels, msgidPath, patchLabel } from './facts.js';
 import { cleanLine, cleanText, linkTo } from './text.js';
 import { STAGES, type PatchReport, type RunReport, type StageName, type StageReport, type TestDetails } from './types.js';
 
@@ -176,9 +176,11 @@ function patchsetHash(patches: PatchReport[]): string | undefined {
 }
 
 function checkoutOf(report: RunReport, p: PatchReport, ids: Ids, opts: KcidbOptions): Checkout {
-  const applied = report.patches.filter((x) => x.index > 0 && x.index <= p.index);
+  const applied = report.patches.filter((x) => x.index > 0 && x.index <= p.index && x.config === p.config);
   const tree = report.environment.tree;
   const apply = p.stages.apply;
+  // The checkout is the step's source, shared by every config's build.
+  const label = patchLabel({ ...p, config: undefined }, report);
   const files = p.index > 0 ? applied.map((x) => ({ name: `${String(x.index).padStart(4, '0')}.patch`, url: x.messageId ? loreRawUrl(report, x.messageId) : undefined })) : [];
   const c: Checkout = {
     id: ids.checkout(p),
@@ -189,14 +191,14 @@ function checkoutOf(report: RunReport, p: PatchReport, ids: Ids, opts: KcidbOpti
     patchset_files: files.length && files.every((f) => f.url) ? (files as { name: string; url: string }[]) : undefined,
     patchset_hash: patchsetHash(applied),
     message_id: p.messageId && EMAIL.test(bareMessageId(p.messageId)) ? bareMessageId(p.messageId) : undefined,
-    comment: p.index === 0 ? `base ${report.base.commit}` : `${patchLabel(p, report)} ${cleanLine(p.subject)}`,
+    comment: p.index === 0 ? `base ${report.base.commit}` : `${label} ${cleanLine(p.subject)}`,
     start_time: dateTime(apply.startedAt) ?? dateTime(report.startedAt),
     ...pick(logFields(apply.logs, opts), 'log_url'),
     log_excerpt: apply.verdict === 'pass' || apply.verdict === 'skipped' ? undefined : excerpt(stageLines(p, 'apply')),
     valid: apply.verdict === 'pass' ? true : apply.verdict === 'fail' ? false : undefined,
     misc: {
       patch: p.index,
-      label: patchLabel(p, report),
+      label,
       ...(p.commit ? { commit: p.commit } : {}),
       verdict: p.verdict,
       apply: { verdict: apply.verdict, summary: apply.summary },
@@ -238,14 +240,14 @@ function buildOf(report: RunReport, p: PatchReport, ids: Ids, opts: KcidbOptions
     duration: secondsOf(b?.durationMs ?? st.durationMs),
     architecture: arch,
     compiler: compilerOf(env.versions),
-    config_name: env.config.name,
+    config_name: configOf(p, report).name,
     ...logFields(st.logs, opts),
     log_excerpt: st.verdict === 'pass' && !(b?.newWarnings.length) ? undefined : excerpt(stageLines(p, 'build')),
     status: statusOf(st.verdict, st.flakyCounts),
     misc: {
       kharness_verdict: st.verdict,
-      config_hash: env.config.hash,
-      config_fragments: env.config.fragments,
+      config_hash: configOf(p, report).hash,
+      config_fragments: configOf(p, report).fragments,
       ...(b
         ? {
             objects_built: b.objectsBuilt,
@@ -270,10 +272,12 @@ interface Ids {
 function idsFor(report: RunReport): Ids {
   const run = cleanLine(report.runId);
   const part = (p: PatchReport): string => (p.index === 0 ? 'base' : `p${p.index}`);
+  // One checkout per step (the same source for every config); a build per step and config.
+  const build = (p: PatchReport): string => `${KCIDB_ORIGIN}:${run}:${part(p)}${p.config ? `:${cleanLine(p.config)}` : ''}:build`;
   return {
     checkout: (p) => `${KCIDB_ORIGIN}:${run}:${part(p)}`,
-    build: (p) => `${KCIDB_ORIGIN}:${run}:${part(p)}:build`,
-    test: (p, testPath) => `${KCIDB_ORIGIN}:${run}:${part(p)}:${testPath}`,
+    build,
+    test: (p, testPath) => `${build(p).replace(/:build$/, '')}:${testPath}`,
   };
 }
 
@@ -380,7 +384,7 @@ export function buildKcidb(report: RunReport, opts: KcidbOptions = {}): Kcidb {
   const builds: Build[] = [];
   const tests: Test[] = [];
   for (const p of report.patches) {
-    checkouts.push(checkoutOf(report, p, ids, opts));
+    if (!checkouts.some((c) => c.id === ids.checkout(p))) checkouts.push(checkoutOf(report, p, ids, opts));
     const build = p.stages.build;
     if (build.verdict === 'skipped' && !p.build) continue;
     builds.push(buildOf(report, p, ids, opts));

@@ -1,7 +1,7 @@
 import {
   VERDICT_WORDS,
   accelName,
-  basePatch,
+  baseRows,
   checkpatchErrors,
   firstFailingPatch,
   flakyText,
@@ -96,7 +96,7 @@ function environmentSection(report: RunReport): string[] {
     ['Accelerator', `${accelName(report)}: ${md(e.accel.reason)}`],
     ['Host', `${md(e.host.hostname)}, Linux ${md(e.host.kernel)}, ${plural(e.host.cpus, 'CPU')}, ${e.host.memoryGiB} GiB`],
     ['Tree', `${cellCode(e.tree.repo)}${e.tree.name ? ` (${md(e.tree.name)})` : ''}${e.tree.url ? `, ${md(e.tree.url)}` : ''}${e.tree.head ? ` at ${cellCode(shortCommit(e.tree.head))}` : ''}`],
-    ['Config', `${md(e.config.name)} (${cellCode(e.config.hash)}): ${e.config.fragments.map(cellCode).join(', ') || 'no fragments'}`],
+    [e.configs ? 'Configs' : 'Config', (e.configs ?? [e.config]).map((c) => `${md(c.name)} (${cellCode(c.hash)}): ${c.fragments.map(cellCode).join(', ') || 'no fragments'}`).join('; ')],
     ['Profile', md(e.profile)],
     ['Tests', e.tests.map(md).join(', ') || 'none'],
     ['Variants', (e.variants ?? ['default']).map(md).join(', ')],
@@ -127,13 +127,16 @@ function verdictTable(report: RunReport): string[] {
     lines.push(`| ${k}/${report.series.patches.length} | ${md(report.series.patches.find((x) => x.index === k)?.subject ?? '')} | ${STAGES.map(() => 'not run').join(' | ')} | not run |`);
   }
   lines.push('');
-  const base = basePatch(report);
-  if (base && base.verdict !== 'pass') lines.push(`The base itself is ${verdictMd(base.verdict)}: ${md(base.summary)}. What fails on the base is not blamed on the series.`, '');
+  for (const base of baseRows(report)) {
+    const which = base.config ? ` with ${md(base.config)}` : '';
+    if (base.verdict !== 'pass') lines.push(`The base itself${which} is ${verdictMd(base.verdict)}: ${md(base.summary)}. What fails on the base is not blamed on the series.`, '');
+  }
   return lines;
 }
 
 function anchor(p: PatchReport): string {
-  return p.index === 0 ? 'base' : `patch-${p.index}`;
+  const step = p.index === 0 ? 'base' : `patch-${p.index}`;
+  return p.config ? `${step}-${p.config.toLowerCase().replace(/[^a-z0-9-]/g, '-')}` : step;
 }
 
 function logLinks(p: PatchReport, opts: RenderOptions): string {

@@ -4,7 +4,8 @@ import {
   VERDICT_WORDS,
   accelName,
   bareMessageId,
-  basePatch,
+  baseRows,
+  reportConfigs,
   msgidPath,
   errorPatches,
   failingPatches,
@@ -98,8 +99,7 @@ function stageStatus(p: PatchReport): string {
 
 function perPatchLines(report: RunReport): string[] {
   const rows: [string, string, string][] = [];
-  const base = basePatch(report);
-  if (base) rows.push(['base', base.verdict === 'pass' ? 'pass' : VERDICT_WORDS[base.verdict], `${shortCommit(base.commit ?? report.base.commit)}${base.verdict === 'pass' ? '' : ` (${cleanLine(base.summary)})`}`]);
+  for (const base of baseRows(report)) rows.push([patchLabel(base, report), base.verdict === 'pass' ? 'pass' : VERDICT_WORDS[base.verdict], `${shortCommit(base.commit ?? report.base.commit)}${base.verdict === 'pass' ? '' : ` (${cleanLine(base.summary)})`}`]);
   for (const p of seriesPatches(report)) rows.push([patchLabel(p, report), stageStatus(p), cleanLine(p.subject)]);
   for (const k of missingPatchNumbers(report)) rows.push([`${k}/${report.series.patches.length}`, 'not tested', cleanLine(report.series.patches.find((x) => x.index === k)?.subject ?? '')]);
   const w1 = Math.max(0, ...rows.map((r) => r[0].length));
@@ -117,7 +117,7 @@ function whatRan(report: RunReport): string {
   const finished = (v: string): boolean => done(v) || v === 'fail';
   const allRan =
     patches.length > 0 &&
-    patches.length === report.series.patches.length &&
+    patches.length === report.series.patches.length * reportConfigs(report).length &&
     patches.every((p) => done(p.stages.apply.verdict) && done(p.stages.build.verdict) && done(p.stages.boot.verdict) && finished(p.stages.test.verdict) && finished(p.stages.model.verdict));
   if (!allRan) return 'Each patch was to be applied on top of the previous ones, built, booted, run through the guest tests and checked against the reference model; a stage does not run when an earlier one fails or the run stops. Per patch:';
   const testText = tests.length ? `ran ${listText(tests)}` : 'ran the guest tests';
@@ -210,7 +210,7 @@ export function renderReply(report: RunReport): string {
   out.push(name ? `Hi ${name},` : 'Hi,', '');
 
   const env = report.environment;
-  out.push(para(`kharness tested this series on ${shortCommit(report.base.commit)} (${cleanLine(report.base.reason)}) with config ${cleanLine(env.config.name)}, under ${accelName(report)}.`), '');
+  out.push(para(`kharness tested this series on ${shortCommit(report.base.commit)} (${cleanLine(report.base.reason)}) with ${env.configs ? `configs ${listText(env.configs.map((c) => cleanLine(c.name)))} (each patch built and booted with each)` : `config ${cleanLine(env.config.name)}`}, under ${accelName(report)}.`), '');
   if (report.status !== 'complete') {
     out.push(para(`The run did not finish (${statusText(report)}${report.statusReason ? `: ${cleanLine(report.statusReason)}` : ''}), so this covers only what ran before it stopped.`), '');
   }
@@ -243,10 +243,10 @@ export function renderReply(report: RunReport): string {
   if (flaky.length) out.push(para('Flaky (the result changed on retry), not reported as a regression:'), ...flaky.map((f) => para(f, '  ', '    ')), '');
 
   const pre = [...new Set(seriesPatches(report).flatMap(preExistingOf))];
-  const base = basePatch(report);
-  if (pre.length || (base && base.verdict === 'fail')) {
+  const failingBases = baseRows(report).filter((b) => b.verdict === 'fail');
+  if (pre.length || failingBases.length) {
     out.push(para('Already failing on the base, so not caused by this series:'));
-    const lines = pre.length ? pre : [cleanLine(base!.summary)];
+    const lines = pre.length ? pre : failingBases.map((b) => `${b.config ? `${b.config}: ` : ''}${cleanLine(b.summary)}`);
     out.push(...lines.map((l) => para(l, '  ', '    ')), '');
   }
 

@@ -34,6 +34,8 @@ export const SeriesInfoSchema = z.object({
   baseCommit: z.string().optional(),
 });
 
+const ConfigInfoSchema = z.object({ name: z.string(), hash: z.string(), fragments: z.array(z.string()) });
+
 export const EnvironmentInfoSchema = z.object({
   host: z.object({ kernel: z.string(), cpus: z.number().int().nonnegative(), memoryGiB: z.number().nonnegative(), hostname: z.string() }),
   accel: z.object({ accel: z.enum(['kvm', 'tcg']), reason: z.string() }),
@@ -45,7 +47,8 @@ export const EnvironmentInfoSchema = z.object({
     url: z.string().optional(),
     name: z.string().optional(),
   }),
-  config: z.object({ name: z.string(), hash: z.string(), fragments: z.array(z.string()) }),
+  config: ConfigInfoSchema,
+  configs: z.array(ConfigInfoSchema).min(2).optional(),
   profile: z.string(),
   tests: z.array(z.string()),
   variants: z.array(z.string()).optional(),
@@ -110,7 +113,7 @@ export const TestDetailsSchema = z.object({
   counterOracle: z.object({ verdict: z.string(), reason: z.string() }),
   violations: z.array(z.object({ rule: z.string(), message: z.string(), slot: z.string().optional(), entry: z.string().optional(), events: z.array(z.string()) })),
   findings: z.array(
-    z.object({ kind: z.string(), title: z.string(), function: z.string().optional(), signature: z.string(), callTrace: z.array(z.string()), excerpt: z.string() }),
+    z.object({ kind: z.string(), title: z.string(), function: z.string().optional(), signature: z.string(), callTrace: z.array(z.string()), excerpt: z.string(), repeats: z.number().int().positive().optional() }),
   ),
   selftest: z.array(z.object({ number: z.number().int(), name: z.string(), status: z.enum(['pass', 'fail', 'skip']), directive: z.string().optional() })).optional(),
   preExisting: z.array(z.string()),
@@ -120,6 +123,7 @@ export const TestDetailsSchema = z.object({
 export const PatchReportSchema = z.object({
   index: z.number().int().nonnegative(),
   label: z.string(),
+  config: z.string().optional(),
   subject: z.string(),
   commit: z.string().optional(),
   messageId: z.string().optional(),
@@ -183,8 +187,14 @@ export const RunReportSchema = z
   })
   .superRefine((r, ctx) => {
     // Cross-field facts every renderer relies on.
+    // One row per step and config, step-major: position i is step floor(i/C), config i mod C.
+    const configs = r.environment.configs?.map((c) => c.name);
+    const per = configs?.length ?? 1;
     r.patches.forEach((p, i) => {
-      if (p.index !== i) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['patches', i, 'index'], message: `patch at position ${i} has index ${p.index} (index 0 is the base, then 1..N in order)` });
+      const index = Math.floor(i / per);
+      if (p.index !== index) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['patches', i, 'index'], message: `patch at position ${i} has index ${p.index} (index 0 is the base, then 1..N in order${per > 1 ? `, ${per} rows each` : ''})` });
+      const config = configs?.[i % per];
+      if (p.config !== config) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['patches', i, 'config'], message: config ? `row ${i} should be config ${config}, is ${p.config ?? '(none)'}` : `row ${i} names config ${p.config}, but the run built one config` });
     });
     if (r.firstBadPatch !== undefined && !r.patches.some((p) => p.index === r.firstBadPatch)) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['firstBadPatch'], message: `names patch ${r.firstBadPatch}, which the report does not have` });

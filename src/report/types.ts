@@ -27,7 +27,11 @@ export interface RunReport {
   series: SeriesInfo;
   environment: EnvironmentInfo;
   base: { commit: string; source: 'option' | 'series' | 'head'; reason: string };
-  /** index 0 is the base (the first patch's parent), then patch 1..N in order */
+  /**
+   * index 0 is the base (the first patch's parent), then patch 1..N in order; with several
+   * configs, each step has a row per config, in environment.configs order (base/zswap,
+   * base/zswap-debug, 1/zswap, ...)
+   */
   patches: PatchReport[];
   /** output files, relative to the report folder */
   files: Record<string, string>;
@@ -71,13 +75,22 @@ export interface EnvironmentInfo {
     /** widely-recognized name of the tree (mainline, mm-unstable, debian-6.12), for KCIDB's tree_name */
     name?: string;
   };
-  config: { name: string; hash: string; fragments: string[] };
+  /** the config of the first (or only) set of rows */
+  config: ConfigInfo;
+  /** every config the run built, in row order, when it built more than one (each patch has a row per config) */
+  configs?: ConfigInfo[];
   profile: string;
   tests: string[];
   /** boot/runtime variants, each its own boot per step (absent: default only) */
   variants?: string[];
   /** kernel architecture built and booted (x86_64), for KCIDB's build architecture */
   arch?: string;
+}
+
+export interface ConfigInfo {
+  name: string;
+  hash: string;
+  fragments: string[];
 }
 
 export type StageName = 'apply' | 'build' | 'boot' | 'test' | 'model';
@@ -129,7 +142,8 @@ export interface TestDetails {
   dataOracle: { verdict: string; reason: string; reads?: number };
   counterOracle: { verdict: string; reason: string };
   violations: { rule: string; message: string; slot?: string; entry?: string; events: string[] }[];
-  findings: { kind: string; title: string; function?: string; signature: string; callTrace: string[]; excerpt: string }[];
+  /** repeats: how many more times the same splat (same signature) was printed in the test */
+  findings: { kind: string; title: string; function?: string; signature: string; callTrace: string[]; excerpt: string; repeats?: number }[];
   selftest?: { number: number; name: string; status: 'pass' | 'fail' | 'skip'; directive?: string }[];
   /** failures the base had too: reported, not blamed on this patch */
   preExisting: string[];
@@ -142,6 +156,8 @@ export interface PatchReport {
   index: number;
   /** "base" or "k/N" */
   label: string;
+  /** the kernel config this row was built and booted with, when the run tested more than one */
+  config?: string;
   subject: string;
   commit?: string;
   messageId?: string;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { action, positiveInt } from '../common/command.js';
 import { info, printJson } from '../common/output.js';
-import { listConfigs } from '../build/config.js';
+import { listConfigs, resolveConfigList } from '../build/config.js';
 import { ALL_TESTS, PROFILES } from '../guest/profiles.js';
 import { DEFAULT_VARIANTS, VARIANTS, resolveTests, variantsFor } from '../guest/index.js';
 import { runSeries } from './pipeline.js';
@@ -13,7 +13,7 @@ export function registerRunCommands(program: Command): void {
     .argument('<input>', 'lore thread URL, message-id, mbox file (or .gz), `-`, or a folder from `kharness fetch`')
     .option('--tree <dir>', 'kernel git tree (default: the Debian 6.12 tree made by setup)')
     .option('--base <ref>', 'test on this commit (default: the series base-commit if the tree has it, else HEAD)')
-    .option('--config <name>', `kernel config: ${listConfigs().join(', ')}`, 'zswap')
+    .option('--config <list>', `kernel config, or several comma-separated (each step built and booted with each, a row per config): ${listConfigs().join(', ')}`, 'zswap')
     .option('--tests <list>', `comma-separated guest tests: ${ALL_TESTS.join(',')}`)
     .option('--variants <list>', `boot/runtime variants, each its own boot: ${Object.keys(VARIANTS).join(',')} (default: ${DEFAULT_VARIANTS.join(',')})`)
     .option('--profile <name>', `guest suite profile: ${Object.keys(PROFILES).join(', ')}`, 'quick')
@@ -35,7 +35,7 @@ export function registerRunCommands(program: Command): void {
           tree: opts.tree,
           base: opts.base,
           testBase: opts.baseTest,
-          config: opts.config,
+          configs: resolveConfigList(opts.config),
           tests: resolveTests(opts.tests),
           variants: variantsFor(opts.variants, resolveTests(opts.tests)),
           profile: opts.profile,

@@ -26,7 +26,8 @@ export interface RunOptions extends OutputOptions {
   input: string;
   tree?: string;
   base?: string;
-  config: string;
+  /** kernel configs, each built and booted for every step, in this order (at least one) */
+  configs: string[];
   tests: GuestTestName[];
   /** variant names (resolved: each known, and some variant runs some test) */
   variants: string[];
@@ -62,13 +63,14 @@ async function toolVersion(file: string, args = ['--version']): Promise<string> 
 }
 
 async function environment(tree: KernelTree | undefined, opts: RunOptions, accel: EnvironmentInfo['accel']): Promise<EnvironmentInfo> {
-  const plan = (() => {
+  const plans = opts.configs.map((name) => {
     try {
-      return resolveConfig(opts.config);
+      const plan = resolveConfig(name);
+      return { name: plan.name, hash: plan.hash, fragments: plan.fragments.map((f) => path.relative(projectRoot, f)) };
     } catch {
-      return { name: opts.config, hash: '', fragments: [] as string[] };
+      return { name, hash: '', fragments: [] as string[] };
     }
-  })();
+  });
   return {
     host: { kernel: release(), cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), hostname: hostname() },
     accel,
@@ -82,7 +84,8 @@ async function environment(tree: KernelTree | undefined, opts: RunOptions, accel
       git: await toolVersion('git'),
     },
     tree: { repo: tree?.repo ?? opts.tree ?? '', worktree: tree?.worktree ?? '' },
-    config: { name: plan.name, hash: plan.hash, fragments: plan.fragments.map((f) => path.relative(projectRoot, f)) },
+    config: plans[0]!,
+    ...(plans.length > 1 ? { configs: plans } : {}),
     profile: opts.profile,
     tests: opts.tests,
     variants: opts.variants,
@@ -126,8 +129,12 @@ interface RunState {
 
 async function writeRunReport(st: RunState, status: RunReport['status'], statusReason?: string): Promise<RunReport | undefined> {
   if (!st.reportDir) return undefined;
-  const testedBase = st.opts.testBase !== false && st.steps[0]?.index === 0 && st.steps[0].verdict !== 'skipped';
-  const judged = st.steps.map((p) => (p.index > 0 && testedBase ? applyPreExisting(st.steps[0]!, p) : p));
+  // What fails on the base is the base's: compared within one config (a debug kernel's splat is not a plain kernel's).
+  const baseOf = (p: PatchReport): PatchReport | undefined => (st.opts.testBase === false ? undefined : st.steps.find((b) => b.index === 0 && b.config === p.config && b.verdict !== 'skipped'));
+  const judged = st.steps.map((p) => {
+    const base = p.index > 0 ? baseOf(p) : undefined;
+    return base ? applyPreExisting(base, p) : p;
+  });
   const outcome = runOutcome(judged, status, st.total, statusReason);
   const slug = st.series?.slug ?? 'unloaded-series';
   const r: RunReport = {
@@ -215,7 +222,8 @@ export async function runSeries(opts: RunOptions): Promise<RunResult> {
 async function prepare(st: RunState): Promise<{ loaded: Awaited<ReturnType<typeof loadSeries>> }> {
   const { opts } = st;
   resolveProfile(opts.profile);
-  resolveConfig(opts.config);
+  if (!opts.configs.length) throw new InputError('no kernel config named', 'give --config zswap, or several: --config zswap,zswap-debug');
+  for (const c of opts.configs) resolveConfig(c);
   const fetchStarted = Date.now();
   const loaded = await loadSeries(opts.input, { version: opts.version, lore: opts.lore });
   st.phases.fetch = Date.now() - fetchStarted;
@@ -250,12 +258,23 @@ async function applyAll(st: RunState, p: { loaded: Awaited<ReturnType<typeof loa
   return steps;
 }
 
-/** The fold: one step after another, each ending in a report on disk. */
+/**
+ * The fold: one step after another, each ending in a report on disk. With several configs each
+ * step is built and booted once per config (step-major, so every config's build dir stays
+ * incremental and a patch's rows sit together), each a row of its own.
+ */
 async function fold(st: RunState, steps: Step[]): Promise<void> {
   const reportDir = st.reportDir!;
-  const progress: Progress = makeProgress(st.opts, steps.map((s) => `[${s.label}] ${s.subject}`));
-  const ctx: StepContext = {
+  const configs = st.opts.configs;
+  const multi = configs.length > 1;
+  const rowTitle = (s: Step, config: string): string => `[${s.label}] ${s.subject}${multi ? ` [${config}]` : ''}`;
+  const progress: Progress = makeProgress(st.opts, steps.flatMap((s) => configs.map((c) => rowTitle(s, c))));
+  // One context per config for the whole fold: what a step leaves for the next (the commit built
+  // last, the new-warning baseline) must reach it, within its own config.
+  const contexts: StepContext[] = configs.map((config) => ({
     opts: st.opts,
+    config,
+    rowTag: multi ? config : undefined,
     tree: st.tree!,
     reportDir,
     logsDir: path.join(reportDir, 'logs'),
@@ -264,18 +283,20 @@ async function fold(st: RunState, steps: Step[]): Promise<void> {
     interrupted: () => st.interrupted,
     addBuildExtra: (ms) => (st.phases['build-extra'] += ms),
     progress,
-  };
+  }));
   try {
-    for (const [i, step] of steps.entries()) {
-      // --no-base-test: the base is still a step of the report, one that says why it was not run.
-      const stopped = step.index === 0 && st.opts.testBase === false ? 'not tested: --no-base-test' : stopReason(st);
-      // One context for the whole fold: what a step leaves for the next (the commit built last,
-      // the new-warning baseline) must reach it.
-      ctx.progressIndex = i;
-      const report = stopped ? skippedStep(step, stopped) : await runStep(step, ctx);
-      st.steps.push(report);
-      progress.stepDone(i, `[${step.label}] ${report.verdict.toUpperCase()} ${step.subject}${report.verdict === 'pass' ? '' : `: ${report.summary.slice(0, 160)}`}`);
-      if (!st.interrupted) await writeRunReport(st, 'running');
+    let row = 0;
+    for (const step of steps) {
+      for (const ctx of contexts) {
+        // --no-base-test: the base is still a step of the report, one that says why it was not run.
+        const stopped = step.index === 0 && st.opts.testBase === false ? 'not tested: --no-base-test' : stopReason(st, ctx.config);
+        ctx.progressIndex = row;
+        const report = stopped ? skippedStep(step, stopped, ctx.rowTag) : await runStep(step, ctx);
+        st.steps.push(report);
+        const done = `[${step.label}] ${report.verdict.toUpperCase()} ${step.subject}${multi ? ` [${ctx.config}]` : ''}`;
+        progress.stepDone(row++, `${done}${report.verdict === 'pass' ? '' : `: ${report.summary.slice(0, 160)}`}`);
+        if (!st.interrupted) await writeRunReport(st, 'running');
+      }
     }
   } finally {
     await progress.close();
@@ -298,10 +319,11 @@ function diskFull(st: RunState): string {
   }
 }
 
-/** Why the remaining steps are not run: Ctrl-C, or a base that our side could not test. */
-function stopReason(st: RunState): string | undefined {
+/** Why a config's remaining steps are not run: Ctrl-C, or a base that our side could not test with it. */
+function stopReason(st: RunState, config: string): string | undefined {
   if (st.interrupted) return 'interrupted (Ctrl-C) before this patch';
-  const base = st.steps[0];
-  if (base?.index === 0 && base.verdict === 'error') return `not tested: the base could not be tested (${base.summary})`;
+  const tag = st.opts.configs.length > 1 ? config : undefined;
+  const base = st.steps.find((p) => p.index === 0 && p.config === tag);
+  if (base?.verdict === 'error') return `not tested: the base could not be tested${tag ? ` with ${tag}` : ''} (${base.summary})`;
   return undefined;
 }

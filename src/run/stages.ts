@@ -137,7 +137,7 @@ export function testDetails(t: TestJudgement): TestDetails {
     dataOracle: { verdict: t.dataOracle.verdict, reason: t.dataOracle.reason, reads: t.dataOracle.reads },
     counterOracle: { verdict: t.counterOracle.verdict, reason: t.counterOracle.reason },
     violations: t.violations.slice(0, 20).map((v) => ({ rule: v.rule, message: v.message, slot: v.slot ? slotName(v.slot) : undefined, entry: v.entry, events: v.events.map(describeCall) })),
-    findings: t.findings.map((f) => ({ kind: f.kind, title: f.title, function: f.function, signature: f.signature, callTrace: f.callTrace, excerpt: f.excerpt })),
+    findings: t.findings.map((f) => ({ kind: f.kind, title: f.title, function: f.function, signature: f.signature, callTrace: f.callTrace, excerpt: f.excerpt, ...(f.repeats ? { repeats: f.repeats } : {}) })),
     selftest: t.selftest?.cases.map((c) => ({ number: c.number, name: c.name, status: c.status, directive: c.directive })),
     preExisting: [],
     failure: t.failure,

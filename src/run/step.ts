@@ -3,7 +3,7 @@ import path from 'node:path';
 import { errorMessage } from '../common/errors.js';
 import type { Verdict } from '../common/verdict.js';
 import { buildCommit, type BuildResult } from '../build/index.js';
-import { bootGuest, judgeRun, mergeVariantSuites, resolveVariants, variantDir, variantTests, type GuestRun, type KernelUnderTest, type SuiteResult } from '../guest/index.js';
+import { bootGuest, judgeRun, mergeVariantSuites, variantPlans, type GuestRun, type KernelUnderTest, type SuiteResult } from '../guest/index.js';
 import type { PatchReport, PersonInfo, StageName, StageReport } from '../report/types.js';
 import type { PatchApplyResult } from '../tree/apply.js';
 import type { KernelTree } from '../tree/worktree.js';
@@ -25,6 +25,10 @@ export interface Step {
 
 export interface StepContext {
   opts: RunOptions;
+  /** the kernel config this context builds with (one of opts.configs) */
+  config: string;
+  /** set when the run tests several configs: the rows this context makes carry it, and their dirs */
+  rowTag?: string;
   tree: KernelTree;
   reportDir: string;
   logsDir: string;
@@ -75,11 +79,12 @@ export async function guard<T>(name: StageName, where: string, interrupted: () =
 }
 
 
-function newReport(step: Step, why: string): PatchReport {
+function newReport(step: Step, why: string, rowTag?: string): PatchReport {
   const s = skippedStage(why);
   return {
     index: step.index,
     label: step.label,
+    ...(rowTag ? { config: rowTag } : {}),
     subject: step.subject,
     commit: step.commit,
     messageId: step.messageId,
@@ -104,18 +109,18 @@ function settle(r: PatchReport, name: StageName, report: StageReport, laterWhy?:
   if (laterWhy) for (const s of laterStages(name)) r.stages[s] = skippedStage(laterWhy);
 }
 
-export function skippedStep(step: Step, why: string): PatchReport {
-  return newReport(step, why);
+export function skippedStep(step: Step, why: string, rowTag?: string): PatchReport {
+  return newReport(step, why, rowTag);
 }
 
 /** apply → build → boot → test → judge for one step. Never throws but for bad input. */
 export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport> {
-  const r = newReport(step, 'an earlier stage did not pass');
+  const r = newReport(step, 'an earlier stage did not pass', ctx.rowTag);
   const where = step.index === 0 ? 'the base' : `patch ${step.label}`;
   const show = (text: string): void => ctx.progress.output(ctx.progressIndex ?? 0, text);
   const t0 = Date.now();
   const elapsed = (): string => `${Math.round((Date.now() - t0) / 1000)}s`;
-  ctx.progress.stepStarted(ctx.progressIndex ?? 0, `[${step.label}] ${step.subject}`);
+  ctx.progress.stepStarted(ctx.progressIndex ?? 0, `[${step.label}] ${step.subject}${ctx.rowTag ? ` [${ctx.rowTag}]` : ''}`);
 
   const applied = applyStage(step.apply, ctx.rel, step.index > 0 ? path.join(ctx.logsDir, `apply-${step.index}.log`) : undefined);
   if (applied.verdict !== 'pass' || !step.commit) {
@@ -124,7 +129,7 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
   }
   r.stages.apply = applied;
 
-  show(`build (${ctx.opts.config}) ...`);
+  show(`build (${ctx.config}) ...`);
   const build = await guard('build', where, ctx.interrupted, () => buildStep(step, ctx));
   if (!build.ok) {
     settle(r, 'build', build.report, build.report.verdict === 'skipped' ? build.report.summary : 'the build could not run (not the patch)');
@@ -143,7 +148,7 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
 
   show(`boot and test under ${ctx.accel.toUpperCase()} ...`);
   const kernel: KernelUnderTest = { image: art.image, systemMap: art.systemMap, zswapPreprocessed: art.zswapPreprocessed, selftest: art.selftest, config: art.config };
-  const guestDir = path.join(ctx.reportDir, `patch-${step.index}`);
+  const guestDir = path.join(ctx.reportDir, `patch-${step.index}${ctx.rowTag ? `-${ctx.rowTag}` : ''}`);
   const attempt = await guestAttempts(kernel, ctx, guestDir, where, (l) => show(`${l}; ${elapsed()}`));
   if (!attempt.ok) {
     if (attempt.booted) {
@@ -162,7 +167,7 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
 
 async function buildStep(step: Step, ctx: StepContext): Promise<BuildResult> {
   const started = Date.now();
-  const build = await fn(ctx, 'build')({ tree: ctx.tree, commit: step.commit!, configName: ctx.opts.config, previousCommit: ctx.previousBuilt, checkpatch: step.index > 0, logDir: ctx.logsDir });
+  const build = await fn(ctx, 'build')({ tree: ctx.tree, commit: step.commit!, configName: ctx.config, previousCommit: ctx.previousBuilt, checkpatch: step.index > 0, logDir: ctx.logsDir });
   ctx.addBuildExtra(Math.max(0, Date.now() - started - (build.cached ? 0 : build.durationMs)));
   return build;
 }
@@ -180,19 +185,16 @@ async function guestAttempts(kernel: KernelUnderTest, ctx: StepContext, dir: str
   // One VM session per variant; any that cannot boot or be judged makes the attempt fail as a whole.
   const once = async (outDir: string): Promise<Attempt<{ run: GuestRun; suite: SuiteResult }>> => {
     const parts: { variant: string; suite: SuiteResult; run: GuestRun }[] = [];
-    for (const v of resolveVariants(ctx.opts.variants)) {
-      const tests = variantTests(v, ctx.opts.tests);
-      if (!tests.length) continue;
-      const tag = (l: string): string => (v.name === 'default' ? l : `[${v.name}] ${l}`);
-      const run = await guard('boot', where, ctx.interrupted, () =>
-        fn(ctx, 'boot')({ kernel, tests, variant: v.name, profile: ctx.opts.profile, outDir: variantDir(outDir, v.name), trace: ctx.opts.trace, accel: ctx.opts.accel, budgetS: ctx.opts.budgetS, onLine: (l) => guestProgress(l, (x) => onProgress(tag(x))) }),
-      );
+    const plans = await guard('boot', where, ctx.interrupted, async () => variantPlans({ kernel, tests: ctx.opts.tests, variants: ctx.opts.variants, profile: ctx.opts.profile, outDir, trace: ctx.opts.trace, accel: ctx.opts.accel, budgetS: ctx.opts.budgetS }));
+    if (!plans.ok) return plans;
+    for (const { variant, opts } of plans.value) {
+      const tag = (l: string): string => (variant === 'default' ? l : `[${variant}] ${l}`);
+      const run = await guard('boot', where, ctx.interrupted, () => fn(ctx, 'boot')({ ...opts, onLine: (l) => guestProgress(l, (x) => onProgress(tag(x))) }));
       if (!run.ok) return run;
       const suite = await guard('test', where, ctx.interrupted, () => fn(ctx, 'judge')(run.value));
       if (!suite.ok) return { ok: false, report: suite.report, booted: run.value };
-      parts.push({ variant: v.name, suite: suite.value, run: run.value });
+      parts.push({ variant, suite: suite.value, run: run.value });
     }
-    if (!parts.length) return { ok: false, report: stage('error', `no variant of ${ctx.opts.variants.join(',')} runs any of ${ctx.opts.tests.join(',')}`, [], {}, 0) };
     return { ok: true, value: { run: parts[0]!.run, suite: mergeVariantSuites(parts) } };
   };
   const first = await once(dir);

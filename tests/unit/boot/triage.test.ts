@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { triageConsole } from '../../../src/boot/triage.js';
+import { foldRepeats, triageConsole } from '../../../src/boot/triage.js';
 
 const fixture = (name: string): string => readFileSync(path.join(__dirname, '..', '..', 'fixtures', 'console', name), 'utf8');
 
@@ -62,6 +62,50 @@ describe('console triage', () => {
     }
     const kasan = triageConsole('BUG: KASAN: slab-use-after-free in zswap_entry_free+0x1a/0x90\n');
     expect(kasan[0]!.function).toBe('zswap_entry_free');
+  });
+
+  it('reads a DEBUG_VM folio dump and the BUG it ends in as one report, blamed on the function that asserted', () => {
+    const log = [
+      '[   41.100001] page: refcount:3 mapcount:0 mapping:0000000000000000 index:0x7f1c2000 pfn:0x11a2b',
+      '[   41.100002] memcg:ffff888004a1c000',
+      '[   41.100003] anon flags: 0x100000000020019(locked|uptodate|dirty|swapbacked|node=0|zone=1)',
+      '[   41.100004] page dumped because: VM_BUG_ON_FOLIO(!folio_test_locked(folio))',
+      '[   41.100005] ------------[ cut here ]------------',
+      '[   41.100006] kernel BUG at mm/zswap.c:1612!',
+      '[   41.100007] Oops: invalid opcode: 0000 [#1] PREEMPT SMP KASAN NOPTI',
+      '[   41.100008] CPU: 1 UID: 0 PID: 212 Comm: zswap-stress Not tainted 6.12.57 #1',
+      '[   41.100009] RIP: 0010:zswap_load+0x5e1/0x640',
+      '[   41.100010] Call Trace:',
+      '[   41.100011]  <TASK>',
+      '[   41.100012]  swap_read_folio+0x1c4/0x6a0',
+      '[   41.100013]  do_swap_page+0x1e2b/0x2a10',
+      '[   41.100014]  handle_mm_fault+0x9b1/0x1080',
+      '[   41.100015]  </TASK>',
+      '[   41.100016] ---[ end trace 0000000000000000 ]---',
+    ].join('\n');
+    const found = triageConsole(log);
+    expect(found.map((f) => f.kind)).toEqual(['DEBUG_VM']);
+    expect(found[0]!.function).toBe('zswap_load');
+    expect(found[0]!.callTrace).toEqual(['swap_read_folio', 'do_swap_page', 'handle_mm_fault']);
+    expect(found[0]!.signature).toMatch(/^DEBUG_VM in zswap_load \[/);
+    // the same assertion failing on another page (another pfn, flags, line number) is the same bug
+    const again = log.replace('pfn:0x11a2b', 'pfn:0x2c3d4').replace('PID: 212', 'PID: 388');
+    expect(triageConsole(again)[0]!.signature).toBe(found[0]!.signature);
+  });
+
+  it("folds a debug kernel's repeated splats into one per signature, blamed past the lock and might_sleep helpers", () => {
+    // Real: the lockdep-sleep-in-rcu deliberate bug on zswap-debug, a mutex taken in an RCU
+    // read-side section on every store: one PROVE_RCU warning, then the same BUG again and again.
+    const found = triageConsole(fixture('sleep-in-rcu-debug.log'));
+    expect(found.map((f) => f.kind)).toEqual(['lockdep', 'lockdep', 'lockdep', 'lockdep']);
+    for (const f of found) expect(f.function, f.title).toBe('acomp_ctx_get_cpu_lock');
+    const folded = foldRepeats(found);
+    expect(folded.map((f) => [f.title, f.repeats])).toEqual([
+      ['WARNING: suspicious RCU usage', undefined],
+      ['BUG: sleeping function called from invalid context at kernel/locking/mutex.c:586', 2],
+    ]);
+    // folding leaves its input alone
+    expect(found.every((f) => f.repeats === undefined)).toBe(true);
   });
 
   it('reports nothing on a clean boot', () => {

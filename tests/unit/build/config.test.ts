@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeDropped, findDroppedOptions, listConfigs, makeConfig, parseDotConfig, parseFragment, resolveConfig } from '../../../src/build/config.js';
+import { describeDropped, findDroppedOptions, listConfigs, makeConfig, parseDotConfig, parseFragment, resolveConfig, resolveConfigList } from '../../../src/build/config.js';
 import { InfraError, InputError } from '../../../src/common/errors.js';
 
 async function configDir(files: Record<string, string>): Promise<string> {
@@ -31,6 +31,16 @@ describe('config fragments', () => {
   it('rejects an unknown config name with the list of known ones', () => {
     expect(() => resolveConfig('zswp')).toThrow(InputError);
     expect(() => resolveConfig('zswp')).toThrow(/unknown config "zswp"/);
+  });
+
+  it('takes a list of configs for a run, each known, none twice; other commands refuse a list', () => {
+    expect(resolveConfigList('zswap,zswap-debug')).toEqual(['zswap', 'zswap-debug']);
+    expect(resolveConfigList(' zswap ')).toEqual(['zswap']);
+    expect(() => resolveConfigList('zswap,')).toThrow(InputError);
+    expect(() => resolveConfigList('zswap,zswap')).toThrow(/names zswap twice/);
+    expect(() => resolveConfigList('zswap,nope')).toThrow(/unknown config "nope"/);
+    expect(() => resolveConfig('zswap,zswap-debug')).toThrow(/one config at a time/);
+    expect(() => resolveConfig('../kernel-configs/zswap')).toThrow(/is not a config's name/);
   });
 
   it('rejects fragments that include each other', async () => {

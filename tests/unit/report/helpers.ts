@@ -61,6 +61,21 @@ export function allPassing(): RunReport {
   return r;
 }
 
+/**
+ * The regression fixture as a run of two configs: every step has a `zswap` row that passes
+ * everything, then the fixture's own row as the `zswap-debug` one (where 2/4's KASAN splat is).
+ */
+export function twoConfigs(): RunReport {
+  const r = fixture('regression');
+  const debug = r.environment.config;
+  const plain = { name: 'zswap', hash: '905f7de51cb1', fragments: debug.fragments.filter((f) => !f.includes('debug')) };
+  r.environment.config = plain;
+  r.environment.configs = [plain, debug];
+  const passing = allPassing().patches;
+  r.patches = r.patches.flatMap((p, i) => [{ ...passing[i]!, config: plain.name }, { ...p, config: debug.name }]);
+  return r;
+}
+
 export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'kharness-report-'));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };

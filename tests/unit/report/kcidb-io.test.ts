@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../../src/common/paths.js';
 import { buildKcidb, renderKcidb, type RunReport } from '../../../src/report/index.js';
-import { allPassing, clone, fixture } from './helpers.js';
+import { allPassing, clone, fixture, twoConfigs } from './helpers.js';
 
 /**
  * kcidb.json checked by KernelCI's own library, kcidb-io from PyPI (requirements.txt, installed
@@ -81,6 +81,7 @@ describe('kcidb.json against kcidb-io (KernelCI\'s own validator)', () => {
       'boot-failure': JSON.parse(renderKcidb(bootFailure())),
       awkward: buildKcidb(awkward()),
       variants: buildKcidb(withVariants()),
+      'two-configs': buildKcidb(twoConfigs()),
       'with-log-urls': buildKcidb(fixture('regression'), { baseUrl: 'https://ci.example.org/reports/v2-zswap/' }),
     };
     // The documents are not trivially empty: the checks below would then prove nothing.
@@ -91,6 +92,7 @@ describe('kcidb.json against kcidb-io (KernelCI\'s own validator)', () => {
     const paths = (docs.variants as { tests: { path?: string }[] }).tests.map((t) => t.path ?? '');
     expect(paths.filter((p) => p.startsWith('zswap.nomemcg.')).length).toBeGreaterThan(0);
     expect(new Set((docs.variants as { tests: { id: string }[] }).tests.map((t) => t.id)).size).toBe(paths.length);
+    expect((docs['two-configs'] as { builds: { config_name: string }[] }).builds.map((b) => b.config_name)).toEqual(['zswap', 'zswap-debug', 'zswap', 'zswap-debug', 'zswap', 'zswap-debug', 'zswap', 'zswap-debug', 'zswap', 'zswap-debug']);
     const r = await validate(docs);
     expect(r.results, r.stderr).toEqual(Object.fromEntries(Object.keys(docs).map((k) => [k, 'ok'])));
     expect(r.exitCode, r.stderr).toBe(0);

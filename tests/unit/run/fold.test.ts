@@ -25,7 +25,8 @@ const suite = (): SuiteResult => ({
 
 function ctx(fns: Partial<StageFns>, interrupted = false): StepContext {
   return {
-    opts: { input: 'x', config: 'zswap', tests: ['swap-cycle'], profile: 'quick', runs: 1, trace: true, variants: ['default'] },
+    opts: { input: 'x', configs: ['zswap'], tests: ['swap-cycle'], profile: 'quick', runs: 1, trace: true, variants: ['default'] },
+    config: 'zswap',
     tree: { repo: '/t', worktree: '/w', workDir: '/wd' } as never,
     reportDir: '/r', logsDir: '/r/logs', rel: (p) => p, accel: 'tcg', interrupted: () => interrupted, addBuildExtra: () => undefined,
     progress: { stepStarted() {}, output() {}, stepDone() {}, close: async () => undefined },
@@ -87,7 +88,7 @@ describe('the fold over one step', () => {
   it('a variant whose boot breaks makes the step an error, whatever the others did', async () => {
     let n = 0;
     const c = ctx({ boot: async () => (n++ === 0 ? guestRun() : Promise.reject(new Error('vng: cannot start QEMU'))) });
-    c.opts = { ...c.opts, variants: ['default', 'switches'] };
+    c.opts = { ...c.opts, variants: ['default', 'nomemcg'] };
     const two = await runStep(step, c);
     expect(two.stages.boot.verdict).toBe('error');
     expect(two.stages.boot.summary).toContain('vng: cannot start QEMU');
