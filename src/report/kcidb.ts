@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { splitVariantTestName } from '../guest/variants.js';
 import path from 'node:path';
 import { z } from 'zod';
-import type { Verdict } from '../common/verdict.js';
+import { combineVerdicts, type Verdict } from '../common/verdict.js';
 import { stageLines, testLines } from './evidence.js';
 import { accelName, bareMessageId, configOf, flakyOutcome, flakyText, gapLabels, msgidPath, patchLabel } from './facts.js';
 import { cleanLine, cleanText, linkTo } from './text.js';
@@ -200,7 +200,8 @@ function checkoutOf(report: RunReport, p: PatchReport, ids: Ids, opts: KcidbOpti
       patch: p.index,
       label,
       ...(p.commit ? { commit: p.commit } : {}),
-      verdict: p.verdict,
+      // the step's verdict over every config's row
+      verdict: combineVerdicts(report.patches.filter((x) => x.index === p.index).map((x) => x.verdict)),
       apply: { verdict: apply.verdict, summary: apply.summary },
       ...(p.index === 0 ? { base_reason: report.base.reason } : {}),
       ...flakyMisc(apply.verdict, apply.flakyCounts),

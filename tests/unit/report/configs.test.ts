@@ -55,6 +55,8 @@ describe('a run of two configs', () => {
     expect((debugBuild.misc as { config_hash: string }).config_hash).toBe('3f2a9c0d81b7e645');
     const ids = [...k.checkouts, ...k.builds, ...k.tests].map((x) => x.id);
     expect(new Set(ids).size).toBe(ids.length);
+    // the checkout is the step's: it fails when any config's row does
+    expect(k.checkouts.find((c) => c.id.endsWith(':p2'))!.misc).toMatchObject({ patch: 2, label: '2/4', verdict: 'fail' });
     // 2/4's failures are the debug build's, not the plain one's
     const failing = k.tests.filter((t) => t.status === 'FAIL').map((t) => t.build_id);
     expect(failing.length).toBeGreaterThan(0);
