@@ -44,7 +44,7 @@ export function configOf(p: PatchReport, report: RunReport): RunReport['environm
 
 /** Steps (the base and each patch), whatever the number of configs per step. */
 function stepCount(report: RunReport): number {
-  return Math.ceil(report.patches.length / reportConfigs(report).length);
+  return new Set(report.patches.map((p) => p.index)).size;
 }
 
 /** `base 0123456789ab` or `patch 2/3: subject` (subject cleaned to one line). */

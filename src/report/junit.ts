@@ -171,7 +171,7 @@ export function renderJunit(report: RunReport): string {
   for (const k of missingPatchNumbers(report)) {
     const sp = report.series.patches.find((x) => x.index === k);
     const cases: Case[] = STAGES.map((s) => ({ name: s, classname: `kharness.patch-${k}`, outcome: 'skipped', message: `not run: the run is ${statusText(report)}`, body: [], notes: [] }));
-    const { xml, counts } = suiteXml(`patch ${k}/${report.series.patches.length}: ${cleanLine(sp?.subject ?? '')}`, k * reportConfigs(report).length, cases, [['verdict', 'skipped']], timestamp, hostname, []);
+    const { xml, counts } = suiteXml(`patch ${k}/${report.series.patches.length}: ${cleanLine(sp?.subject ?? '')}`, reportConfigs(report).length > 1 ? report.patches.length + k : k, cases, [['verdict', 'skipped']], timestamp, hostname, []);
     suites.push(xml);
     add(counts);
   }

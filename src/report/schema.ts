@@ -187,13 +187,19 @@ export const RunReportSchema = z
   })
   .superRefine((r, ctx) => {
     // Cross-field facts every renderer relies on.
-    // One row per step and config, step-major: position i is step floor(i/C), config i mod C.
+    // Each config's rows in turn (environment.configs order), each the base then 1..N in order;
+    // a report written mid-run has fewer rows in its last config, and none of the later ones.
     const configs = r.environment.configs?.map((c) => c.name);
-    const per = configs?.length ?? 1;
+    let group = 0;
+    let expected = 0;
     r.patches.forEach((p, i) => {
-      const index = Math.floor(i / per);
-      if (p.index !== index) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['patches', i, 'index'], message: `patch at position ${i} has index ${p.index} (index 0 is the base, then 1..N in order${per > 1 ? `, ${per} rows each` : ''})` });
-      const config = configs?.[i % per];
+      if (configs && p.index === 0 && i > 0 && configs[group + 1] !== undefined && p.config === configs[group + 1]) {
+        group++;
+        expected = 0;
+      }
+      if (p.index !== expected) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['patches', i, 'index'], message: `patch at position ${i} has index ${p.index} (index 0 is the base, then 1..N in order${configs ? ', for each config in turn' : ''})` });
+      expected = p.index + 1;
+      const config = configs?.[group];
       if (p.config !== config) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['patches', i, 'config'], message: config ? `row ${i} should be config ${config}, is ${p.config ?? '(none)'}` : `row ${i} names config ${p.config}, but the run built one config` });
     });
     if (r.firstBadPatch !== undefined && !r.patches.some((p) => p.index === r.firstBadPatch)) {

@@ -29,8 +29,8 @@ export interface RunReport {
   base: { commit: string; source: 'option' | 'series' | 'head'; reason: string };
   /**
    * index 0 is the base (the first patch's parent), then patch 1..N in order; with several
-   * configs, each step has a row per config, in environment.configs order (base/zswap,
-   * base/zswap-debug, 1/zswap, ...)
+   * configs, that for each config in environment.configs order (base/zswap, 1/zswap, ...,
+   * base/zswap-debug, 1/zswap-debug, ...)
    */
   patches: PatchReport[];
   /** output files, relative to the report folder */

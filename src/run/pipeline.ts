@@ -259,18 +259,19 @@ async function applyAll(st: RunState, p: { loaded: Awaited<ReturnType<typeof loa
 }
 
 /**
- * The fold: one step after another, each ending in a report on disk. With several configs each
- * step is built and booted once per config (step-major, so every config's build dir stays
- * incremental and a patch's rows sit together), each a row of its own.
+ * The fold: one step after another, each ending in a report on disk. With several configs the
+ * fold runs once per config, in order (DESIGN: for each config, for the base and each patch), so
+ * the plain kernel's verdicts on the whole series come before the slower debug kernel's; each
+ * config's build dir stays incremental and each step has a row per config.
  */
 async function fold(st: RunState, steps: Step[]): Promise<void> {
   const reportDir = st.reportDir!;
   const configs = st.opts.configs;
   const multi = configs.length > 1;
   const rowTitle = (s: Step, config: string): string => `[${s.label}] ${s.subject}${multi ? ` [${config}]` : ''}`;
-  const progress: Progress = makeProgress(st.opts, steps.flatMap((s) => configs.map((c) => rowTitle(s, c))));
-  // One context per config for the whole fold: what a step leaves for the next (the commit built
-  // last, the new-warning baseline) must reach it, within its own config.
+  const progress: Progress = makeProgress(st.opts, configs.flatMap((c) => steps.map((s) => rowTitle(s, c))));
+  // One context per config for its whole fold: what a step leaves for the next (the commit built
+  // last, the new-warning baseline) must reach it.
   const contexts: StepContext[] = configs.map((config) => ({
     opts: st.opts,
     config,
@@ -286,8 +287,8 @@ async function fold(st: RunState, steps: Step[]): Promise<void> {
   }));
   try {
     let row = 0;
-    for (const step of steps) {
-      for (const ctx of contexts) {
+    for (const ctx of contexts) {
+      for (const step of steps) {
         // --no-base-test: the base is still a step of the report, one that says why it was not run.
         const stopped = step.index === 0 && st.opts.testBase === false ? 'not tested: --no-base-test' : stopReason(st, ctx.config);
         ctx.progressIndex = row;

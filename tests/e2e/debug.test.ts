@@ -35,10 +35,11 @@ describe('kharness run with the plain and the debug config', () => {
     expect(exitCode, `${report.summary}\n${stderr.slice(-2000)}`).toBe(1);
     expect(report.status).toBe('complete');
     expect(report.environment.configs?.map((c) => c.name)).toEqual(['zswap', 'zswap-debug']);
+    // each config's fold in turn: the plain kernel's verdicts first
     expect(report.patches.map((p) => [p.label, p.config, p.verdict])).toEqual([
       ['base', 'zswap', 'pass'],
-      ['base', 'zswap-debug', 'pass'],
       ['1/1', 'zswap', 'pass'],
+      ['base', 'zswap-debug', 'pass'],
       ['1/1', 'zswap-debug', 'fail'],
     ]);
     expect(report.firstBadPatch).toBe(1);
@@ -46,7 +47,7 @@ describe('kharness run with the plain and the debug config', () => {
   });
 
   it('booted a real debug kernel: KASAN and lockdep on, no splat on the unmodified base', async () => {
-    const base = report.patches[1]!;
+    const base = report.patches[2]!;
     expect(base.tests.map((t) => `${t.name}: ${t.verdict}`)).toEqual(['swap-cycle: pass']);
     expect(base.tests[0]!.findings).toEqual([]);
     expect(base.kernelFindings ?? []).toEqual([]);
@@ -75,7 +76,7 @@ describe('kharness run with the plain and the debug config', () => {
     }
     expect(new Set(t.findings.map((f) => f.signature)).size).toBe(t.findings.length);
     // The plain kernel ran the same patch through the same test and saw nothing.
-    const plain = report.patches[2]!;
+    const plain = report.patches[1]!;
     expect(plain.tests.map((x) => `${x.name}: ${x.verdict}`)).toEqual(['swap-cycle: pass']);
   });
 
@@ -95,7 +96,7 @@ describe('kharness run with the plain and the debug config', () => {
     // KCIDB, checked by KernelCI's own kcidb-io: one checkout per step, a build per step and config.
     const kcidb = JSON.parse(await readFile(path.join(dir, 'kcidb.json'), 'utf8')) as { checkouts: unknown[]; builds: { config_name: string }[] };
     expect(kcidb.checkouts).toHaveLength(2);
-    expect(kcidb.builds.map((b) => b.config_name)).toEqual(['zswap', 'zswap-debug', 'zswap', 'zswap-debug']);
+    expect(kcidb.builds.map((b) => b.config_name)).toEqual(['zswap', 'zswap', 'zswap-debug', 'zswap-debug']);
     const python = path.join(projectRoot, '.venv', 'bin', 'python');
     const v = await execa(python, ['-c', 'import json,sys,kcidb_io; d=json.load(open(sys.argv[1])); kcidb_io.schema.V5_0.validate_exactly(d); kcidb_io.schema.LATEST.validate(d)', path.join(dir, 'kcidb.json')], { reject: false });
     expect(v.exitCode, v.stderr).toBe(0);

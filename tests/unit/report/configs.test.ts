@@ -10,13 +10,19 @@ import { clone, countTags, twoConfigs, xmlProblems } from './helpers.js';
 describe('a run of two configs', () => {
   const r = twoConfigs();
 
-  it('is a valid report: rows step-major, each naming its config', () => {
+  it("is a valid report: each config's rows in turn, each naming its config; a partial one too", () => {
     expect(RunReportSchema.safeParse(r).success).toBe(true);
-    const swapped = clone(r);
-    [swapped.patches[2], swapped.patches[3]] = [swapped.patches[3]!, swapped.patches[2]!];
-    const bad = RunReportSchema.safeParse(swapped);
+    // written mid-run: every zswap row and the debug base
+    expect(RunReportSchema.safeParse({ ...r, patches: r.patches.slice(0, 6) }).success).toBe(true);
+    // step-major is not this report's order
+    const interleaved = clone(r);
+    interleaved.patches = r.patches.slice(0, 5).flatMap((p, i) => [p, r.patches[5 + i]!]);
+    const bad = RunReportSchema.safeParse(interleaved);
     expect(bad.success).toBe(false);
-    expect(JSON.stringify(bad.error?.issues)).toContain('should be config zswap');
+    expect(JSON.stringify(bad.error?.issues)).toContain('for each config in turn');
+    const wrongTag = clone(r);
+    wrongTag.patches[2]!.config = 'zswap-debug';
+    expect(JSON.stringify(RunReportSchema.safeParse(wrongTag).error?.issues)).toContain('should be config zswap');
     const untagged = clone(r);
     delete untagged.patches[5]!.config;
     expect(RunReportSchema.safeParse(untagged).success).toBe(false);
@@ -49,7 +55,7 @@ describe('a run of two configs', () => {
     const k = { checkouts: doc.checkouts ?? [], builds: doc.builds ?? [], tests: doc.tests ?? [] };
     expect(k.checkouts).toHaveLength(5);
     expect(k.builds).toHaveLength(10);
-    expect(k.builds.filter((b) => b.config_name === 'zswap-debug')).toHaveLength(5);
+    expect(k.builds.map((b) => b.config_name)).toEqual([...Array(5).fill('zswap'), ...Array(5).fill('zswap-debug')]);
     const debugBuild = k.builds.find((b) => b.id.includes(':p2:zswap-debug:'))!;
     expect(debugBuild.checkout_id).toBe(k.builds.find((b) => b.id.includes(':p2:zswap:'))!.checkout_id);
     expect((debugBuild.misc as { config_hash: string }).config_hash).toBe('3f2a9c0d81b7e645');
@@ -87,6 +93,7 @@ describe('a run of two configs', () => {
     const plainOnly = clone(r.patches).map((p) => ({ ...p, verdict: 'pass' as const }));
     expect(runOutcome(plainOnly, 'complete', 4).verdict).toBe('pass');
     const lastDebugMissing = plainOnly.slice(0, -1);
+    expect(lastDebugMissing.at(-1)!.config).toBe('zswap-debug');
     expect(runOutcome(lastDebugMissing, 'complete', 4).verdict).toBe('skipped');
   });
 });

@@ -62,8 +62,8 @@ export function allPassing(): RunReport {
 }
 
 /**
- * The regression fixture as a run of two configs: every step has a `zswap` row that passes
- * everything, then the fixture's own row as the `zswap-debug` one (where 2/4's KASAN splat is).
+ * The regression fixture as a run of two configs: the `zswap` rows pass everything, then the
+ * fixture's own rows are the `zswap-debug` ones (where 2/4's KASAN splat is).
  */
 export function twoConfigs(): RunReport {
   const r = fixture('regression');
@@ -72,7 +72,7 @@ export function twoConfigs(): RunReport {
   r.environment.config = plain;
   r.environment.configs = [plain, debug];
   const passing = allPassing().patches;
-  r.patches = r.patches.flatMap((p, i) => [{ ...passing[i]!, config: plain.name }, { ...p, config: debug.name }]);
+  r.patches = [...passing.map((p) => ({ ...p, config: plain.name })), ...r.patches.map((p) => ({ ...p, config: debug.name }))];
   return r;
 }
 

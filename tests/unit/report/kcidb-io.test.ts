@@ -92,7 +92,7 @@ describe('kcidb.json against kcidb-io (KernelCI\'s own validator)', () => {
     const paths = (docs.variants as { tests: { path?: string }[] }).tests.map((t) => t.path ?? '');
     expect(paths.filter((p) => p.startsWith('zswap.nomemcg.')).length).toBeGreaterThan(0);
     expect(new Set((docs.variants as { tests: { id: string }[] }).tests.map((t) => t.id)).size).toBe(paths.length);
-    expect((docs['two-configs'] as { builds: { config_name: string }[] }).builds.map((b) => b.config_name)).toEqual(['zswap', 'zswap-debug', 'zswap', 'zswap-debug', 'zswap', 'zswap-debug', 'zswap', 'zswap-debug', 'zswap', 'zswap-debug']);
+    expect((docs['two-configs'] as { builds: { config_name: string }[] }).builds.map((b) => b.config_name)).toEqual([...Array(5).fill('zswap'), ...Array(5).fill('zswap-debug')]);
     const r = await validate(docs);
     expect(r.results, r.stderr).toEqual(Object.fromEntries(Object.keys(docs).map((k) => [k, 'ok'])));
     expect(r.exitCode, r.stderr).toBe(0);
