@@ -519,8 +519,17 @@ describe('fault matrix on the real 6.12 tree (boots)', () => {
           const q = qemuOf(out, child.pid);
           return q.length ? q : undefined;
         });
-        for (const q of qemu) process.kill(q.pid, 'SIGKILL');
-        r.note(`killed qemu ${qemu.map((q) => q.pid).join(',')}`);
+        // A QEMU can be listed twice (a descendant, and by its command line): kill each pid once,
+        // and one that is gone already (reaped between listing and kill) is not an error.
+        const pids = [...new Set(qemu.map((q) => q.pid))];
+        for (const pid of pids) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+          }
+        }
+        r.note(`killed qemu ${pids.join(',')}`);
         const done = await within(child, 300_000, 'kharness finished within 5 min of QEMU dying');
         const rep = judgeRun(r, { exitCode: done.exitCode, stdout: String(done.stdout), stderr: String(done.stderr), out }, { exit: 3, message: /qemu|virtme|vng|killed|signal/i });
         // Before the suite started it is the boot stage's error; once a test was running, that test's.
