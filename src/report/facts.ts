@@ -23,9 +23,19 @@ export const VERDICT_WORDS: Record<Verdict, string> = {
   flaky: 'flaky',
 };
 
+/** ` [zswap-debug]` for a row of a run of several configs, else empty. */
+export function configTag(p: Pick<PatchReport, 'config'>): string {
+  return p.config ? ` [${p.config}]` : '';
+}
+
+/** `-zswap-debug` for a row of a run of several configs, else empty: what keeps its anchor apart. */
+export function configSlug(p: Pick<PatchReport, 'config'>): string {
+  return p.config ? `-${p.config.toLowerCase().replace(/[^a-z0-9-]/g, '-')}` : '';
+}
+
 /** `base` or `2/3`; `2/3 [zswap-debug]` when the run tested more than one config. */
 export function patchLabel(p: PatchReport, report: RunReport): string {
-  const tag = p.config ? ` [${p.config}]` : '';
+  const tag = configTag(p);
   if (p.index === 0) return `base${tag}`;
   if (p.label && p.label !== 'base') return `${p.label}${tag}`;
   return `${p.index}/${stepCount(report) - 1}${tag}`;
@@ -49,7 +59,7 @@ function stepCount(report: RunReport): number {
 
 /** `base 0123456789ab` or `patch 2/3: subject` (subject cleaned to one line). */
 export function patchTitle(p: PatchReport, report: RunReport): string {
-  if (p.index === 0) return `base ${shortCommit(p.commit ?? report.base.commit)}${p.config ? ` [${p.config}]` : ''}`;
+  if (p.index === 0) return `base ${shortCommit(p.commit ?? report.base.commit)}${configTag(p)}`;
   return `patch ${patchLabel(p, report)}: ${cleanLine(p.subject)}`;
 }
 
@@ -84,11 +94,6 @@ export function flakyOutcome(stage: { verdict: Verdict; flakyCounts?: StageRepor
 /** Patches 1..N (without the base). */
 export function seriesPatches(report: RunReport): PatchReport[] {
   return report.patches.filter((p) => p.index > 0);
-}
-
-/** The base's row (its first config's, when there are several). */
-export function basePatch(report: RunReport): PatchReport | undefined {
-  return report.patches.find((p) => p.index === 0);
 }
 
 /** The rows of the base, one per config. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Verdict } from '../common/verdict.js';
 import {
+  configSlug,
   VERDICT_WORDS,
   accelName,
   baseRows,
@@ -66,8 +67,7 @@ function counterRank(name: string): number {
 }
 
 function anchorOf(p: PatchReport, stage?: StageName): string {
-  const step = p.index === 0 ? 'base' : `p${p.index}`;
-  const base = p.config ? `${step}-${p.config.toLowerCase().replace(/[^a-z0-9-]/g, '-')}` : step;
+  const base = `${p.index === 0 ? 'base' : `p${p.index}`}${configSlug(p)}`;
   return stage ? `${base}-${stage}` : base;
 }
 

@@ -1,7 +1,7 @@
 import type { Verdict } from '../common/verdict.js';
 import { stageLines, testLines } from './evidence.js';
-import { flakyOutcome, flakyText, missingPatchNumbers, patchLabel, preExistingOf, reportConfigs, statusText } from './facts.js';
-import { cleanLine, escapeXml, shortCommit } from './text.js';
+import { flakyOutcome, flakyText, missingPatchNumbers, patchTitle, preExistingOf, reportConfigs, statusText } from './facts.js';
+import { cleanLine, escapeXml } from './text.js';
 import { STAGES, type PatchReport, type RunReport, type StageName, type StageReport, type TestDetails } from './types.js';
 
 /**
@@ -124,11 +124,6 @@ function count(cases: Case[]): Counts {
   };
 }
 
-function suiteName(p: PatchReport, report: RunReport): string {
-  if (p.index === 0) return `base ${shortCommit(p.commit ?? report.base.commit)}${p.config ? ` [${p.config}]` : ''}`;
-  return `patch ${patchLabel(p, report)}: ${cleanLine(p.subject)}`;
-}
-
 function suiteXml(name: string, id: number, cases: Case[], props: [string, string][], timestamp: string, hostname: string, notes: string[]): { xml: string; counts: Counts } {
   const c = count(cases);
   const lines = [
@@ -164,7 +159,7 @@ export function renderJunit(report: RunReport): string {
     const pre = preExistingOf(p);
     if (pre.length && p.index > 0) notes.push('already failing on the base: not blamed:', ...pre.map((x) => `  ${x}`));
     const started = (p.stages.apply.startedAt ?? report.startedAt).replace(/Z$/, '').replace(/\.\d+$/, '');
-    const { xml, counts } = suiteXml(suiteName(p, report), row, casesOf(p), props, started, hostname, notes);
+    const { xml, counts } = suiteXml(patchTitle(p, report), row, casesOf(p), props, started, hostname, notes);
     suites.push(xml);
     add(counts);
   }

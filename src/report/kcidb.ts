@@ -231,6 +231,7 @@ function buildOf(report: RunReport, p: PatchReport, ids: Ids, opts: KcidbOptions
   const st = p.stages.build;
   const b = p.build;
   const env = report.environment;
+  const config = configOf(p, report);
   const arch = env.arch && /^[a-z0-9_]*$/.test(env.arch) ? env.arch : undefined;
   return strip({
     id: ids.build(p),
@@ -241,14 +242,14 @@ function buildOf(report: RunReport, p: PatchReport, ids: Ids, opts: KcidbOptions
     duration: secondsOf(b?.durationMs ?? st.durationMs),
     architecture: arch,
     compiler: compilerOf(env.versions),
-    config_name: configOf(p, report).name,
+    config_name: config.name,
     ...logFields(st.logs, opts),
     log_excerpt: st.verdict === 'pass' && !(b?.newWarnings.length) ? undefined : excerpt(stageLines(p, 'build')),
     status: statusOf(st.verdict, st.flakyCounts),
     misc: {
       kharness_verdict: st.verdict,
-      config_hash: configOf(p, report).hash,
-      config_fragments: configOf(p, report).fragments,
+      config_hash: config.hash,
+      config_fragments: config.fragments,
       ...(b
         ? {
             objects_built: b.objectsBuilt,

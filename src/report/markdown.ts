@@ -1,4 +1,5 @@
 import {
+  configSlug,
   VERDICT_WORDS,
   accelName,
   baseRows,
@@ -135,8 +136,7 @@ function verdictTable(report: RunReport): string[] {
 }
 
 function anchor(p: PatchReport): string {
-  const step = p.index === 0 ? 'base' : `patch-${p.index}`;
-  return p.config ? `${step}-${p.config.toLowerCase().replace(/[^a-z0-9-]/g, '-')}` : step;
+  return `${p.index === 0 ? 'base' : `patch-${p.index}`}${configSlug(p)}`;
 }
 
 function logLinks(p: PatchReport, opts: RenderOptions): string {

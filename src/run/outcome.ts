@@ -1,5 +1,6 @@
 import { ExitCode, type ExitCodeValue } from '../common/errors.js';
 import { combineVerdicts, type Verdict } from '../common/verdict.js';
+import { configTag } from '../report/facts.js';
 import { STAGES, type PatchReport, type RunReport } from '../report/types.js';
 
 /**
@@ -61,10 +62,6 @@ export function runOutcome(steps: readonly PatchReport[], status: RunReport['sta
 
 function describe(ps: PatchReport[]): string {
   return ps.map((p) => `patch ${rowName(p)} ${p.verdict}: ${p.summary}`).join('; ');
-}
-
-function configTag(p: PatchReport): string {
-  return p.config ? ` [${p.config}]` : '';
 }
 
 /** `2/3`, or `2/3 [zswap-debug]` in a run of several configs. */

@@ -20,7 +20,7 @@ import { lockTree, openKernelTree, type KernelTree } from '../tree/worktree.js';
 import { runOutcome } from './outcome.js';
 import { makeProgress, type Progress } from './progress.js';
 import { applyPreExisting, relativeTo } from './stages.js';
-import { runStep, skippedStep, type Step, type StepContext } from './step.js';
+import { runStep, skippedStep, stepTitle, type Step, type StepContext } from './step.js';
 
 export interface RunOptions extends OutputOptions {
   input: string;
@@ -268,14 +268,14 @@ async function fold(st: RunState, steps: Step[]): Promise<void> {
   const reportDir = st.reportDir!;
   const configs = st.opts.configs;
   const multi = configs.length > 1;
-  const rowTitle = (s: Step, config: string): string => `[${s.label}] ${s.subject}${multi ? ` [${config}]` : ''}`;
-  const progress: Progress = makeProgress(st.opts, configs.flatMap((c) => steps.map((s) => rowTitle(s, c))));
+  const rowTag = (config: string): string | undefined => (multi ? config : undefined);
+  const progress: Progress = makeProgress(st.opts, configs.flatMap((c) => steps.map((s) => stepTitle(s, rowTag(c)))));
   // One context per config for its whole fold: what a step leaves for the next (the commit built
   // last, the new-warning baseline) must reach it.
   const contexts: StepContext[] = configs.map((config) => ({
     opts: st.opts,
     config,
-    rowTag: multi ? config : undefined,
+    rowTag: rowTag(config),
     tree: st.tree!,
     reportDir,
     logsDir: path.join(reportDir, 'logs'),
@@ -294,8 +294,7 @@ async function fold(st: RunState, steps: Step[]): Promise<void> {
         ctx.progressIndex = row;
         const report = stopped ? skippedStep(step, stopped, ctx.rowTag) : await runStep(step, ctx);
         st.steps.push(report);
-        const done = `[${step.label}] ${report.verdict.toUpperCase()} ${step.subject}${multi ? ` [${ctx.config}]` : ''}`;
-        progress.stepDone(row++, `${done}${report.verdict === 'pass' ? '' : `: ${report.summary.slice(0, 160)}`}`);
+        progress.stepDone(row++, `${stepTitle(step, ctx.rowTag, report.verdict)}${report.verdict === 'pass' ? '' : `: ${report.summary.slice(0, 160)}`}`);
         if (!st.interrupted) await writeRunReport(st, 'running');
       }
     }

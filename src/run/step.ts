@@ -109,6 +109,11 @@ function settle(r: PatchReport, name: StageName, report: StageReport, laterWhy?:
   if (laterWhy) for (const s of laterStages(name)) r.stages[s] = skippedStage(laterWhy);
 }
 
+/** A step's progress line: `[2/3] subject`, with its verdict once done and its config in a run of several. */
+export function stepTitle(step: Step, rowTag?: string, verdict?: string): string {
+  return `[${step.label}] ${verdict ? `${verdict.toUpperCase()} ` : ''}${step.subject}${rowTag ? ` [${rowTag}]` : ''}`;
+}
+
 export function skippedStep(step: Step, why: string, rowTag?: string): PatchReport {
   return newReport(step, why, rowTag);
 }
@@ -120,7 +125,7 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
   const show = (text: string): void => ctx.progress.output(ctx.progressIndex ?? 0, text);
   const t0 = Date.now();
   const elapsed = (): string => `${Math.round((Date.now() - t0) / 1000)}s`;
-  ctx.progress.stepStarted(ctx.progressIndex ?? 0, `[${step.label}] ${step.subject}${ctx.rowTag ? ` [${ctx.rowTag}]` : ''}`);
+  ctx.progress.stepStarted(ctx.progressIndex ?? 0, stepTitle(step, ctx.rowTag));
 
   const applied = applyStage(step.apply, ctx.rel, step.index > 0 ? path.join(ctx.logsDir, `apply-${step.index}.log`) : undefined);
   if (applied.verdict !== 'pass' || !step.commit) {
