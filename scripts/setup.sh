@@ -11,7 +11,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 # --- Debian packages -------------------------------------------------------
 apt_packages=(
   qemu-system-x86 gcc make bc bison flex libelf-dev libssl-dev cpio zstd xz-utils ccache
-  linux-source-6.12 python3-venv busybox-static kmod dwarves perl git
+  linux-source-6.12 linux-source-6.1 python3-venv busybox-static kmod dwarves perl git
 )
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -54,10 +54,12 @@ if [ ! -f "$here/dist/.built" ] || [ -n "$(find "$here/src" "$here/tsconfig.json
   touch "$here/dist/.built"
 fi
 
-# --- the default kernel tree: Debian's 6.12 source as a git repository -------
-tree="$cache/trees/debian-6.12"
-src_tar=/usr/src/linux-source-6.12.tar.xz
-if [ ! -f "$tree/.git/kharness-ready" ]; then
+# --- the managed kernel trees: Debian's kernel sources as git repositories ----
+# Fixed identity and dates so the same Debian source gives the same commit id everywhere, which
+# lets bundled series name it as their base-commit.
+managed_tree() { # NAME DATE: unpack /usr/src/linux-source-NAME.tar.xz into trees/debian-NAME once
+  local name=$1 date=$2 tree="$cache/trees/debian-$1" src_tar="/usr/src/linux-source-$1.tar.xz"
+  [ -f "$tree/.git/kharness-ready" ] && return 0
   log "unpacking $src_tar into a git repository at $tree (once)"
   rm -rf "$tree.tmp"
   mkdir -p "$tree.tmp"
@@ -65,19 +67,19 @@ if [ ! -f "$tree/.git/kharness-ready" ]; then
   (
     cd "$tree.tmp"
     git init -q -b master
-    # Fixed identity and dates so the same Debian source gives the same commit id everywhere,
-    # which lets bundled series name it as their base-commit.
     export GIT_AUTHOR_NAME="Debian linux-source" GIT_AUTHOR_EMAIL="debian-kernel@lists.debian.org"
     export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
-    export GIT_AUTHOR_DATE="2024-11-17T00:00:00Z" GIT_COMMITTER_DATE="2024-11-17T00:00:00Z"
+    export GIT_AUTHOR_DATE="$date" GIT_COMMITTER_DATE="$date"
     # The Debian tarball's .gitignore ends with '/*': force-add everything it ships.
     git add -f -A .
-    git -c core.autocrlf=false commit -q -m "linux-source-6.12 $(dpkg-query -W -f='${Version}' linux-source-6.12)"
-    git tag debian-6.12
+    git -c core.autocrlf=false commit -q -m "linux-source-$name $(dpkg-query -W -f='${Version}' "linux-source-$name")"
+    git tag "debian-$name"
   )
   rm -rf "$tree"
   mkdir -p "$(dirname "$tree")"
   mv "$tree.tmp" "$tree"
   touch "$tree/.git/kharness-ready"
-fi
-echo "$tree" > "$cache/default-tree"
+}
+managed_tree 6.12 2024-11-17T00:00:00Z
+managed_tree 6.1 2022-12-11T00:00:00Z
+echo "$cache/trees/debian-6.12" > "$cache/default-tree"

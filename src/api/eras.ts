@@ -25,6 +25,7 @@ export const V6_12: ApiEra = {
     SYS_SWAPOFF,
   ],
   modelRules: RULE_IDS,
+  writebackLimit: 'memcg',
 };
 
 /**
@@ -48,22 +49,27 @@ export const NEWER: ApiEra = {
     SYS_SWAPOFF,
   ],
   modelRules: RULE_IDS,
+  writebackLimit: 'memcg',
 };
 
-/** 6.1: frontswap backend, rbtree per type, refcounted entries; int returns (0 = success). */
+/**
+ * 6.1: frontswap backend, rbtree per type, refcounted entries; int returns (0 = success).
+ * pgoff_t is spelled `unsigned long`: include/linux/types.h #defines it, so zswap.i has no such name.
+ */
 export const V6_1: ApiEra = {
   id: 'v6.1',
   title: '6.1 (frontswap, rbtree, refcounted entries)',
   functions: [
-    fn('zswap_frontswap_store', proto('int', 'unsigned', 'pgoff_t', 'struct page *'), 'errno', true),
-    fn('zswap_frontswap_load', proto('int', 'unsigned', 'pgoff_t', 'struct page *'), 'errno', true),
-    fn('zswap_frontswap_invalidate_page', proto('void', 'unsigned', 'pgoff_t'), 'void', true),
+    fn('zswap_frontswap_store', proto('int', 'unsigned', 'unsigned long', 'struct page *'), 'errno', true),
+    fn('zswap_frontswap_load', proto('int', 'unsigned', 'unsigned long', 'struct page *'), 'errno', true),
+    fn('zswap_frontswap_invalidate_page', proto('void', 'unsigned', 'unsigned long'), 'void', true),
     fn('zswap_frontswap_invalidate_area', proto('void', 'unsigned'), 'void', true),
     fn('zswap_free_entry', proto('void', 'struct zswap_entry *'), 'void', true),
     fn('zswap_writeback_entry', proto('int', 'struct zpool *', 'unsigned long'), 'int', false),
     fn('zswap_frontswap_init', proto('void', 'unsigned'), 'void', false),
   ],
   modelRules: [],
+  writebackLimit: 'pool',
   notImplemented: 'the model rules of the 6.1 (frontswap, refcounted entries) era are not implemented yet',
 };
 

@@ -40,6 +40,12 @@ export interface ApiEra {
   functions: FunctionSpec[];
   /** the reference model's rules that apply to this era's traces; empty when not implemented */
   modelRules: readonly RuleId[];
+  /**
+   * What makes this kernel write entries back: `memcg` (a cgroup over memory.zswap.max, or its
+   * shrinker, writes back; 6.8+ behaviour, and the 6.12 tree's), or `pool` (only the global pool
+   * limit, max_pool_percent, does; over memory.zswap.max a 6.1 store is just rejected).
+   */
+  writebackLimit: 'memcg' | 'pool';
   /** set when kharness recognises the era but cannot judge its traces yet */
   notImplemented?: string;
 }

@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
-import { buildCommit, makeConfig, resolveConfig } from '../build/index.js';
+import { buildCommit, makeConfig, planForCommit } from '../build/index.js';
 import { compilerArgs, makeEnv, makeJobs } from '../build/make.js';
 import { DEFAULT_VARIANTS, runSuite } from '../guest/index.js';
 import { runLoreBench } from '../lore/bench.js';
 import { startLoreServer } from '../lore/index.js';
 import { runModelBench } from '../model/bench.js';
-import { cacheDir, defaultTreePath, patchesDir, projectRoot } from '../common/paths.js';
+import { cacheDir, defaultTreePath, patchesDir, projectRoot, treeArgPath } from '../common/paths.js';
 import { git, openKernelTree, prepareWorktree, type KernelTree } from '../tree/worktree.js';
 import type { RunReport } from '../report/types.js';
 
@@ -31,9 +31,9 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
 }
 
 /** A throwaway work root, so the bench's builds start cold and leave the user's cache alone. */
-async function benchTree(): Promise<{ tree: KernelTree; root: string }> {
+async function benchTree(treeName?: string): Promise<{ tree: KernelTree; root: string }> {
   const root = await mkdtemp(path.join(tmpdir(), 'kharness-bench-'));
-  const tree = await openKernelTree(defaultTreePath(), root);
+  const tree = await openKernelTree(treeArgPath(treeName), root);
   return { tree, root };
 }
 
@@ -61,14 +61,15 @@ async function rawMake(src: string, buildDir: string, targets: string[]): Promis
  * mm/zswap.c, kharness beside raw make on the same tree. ccache is off for both (a warm cache
  * would make whichever runs second look free); its effect is measured on its own at the end.
  */
-async function benchBuild(): Promise<void> {
-  out('== build: kharness build vs raw make (same tree, zswap config, -j' + makeJobs() + ', ccache off)');
+async function benchBuild(treeName?: string): Promise<void> {
+  out(`== build${treeName ? ` (${treeName})` : ''}: kharness build vs raw make (same tree, zswap config, -j${makeJobs()}, ccache off)`);
   process.env.KHARNESS_CCACHE = '0';
-  const { tree, root } = await benchTree();
+  const { tree, root } = await benchTree(treeName);
   try {
     const base = (await git(tree.repo).raw(['rev-parse', 'HEAD'])).trim();
     await prepareWorktree(tree, base);
-    const plan = resolveConfig('zswap');
+    // the fragments as this tree's kernel version spells them (6.1: frontswap, zbud, INET)
+    const plan = await planForCommit(tree, base, 'zswap');
     const rawDir = path.join(root, 'raw-build');
     await makeConfig(tree.worktree, rawDir, plan, () => undefined);
     // The targets kharness asks make for: the image, and mm/zswap.i for the trace's struct offsets.
@@ -248,7 +249,9 @@ async function benchDebug(): Promise<void> {
 const SECTIONS: Record<string, () => Promise<void>> = {
   lore: runLoreBench,
   model: runModelBench,
-  build: benchBuild,
+  build: () => benchBuild(),
+  // Issue 12: the 6.1 LTS tree's first build and incremental rebuild, beside raw make.
+  lts: () => benchBuild('debian-6.1'),
   boot: benchBoot,
   suite: benchSuite,
   debug: benchDebug,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { action, positiveInt } from '../common/command.js';
 import { ExitCode, InputError, type ExitCodeValue } from '../common/errors.js';
 import { info, printJson } from '../common/output.js';
-import { defaultTreePath, projectRoot } from '../common/paths.js';
+import { treeArgPath, projectRoot } from '../common/paths.js';
 import { listConfigs, resolveConfig } from '../build/config.js';
 import { ALL_TESTS, PROFILES } from '../guest/profiles.js';
 import { VARIANTS, resolveProfile, resolveTests, variantsFor, type GuestTestName } from '../guest/index.js';
@@ -52,7 +52,7 @@ export function registerBisectCommands(program: Command): void {
     .command('bisect')
     .description('find the first bad patch of a series (--series) or the first bad commit of a range (--tree --good --bad)')
     .option('--series <input>', 'a series (lore URL, message-id, mbox, fetch folder): find its first bad patch')
-    .option('--tree <dir>', 'kernel git tree (default: the Debian 6.12 tree)')
+    .option('--tree <tree>', 'a managed tree (debian-6.12, debian-6.1) or any kernel git tree DIR (default: debian-6.12)')
     .option('--base <ref>', 'series mode: apply on this commit')
     .option('--good <ref>', 'range mode: a commit known good')
     .option('--bad <ref>', 'range mode: a commit known bad')
@@ -82,7 +82,7 @@ export function registerBisectCommands(program: Command): void {
           if (opts.good || opts.bad) throw new InputError('--series finds the first bad patch itself; --good/--bad are for a commit range');
           const loaded = await loadSeries(opts.series, { lore: opts.lore });
           outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', loaded.series.slug, 'bisect'));
-          const tree = await openKernelTree(opts.tree ?? defaultTreePath(), opts.work);
+          const tree = await openKernelTree(treeArgPath(opts.tree), opts.work);
           const unlock = await lockTree(tree);
           try {
             const base = await chooseBase(tree, { base: opts.base, seriesBase: loaded.series.baseCommit });
@@ -96,7 +96,7 @@ export function registerBisectCommands(program: Command): void {
           }
         } else {
           if (!opts.good || !opts.bad) throw new InputError('give --series <input>, or --good A --bad B (with --tree) for a commit range');
-          const tree = await openKernelTree(opts.tree ?? defaultTreePath(), opts.work);
+          const tree = await openKernelTree(treeArgPath(opts.tree), opts.work);
           outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', `bisect-${tree.key}`));
           const unlock = await lockTree(tree);
           try {

@@ -28,7 +28,7 @@ export interface ConfigRequest {
 
 export function listConfigs(dir = kernelConfigsDir): string[] {
   return readdirSync(dir)
-    .filter((f) => f.endsWith('.config') && f !== 'base.config')
+    .filter((f) => f.endsWith('.config') && f !== 'base.config' && !f.includes('@'))
     .map((f) => f.replace(/\.config$/, ''))
     .sort();
 }
@@ -46,7 +46,32 @@ export function resolveConfigList(list: string, dir = kernelConfigsDir): string[
   return names;
 }
 
-export function resolveConfig(name: string, dir = kernelConfigsDir): ConfigPlan {
+/**
+ * `6.1` from a kernel source tree's top Makefile (VERSION and PATCHLEVEL), or undefined when it
+ * has none: what picks the per-version fragments.
+ */
+export function kernelVersionOf(src: string): string | undefined {
+  try {
+    return parseKernelVersion(readFileSync(path.join(src, 'Makefile'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Pure: `6.1` from a top Makefile's text. */
+export function parseKernelVersion(makefile: string): string | undefined {
+  const v = /^VERSION\s*=\s*(\d+)\s*$/m.exec(makefile)?.[1];
+  const p = /^PATCHLEVEL\s*=\s*(\d+)\s*$/m.exec(makefile)?.[1];
+  return v && p ? `${v}.${p}` : undefined;
+}
+
+/**
+ * The config NAME, resolved for a kernel of VERSION (`6.1`): after each fragment F, the fragment
+ * `F@VERSION.config` is merged when it exists, so one config name means "zswap, the way this
+ * kernel spells it" (other option names, frontswap, no shrinker option). Without a version, the
+ * version-independent plan (the upfront name check).
+ */
+export function resolveConfig(name: string, dir = kernelConfigsDir, version?: string): ConfigPlan {
   if (name.includes(',')) throw new InputError(`--config ${name}: this command builds one config at a time`, 'only `kharness run` takes several (--config zswap,zswap-debug)');
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new InputError(`config name ${JSON.stringify(name)} is not a config's name`, `known configs: ${listConfigs(dir).join(', ')}`);
   const seen = new Set<string>();
@@ -64,6 +89,8 @@ export function resolveConfig(name: string, dir = kernelConfigsDir): ConfigPlan 
     if (!seen.has(file)) {
       seen.add(file);
       fragments.push(file);
+      const forVersion = version ? path.join(dir, `${n}@${version}.config`) : undefined;
+      if (forVersion && existsSync(forVersion)) fragments.push(forVersion);
     }
   };
   visit(name, []);
@@ -117,8 +144,22 @@ export interface KconfigSymbol {
 export function parseKconfig(text: string, into = new Map<string, KconfigSymbol>()): Map<string, KconfigSymbol> {
   const ifs: string[] = [];
   let current: KconfigSymbol | undefined;
+  // Help text ends at the first non-blank line indented less than its own first line; until
+  // then its words ("depends on a reliable system") are prose, not a dependency.
+  let help: { indent?: number } | undefined;
+  const indentOf = (raw: string): number => raw.replace(/\t/g, '        ').search(/\S/);
   for (const raw of text.split('\n')) {
+    if (help) {
+      if (!raw.trim()) continue;
+      help.indent ??= indentOf(raw);
+      if (indentOf(raw) >= help.indent) continue;
+      help = undefined;
+    }
     const line = raw.replace(/#.*$/, '').trim();
+    if (line === 'help' || line === '---help---') {
+      help = {};
+      continue;
+    }
     let m: RegExpExecArray | null;
     if ((m = /^(?:menu)?config\s+([A-Za-z0-9_]+)$/.exec(line))) {
       const prev = into.get(m[1]!);

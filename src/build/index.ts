@@ -6,7 +6,7 @@ import { InfraError, InputError } from '../common/errors.js';
 import type { Verdict } from '../common/verdict.js';
 import { git, type KernelTree } from '../tree/worktree.js';
 import { checkpatchCommit, type CheckpatchResult } from './checkpatch.js';
-import { makeConfig, resolveConfig, type ConfigPlan } from './config.js';
+import { kernelVersionOf, makeConfig, parseKernelVersion, resolveConfig, type ConfigPlan } from './config.js';
 import { allWarnings, newWarnings, parseDiagnostics, updateWarningDb, type Diagnostic, type WarningDb } from './diagnostics.js';
 import { runMake, type MakeOutcome } from './make.js';
 
@@ -65,6 +65,13 @@ export interface BuildOptions {
   logDir: string;
   /** reuse an earlier result for the same commit and config (default true) */
   reuse?: boolean;
+}
+
+/** The config NAME as COMMIT's kernel version spells it (its `@VERSION` fragments merged). */
+export async function planForCommit(tree: KernelTree, commit: string, name: string): Promise<ConfigPlan> {
+  // Our worktree shares the repository's objects: its patch commits read from there too.
+  const makefile = await git(tree.repo).raw(['show', `${commit}:Makefile`]).catch(() => '');
+  return resolveConfig(name, undefined, parseKernelVersion(makefile));
 }
 
 export function buildDirFor(tree: KernelTree, plan: ConfigPlan): string {
@@ -152,7 +159,7 @@ export function environmentFailure(log: string): string | undefined {
  * make killed, a full disk or a broken toolchain is our `error`.
  */
 export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
-  const plan = resolveConfig(opts.configName);
+  const plan = await planForCommit(opts.tree, opts.commit, opts.configName);
   const buildDir = buildDirFor(opts.tree, plan);
   const artifacts = await artifactDir(opts.tree, plan, opts.commit);
   const resultPath = path.join(artifacts, 'result.json');
@@ -341,7 +348,7 @@ export async function buildSelftest(src: string, outDir: string, cacheDir?: stri
 }
 
 export function removeBuildDir(tree: KernelTree, configName: string): void {
-  rmSync(buildDirFor(tree, resolveConfig(configName)), { recursive: true, force: true });
+  rmSync(buildDirFor(tree, resolveConfig(configName, undefined, kernelVersionOf(tree.worktree))), { recursive: true, force: true });
 }
 
 export { InputError };

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,3 +21,27 @@ export const kernelConfigsDir = path.join(projectRoot, 'kernel-configs');
 export const patchesDir = path.join(projectRoot, 'patches');
 export const guestDir = path.join(projectRoot, 'guest');
 export const venvBin = (name: string): string => path.join(projectRoot, '.venv', 'bin', name);
+
+/** The trees scripts/setup.sh manages (`debian-6.12`, `debian-6.1`): a name each, by path. */
+export function managedTrees(): { name: string; path: string; ready: boolean }[] {
+  const dir = path.join(cacheDir(), 'trees');
+  const names = existsSync(dir) ? readdirSync(dir).filter((n) => /^debian-\d+\.\d+$/.test(n)) : [];
+  return names.sort().map((name) => ({ name, path: path.join(dir, name), ready: existsSync(path.join(dir, name, '.git', 'kharness-ready')) }));
+}
+
+/**
+ * What `--tree` names: a managed tree by name (`debian-6.1`), any other value a directory; no
+ * value, the default tree. A directory of that name in the current folder wins over the name.
+ */
+export function treeArgPath(arg: string | undefined): string {
+  if (arg === undefined) return defaultTreePath();
+  if (/^debian-\d+\.\d+$/.test(arg) && !existsSync(arg)) return path.join(cacheDir(), 'trees', arg);
+  return arg;
+}
+
+/** `debian-6.1` when REPO is that managed tree, else undefined. */
+export function managedTreeName(repo: string): string | undefined {
+  const dir = path.join(cacheDir(), 'trees');
+  const rel = path.relative(dir, repo);
+  return /^debian-\d+\.\d+$/.test(rel) ? rel : undefined;
+}

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { action } from '../common/command.js';
 import { ExitCode } from '../common/errors.js';
 import { info, printJson } from '../common/output.js';
-import { cacheDir, defaultTreePath, projectRoot, venvBin } from '../common/paths.js';
+import { cacheDir, defaultTreePath, managedTrees, projectRoot, venvBin } from '../common/paths.js';
 import { probeAccel } from '../boot/kvm.js';
 
 export interface DoctorCheck {
@@ -60,10 +60,15 @@ export async function runDoctor(): Promise<DoctorCheck[]> {
   add('libelf-dev', { ok: libelf.exitCode === 0, detail: libelf.exitCode === 0 ? String(libelf.stdout) : 'not installed' });
   const libssl = await execa('dpkg-query', ['-W', '-f=${Version}', 'libssl-dev'], { reject: false });
   add('libssl-dev', { ok: libssl.exitCode === 0, detail: libssl.exitCode === 0 ? String(libssl.stdout) : 'not installed' });
-  add('linux-source-6.12', { ok: existsSync('/usr/src/linux-source-6.12.tar.xz'), detail: '/usr/src/linux-source-6.12.tar.xz' });
-  const tree = defaultTreePath();
-  const head = await execa('git', ['-C', tree, 'log', '-1', '--format=%h %s'], { reject: false });
-  add('default kernel tree', { ok: head.exitCode === 0 && existsSync(path.join(tree, '.git', 'kharness-ready')), detail: head.exitCode === 0 ? `${tree} at ${String(head.stdout)}` : `${tree} missing` });
+  for (const v of ['6.12', '6.1']) add(`linux-source-${v}`, { ok: existsSync(`/usr/src/linux-source-${v}.tar.xz`), detail: `/usr/src/linux-source-${v}.tar.xz` });
+  const byDefault = defaultTreePath();
+  const trees = managedTrees();
+  if (!trees.some((t) => t.path === byDefault)) trees.unshift({ name: 'default', path: byDefault, ready: existsSync(path.join(byDefault, '.git', 'kharness-ready')) });
+  for (const t of trees) {
+    const head = await execa('git', ['-C', t.path, 'log', '-1', '--format=%h %s'], { reject: false });
+    const label = `tree ${t.name}${t.path === byDefault ? ' (default)' : ''}`;
+    add(label, { ok: head.exitCode === 0 && t.ready, detail: head.exitCode === 0 ? `--tree ${t.name}: ${t.path} at ${String(head.stdout)}` : `${t.path} missing: run bash scripts/setup.sh` });
+  }
   add('virtme-ng (vng)', existsSync(venvBin('vng')) ? await version(venvBin('vng')) : { ok: false, detail: `${venvBin('vng')} missing` });
   add('b4 (benchmarks only)', existsSync(venvBin('b4')) ? await version(venvBin('b4')) : { ok: false, detail: 'not installed' }, true);
   const kernel = newestBuiltKernel();

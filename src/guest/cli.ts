@@ -8,6 +8,7 @@ import { resolveKernel } from '../boot/kernel-path.js';
 import { runStamp } from '../boot/cli.js';
 import { ALL_TESTS, PROFILES } from './profiles.js';
 import { DEFAULT_VARIANTS, VARIANTS, resolveTests, runSuite, variantsFor, type SuiteResult } from './index.js';
+import { describeMissingProbes } from './trace-capture.js';
 import { LIFETIME_PATHS, type LifetimePath } from '../model/replay.js';
 
 export function printSuite(opts: { json?: boolean }, r: SuiteResult, indent = ''): void {
@@ -25,7 +26,7 @@ export function printSuite(opts: { json?: boolean }, r: SuiteResult, indent = ''
   if (r.coverage) info(opts, `${indent}suite paths: ${r.coverage.filter((c) => c.count > 0).map((c) => `${c.path}=${c.count}`).join(' ')}`);
   if (r.gaps.length) info(opts, `${indent}never ran in any test: ${r.gaps.join('; ')}`);
   for (const f of r.findings) info(opts, `${indent}kernel: ${f.kind}: ${f.title}${f.test ? ` (during ${f.test})` : ''} ${f.signature}`);
-  if (r.probes?.missing.length) info(opts, `${indent}probes not placed: ${r.probes.missing.map((m) => `${m.fn} (${m.reason})`).join('; ')}`);
+  if (r.probes?.missing.length) info(opts, `${indent}probes not placed: ${describeMissingProbes(r.probes.missing)}`);
 }
 
 export function registerGuestCommands(program: Command): void {

@@ -15,6 +15,7 @@ import { SUITE_PATHS, judgeRunDir as judgeGuestFiles, type CoverageEntry, type T
 import { LIFETIME_PATHS } from '../model/replay.js';
 import { ALL_TESTS, PROFILES, profileEnv, profileForKernel, type GuestTestName, type SuiteProfile } from './profiles.js';
 import { planProbes, type ProbePlan } from './trace-capture.js';
+import { detectApi, eraById, type ApiEra, type ApiSelection } from '../api/index.js';
 import { testStarts } from './console-marks.js';
 import { DEFAULT_VARIANTS, VARIANTS, resolveVariants, variantTestName, variantTests, type Variant } from './variants.js';
 
@@ -28,6 +29,8 @@ export interface KernelUnderTest {
   systemMap?: string;
   zswapPreprocessed?: string;
   selftest?: string;
+  /** why there is no selftest binary (the tree has no test_zswap.c): selftest-zswap's skip reason */
+  selftestAbsent?: string;
   /** the built kernel's .config: budgets scale for debug kernels */
   config?: string;
 }
@@ -122,6 +125,10 @@ export interface GuestPlan {
   selftestTimeoutS: number;
   /** why the budgets were scaled, when they were */
   slowdown?: string;
+  /** how the writeback tests make this kernel write back (its API era's way; memcg when unknown) */
+  writebackLimit?: ApiEra['writebackLimit'];
+  /** why selftest-zswap has no binary to run, when the build said */
+  selftestAbsent?: string;
 }
 
 /** A finished VM session: the guest's files in runDir, the host's records beside them. */
@@ -180,6 +187,7 @@ export async function bootGuest(opts: SuiteOptions): Promise<GuestRun> {
     probePlan = await planProbes(opts.kernel.systemMap!, opts.kernel.zswapPreprocessed);
     await writeFile(path.join(runDir, 'probes.txt'), `${probePlan.lines.join('\n')}\n`);
   }
+  const api: ApiSelection | undefined = probePlan?.api ?? (opts.kernel.zswapPreprocessed ? await detectApi(opts.kernel.zswapPreprocessed).catch(() => undefined) : undefined);
   const kernelConfig = opts.kernel.config ? await readFile(opts.kernel.config, 'utf8').catch(() => undefined) : undefined;
   const scale = budgetScale(kernelConfig, opts.accel ?? (await probeAccel()).accel);
   const profile = profileForKernel(asked, /^CONFIG_KASAN=y$/m.test(kernelConfig ?? ''));
@@ -193,6 +201,8 @@ export async function bootGuest(opts: SuiteOptions): Promise<GuestRun> {
     probes: probePlan,
     budgetS,
     testTimeoutS: Math.max(60, Math.round(budgetS / 2)),
+    writebackLimit: api?.era ? eraById(api.era).writebackLimit : 'memcg',
+    selftestAbsent: opts.kernel.selftestAbsent,
     selftestTimeoutS: Math.round(profile.selftestTimeoutS * scale.factor),
     slowdown: profile === asked ? scale.why : `${scale.why}; ${profile.name} sizes and durations x${profile.debugScale}`,
   };
@@ -241,6 +251,9 @@ function planEnv(plan: GuestPlan, profile: SuiteProfile, o: { zram: boolean; dur
     ...profileEnv(profile, { durationS: o.durationS }),
     TEST_TIMEOUT: String(plan.testTimeoutS),
     SELFTEST_TIMEOUT: String(plan.selftestTimeoutS),
+    WRITEBACK_LIMIT: plan.writebackLimit ?? 'memcg',
+    // Our own text (the build's reason), still kept to characters plan.env's quoting leaves alone.
+    ...(plan.selftestAbsent ? { SELFTEST_ABSENT: plan.selftestAbsent.replace(/[^\w ./:()-]/g, '_') } : {}),
     VARIANT: 'default',
     ...o.variant.env,
   };

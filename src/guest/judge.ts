@@ -12,7 +12,7 @@ import type { Violation } from '../model/rules.js';
 import { MAX_BYTES, SampleSchema, TraceLostSchema, formatProtocolError, parseRecords, readRecords, readSuiteArtifacts, resultFor, setupErrorOf, setupFailureOf, unclaimedErrors, type SuiteArtifacts } from './protocol.js';
 import { judgeSwitches } from './switches.js';
 import { describeBadPage, parseBlockedDumps, parseDataLog, parseTap, parseWorkloadOutput, stuckTasks, type BadPage, type BlockedTask, type GuestTestLine, type TapCase } from './results.js';
-import { REQUIRED_FUNCTIONS, decodeTrace, mergeWithDump, parseFtraceDump, parseTraceText, withGaps, type ProbePlan } from './trace-capture.js';
+import { REQUIRED_FUNCTIONS, decodeTrace, describeMissingProbes, mergeWithDump, parseFtraceDump, parseTraceText, withGaps, type ProbePlan } from './trace-capture.js';
 
 export type CheckVerdict = 'pass' | 'fail' | 'skipped' | 'error';
 
@@ -134,7 +134,8 @@ export function coverageFromCounters(delta: Record<string, number>): CoverageEnt
   return [
     ...entry('store', delta.zswpout),
     ...entry('loadHit', delta.zswpin),
-    ...entry('writeback', delta.zswpwb),
+    // zswpwb is 6.8+; debugfs written_back_pages counts the same on older kernels (6.1)
+    ...entry('writeback', delta.zswpwb ?? delta.written_back_pages),
     ...entry('storeFailed', rejects.length ? rejects.reduce((s, [, v]) => s + pos(v), 0) : undefined),
   ];
 }
@@ -487,7 +488,7 @@ async function judgeTrace(input: JudgeInput, rec: GuestTestLine, base: TestJudge
   const tracing = input.tracing!;
   const missingRequired = [...tracing.probes.missing, ...tracing.failed].filter((m) => (REQUIRED_FUNCTIONS as readonly string[]).includes(m.fn));
   if (missingRequired.length > 0) {
-    base.conformance = { verdict: 'skipped', reason: `probe(s) not placed: ${missingRequired.map((m) => `${m.fn} (${m.reason})`).join('; ')}` };
+    base.conformance = { verdict: 'skipped', reason: `probe(s) not placed: ${describeMissingProbes(missingRequired)}` };
     return undefined;
   }
   const problems: string[] = [];

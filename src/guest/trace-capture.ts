@@ -171,6 +171,16 @@ export function probeLines(symbols: Map<string, { name: string; clone: boolean }
   return { lines, missing, offsets, api };
 }
 
+/**
+ * `a, b: why; c: other reason`: probes not placed, grouped by reason (an era kharness cannot
+ * judge leaves every probe out for the one same reason, said once).
+ */
+export function describeMissingProbes(missing: ProbePlan['missing']): string {
+  const byReason = new Map<string, string[]>();
+  for (const m of missing) byReason.set(m.reason, [...(byReason.get(m.reason) ?? []), m.fn]);
+  return [...byReason].map(([reason, fns]) => `${fns.join(', ')}: ${reason}`).join('; ');
+}
+
 /** Builds the probe plan for a built kernel (System.map + preprocessed zswap.c). */
 export async function planProbes(systemMap: string, zswapPreprocessed?: string, gcc = 'gcc'): Promise<ProbePlan> {
   const symbols = findSymbols(await readFile(systemMap, 'utf8'));

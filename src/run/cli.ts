@@ -11,7 +11,7 @@ export function registerRunCommands(program: Command): void {
     .command('run')
     .description('the whole job on a series: fetch, then for the base and every patch apply, build, boot, test, model; reports in reports/<series>/')
     .argument('<input>', 'lore thread URL, message-id, mbox file (or .gz), `-`, or a folder from `kharness fetch`')
-    .option('--tree <dir>', 'kernel git tree (default: the Debian 6.12 tree made by setup)')
+    .option('--tree <tree>', 'a managed tree (debian-6.12, debian-6.1) or any kernel git tree DIR (default: debian-6.12)')
     .option('--base <ref>', 'test on this commit (default: the series base-commit if the tree has it, else HEAD)')
     .option('--config <list>', `kernel config, or several comma-separated (each step built and booted with each, a row per config): ${listConfigs().join(', ')}`, 'zswap')
     .option('--tests <list>', `comma-separated guest tests: ${ALL_TESTS.join(',')}`)

@@ -6,8 +6,8 @@ import { execa } from 'execa';
 import { InfraError, InputError, KharnessError, errorMessage, type ExitCodeValue } from '../common/errors.js';
 import { killChildren, onInterrupt } from '../common/exec.js';
 import type { OutputOptions } from '../common/output.js';
-import { defaultTreePath, projectRoot, venvBin } from '../common/paths.js';
-import { resolveConfig } from '../build/index.js';
+import { managedTreeName, projectRoot, treeArgPath, venvBin } from '../common/paths.js';
+import { planForCommit, resolveConfig } from '../build/index.js';
 import { probeAccel } from '../boot/kvm.js';
 import { resolveProfile, type GuestTestName } from '../guest/index.js';
 import type { Series } from '../lore/index.js';
@@ -62,15 +62,16 @@ async function toolVersion(file: string, args = ['--version']): Promise<string> 
   return r.exitCode === 0 ? (String(r.all ?? '').split('\n')[0] ?? '').trim() : 'unavailable';
 }
 
-async function environment(tree: KernelTree | undefined, opts: RunOptions, accel: EnvironmentInfo['accel']): Promise<EnvironmentInfo> {
-  const plans = opts.configs.map((name) => {
+async function environment(tree: KernelTree | undefined, opts: RunOptions, accel: EnvironmentInfo['accel'], base?: string): Promise<EnvironmentInfo> {
+  const plans = await Promise.all(opts.configs.map(async (name) => {
     try {
-      const plan = resolveConfig(name);
+      // The fragments the base's kernel version is built with (its @VERSION ones too).
+      const plan = tree && base ? await planForCommit(tree, base, name) : resolveConfig(name);
       return { name: plan.name, hash: plan.hash, fragments: plan.fragments.map((f) => path.relative(projectRoot, f)) };
     } catch {
       return { name, hash: '', fragments: [] as string[] };
     }
-  });
+  }));
   return {
     host: { kernel: release(), cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), hostname: hostname() },
     accel,
@@ -83,7 +84,7 @@ async function environment(tree: KernelTree | undefined, opts: RunOptions, accel
       make: await toolVersion('make'),
       git: await toolVersion('git'),
     },
-    tree: { repo: tree?.repo ?? opts.tree ?? '', worktree: tree?.worktree ?? '' },
+    tree: { repo: tree?.repo ?? opts.tree ?? '', worktree: tree?.worktree ?? '', ...(tree && managedTreeName(tree.repo) ? { name: managedTreeName(tree.repo) } : {}) },
     config: plans[0]!,
     ...(plans.length > 1 ? { configs: plans } : {}),
     profile: opts.profile,
@@ -233,7 +234,7 @@ async function prepare(st: RunState): Promise<{ loaded: Awaited<ReturnType<typeo
   mkdirSync(st.reportDir, { recursive: true });
   await copyFile(loaded.mboxPath, path.join(st.reportDir, 'series.mbox'));
   await copyFile(path.join(loaded.dir, 'series.json'), path.join(st.reportDir, 'series.json'));
-  st.tree = await openKernelTree(opts.tree ?? defaultTreePath(), opts.work);
+  st.tree = await openKernelTree(treeArgPath(opts.tree), opts.work);
   return { loaded };
 }
 
@@ -242,8 +243,8 @@ async function applyAll(st: RunState, p: { loaded: Awaited<ReturnType<typeof loa
   const { opts, series, tree } = st as Required<Pick<RunState, 'series' | 'tree'>> & RunState;
   const started = Date.now();
   const accel = await probeAccel();
-  st.env = await environment(tree, opts, { accel: opts.accel ?? accel.accel, reason: opts.accel ? 'forced by --accel' : accel.reason });
   const chosen = await chooseBase(tree, { base: opts.base, seriesBase: series.baseCommit });
+  st.env = await environment(tree, opts, { accel: opts.accel ?? accel.accel, reason: opts.accel ? 'forced by --accel' : accel.reason }, chosen.commit);
   st.base = chosen;
   const applied = await applySeries(tree, p.loaded.mboxPath, chosen, series.patches.map((x) => x.subject));
   await saveApplied(tree, { slug: series.slug, seriesDir: p.loaded.dir, apply: applied });

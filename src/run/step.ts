@@ -152,7 +152,7 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
   r.stages.build = buildReport;
 
   show(`boot and test under ${ctx.accel.toUpperCase()} ...`);
-  const kernel: KernelUnderTest = { image: art.image, systemMap: art.systemMap, zswapPreprocessed: art.zswapPreprocessed, selftest: art.selftest, config: art.config };
+  const kernel: KernelUnderTest = { image: art.image, systemMap: art.systemMap, zswapPreprocessed: art.zswapPreprocessed, selftest: art.selftest, config: art.config, selftestAbsent: build.value.selftestBuild?.verdict === 'skipped' ? build.value.selftestBuild.summary : undefined };
   const guestDir = path.join(ctx.reportDir, `patch-${step.index}${ctx.rowTag ? `-${ctx.rowTag}` : ''}`);
   const attempt = await guestAttempts(kernel, ctx, guestDir, where, (l) => show(`${l}; ${elapsed()}`));
   if (!attempt.ok) {

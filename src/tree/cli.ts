@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { action, positiveInt } from '../common/command.js';
 import { ExitCode } from '../common/errors.js';
 import { info, printJson } from '../common/output.js';
-import { defaultTreePath } from '../common/paths.js';
+import { treeArgPath } from '../common/paths.js';
 import { applySeries, chooseBase } from './apply.js';
 import { loadSeries } from './input.js';
 import { saveApplied } from './state.js';
@@ -13,7 +13,7 @@ export function registerTreeCommands(program: Command): void {
     .command('apply')
     .description('apply a series, one commit per patch, in a git worktree of the kernel tree (the tree itself is never touched)')
     .argument('<series>', 'a folder written by `kharness fetch`, or anything fetch takes (lore URL, message-id, mbox)')
-    .option('--tree <dir>', 'kernel git tree (default: the Debian 6.12 tree made by setup)')
+    .option('--tree <tree>', 'a managed tree (debian-6.12, debian-6.1) or any kernel git tree DIR (default: debian-6.12)')
     .option('--base <ref>', 'apply on this commit (default: the series base-commit if the tree has it, else HEAD)')
     .option('--work <dir>', 'where worktrees and builds live (default: ~/.cache/kharness/work)')
     .option('-v, --version <n>', 'series version to use when fetching', positiveInt('--version'))
@@ -22,7 +22,7 @@ export function registerTreeCommands(program: Command): void {
     .action(
       action(async (input: string, opts: { tree?: string; base?: string; work?: string; version?: number; lore?: string; json?: boolean }) => {
         const loaded = await loadSeries(input, { version: opts.version, lore: opts.lore });
-        const tree = await openKernelTree(opts.tree ?? defaultTreePath(), opts.work);
+        const tree = await openKernelTree(treeArgPath(opts.tree), opts.work);
         const unlock = await lockTree(tree);
         try {
           const base = await chooseBase(tree, { base: opts.base, seriesBase: loaded.series.baseCommit });

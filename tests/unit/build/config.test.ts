@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeDropped, findDroppedOptions, listConfigs, makeConfig, parseDotConfig, parseFragment, resolveConfig, resolveConfigList } from '../../../src/build/config.js';
+import { describeDropped, findDroppedOptions, listConfigs, makeConfig, parseDotConfig, parseFragment, parseKernelVersion, resolveConfig, resolveConfigList } from '../../../src/build/config.js';
 import { InfraError, InputError } from '../../../src/common/errors.js';
 
 async function configDir(files: Record<string, string>): Promise<string> {
@@ -26,6 +26,25 @@ describe('config fragments', () => {
     for (const o of ['CONFIG_ZSWAP', 'CONFIG_ZSWAP_SHRINKER_DEFAULT_ON', 'CONFIG_ZSMALLOC', 'CONFIG_MEMCG', 'CONFIG_DEBUG_FS', 'CONFIG_VM_EVENT_COUNTERS', 'CONFIG_ADVISE_SYSCALLS', 'CONFIG_KPROBE_EVENTS']) expect(names.get(o), o).toBe('y');
     const dbg = new Map(parseFragment(readFileSync(resolveConfig('zswap-debug').fragments[2]!, 'utf8')).map((r) => [r.option, r.value]));
     for (const o of ['CONFIG_KASAN', 'CONFIG_PROVE_LOCKING', 'CONFIG_DEBUG_VM', 'CONFIG_DEBUG_LIST', 'CONFIG_KFENCE', 'CONFIG_DETECT_HUNG_TASK', 'CONFIG_SOFTLOCKUP_DETECTOR']) expect(dbg.get(o), o).toBe('y');
+  });
+
+  it('merges a fragment\'s @VERSION fragment right after it for that kernel version only, and hashes it', () => {
+    const names = (v?: string): string[] => resolveConfig('zswap-debug', undefined, v).fragments.map((f) => path.basename(f));
+    expect(names('6.1')).toEqual(['base.config', 'base@6.1.config', 'zswap.config', 'zswap@6.1.config', 'zswap-debug.config']);
+    expect(names('6.12')).toEqual(names());
+    expect(resolveConfig('zswap', undefined, '6.1').hash).not.toBe(resolveConfig('zswap').hash);
+    expect(listConfigs()).not.toContain('zswap@6.1');
+    expect(() => resolveConfig('zswap@6.1')).toThrow(/is not a config's name/);
+    // 6.1 has no shrinker option: its fragment turns the request off (absent is then fine).
+    const for61 = resolveConfig('zswap', undefined, '6.1').fragments.flatMap((f) => parseFragment(readFileSync(f, 'utf8'), f));
+    const last = new Map(for61.map((r) => [r.option, r.value]));
+    expect(last.get('CONFIG_ZSWAP_SHRINKER_DEFAULT_ON')).toBe('n');
+    expect(last.get('CONFIG_ZSWAP_ZPOOL_DEFAULT_ZBUD')).toBe('y');
+  });
+
+  it('reads VERSION.PATCHLEVEL from a top Makefile', () => {
+    expect(parseKernelVersion('# SPDX\nVERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 192\n')).toBe('6.1');
+    expect(parseKernelVersion('VERSION = 6\n')).toBeUndefined();
   });
 
   it('rejects an unknown config name with the list of known ones', () => {

@@ -35,6 +35,21 @@ describe('Kconfig symbols', () => {
     expect(syms.get('SWAP')!.dependsOn).toEqual(['MMU && BLOCK']);
   });
 
+  it('reads help text as prose, not as dependencies, and resumes after it', () => {
+    const syms = parseKconfig(`config KPROBE_EVENTS
+	depends on KPROBES
+	help
+	  Only useful when the
+	  depends on a system is reliable for Real Time tasks.
+
+	  More help.
+config NEXT
+	depends on MMU
+`);
+    expect(syms.get('KPROBE_EVENTS')!.dependsOn).toEqual(['KPROBES']);
+    expect(syms.get('NEXT')!.dependsOn).toEqual(['MMU']);
+  });
+
   it('finds the symbols of every Kconfig file in a tree', async () => {
     const src = await mkdtemp(path.join(tmpdir(), 'kh-kconfig-'));
     await mkdir(path.join(src, 'mm'));
