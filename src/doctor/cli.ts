@@ -66,8 +66,8 @@ export async function runDoctor(): Promise<DoctorCheck[]> {
   if (!trees.some((t) => t.path === byDefault)) trees.unshift({ name: 'default', path: byDefault, ready: existsSync(path.join(byDefault, '.git', 'kharness-ready')) });
   for (const t of trees) {
     const head = await execa('git', ['-C', t.path, 'log', '-1', '--format=%h %s'], { reject: false });
-    const label = `tree ${t.name}${t.path === byDefault ? ' (default)' : ''}`;
-    add(label, { ok: head.exitCode === 0 && t.ready, detail: head.exitCode === 0 ? `--tree ${t.name}: ${t.path} at ${String(head.stdout)}` : `${t.path} missing: run bash scripts/setup.sh` });
+    const dflt = t.path === byDefault ? ' (the default)' : '';
+    add(`tree ${t.name}`, { ok: head.exitCode === 0 && t.ready, detail: head.exitCode === 0 ? `--tree ${t.name}${dflt}: ${t.path} at ${String(head.stdout)}` : `${t.path} missing: run bash scripts/setup.sh` });
   }
   add('virtme-ng (vng)', existsSync(venvBin('vng')) ? await version(venvBin('vng')) : { ok: false, detail: `${venvBin('vng')} missing` });
   add('b4 (benchmarks only)', existsSync(venvBin('b4')) ? await version(venvBin('b4')) : { ok: false, detail: 'not installed' }, true);
