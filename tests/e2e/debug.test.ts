@@ -1,11 +1,10 @@
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../src/common/paths.js';
 import type { RunReport } from '../../src/report/types.js';
-import { fixtures, kharness, requireEnvironment } from './helpers.js';
+import { fixtures, runInTemp } from './helpers.js';
 
 // Issue 11, item 3: the debug kernel for real. `kharness run --config zswap,zswap-debug` builds
 // and boots both configs for the base and the patch (KASAN, lockdep, DEBUG_VM, KFENCE live in the
@@ -19,12 +18,7 @@ describe('kharness run with the plain and the debug config', () => {
   let stderr: string;
 
   beforeAll(async () => {
-    requireEnvironment();
-    out = await mkdtemp(path.join(tmpdir(), 'kharness-debug-'));
-    const r = await kharness(['run', path.join(fixtures, 'kernel-bugs', 'lockdep-sleep-in-rcu.mbox'), '--config', 'zswap,zswap-debug', '--tests', 'swap-cycle', '--variants', 'default', '--out', path.join(out, 'report'), '--json']);
-    exitCode = r.exitCode;
-    stderr = r.stderr;
-    report = r.json<RunReport>();
+    ({ out, report, exitCode, stderr } = await runInTemp<RunReport>('kharness-debug-', [path.join(fixtures, 'kernel-bugs', 'lockdep-sleep-in-rcu.mbox'), '--config', 'zswap,zswap-debug', '--tests', 'swap-cycle', '--variants', 'default']));
   });
 
   afterAll(async () => {

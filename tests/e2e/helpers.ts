@@ -1,4 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { defaultTreePath, projectRoot } from '../../src/common/paths.js';
@@ -303,4 +305,19 @@ const FREE_PATH = ['zswap_entry_free', 'zs_free', 'zswap_store', 'zswap_invalida
 export function staleEntryCrash<F extends { kind: string; function?: string; callTrace: string[] }>(findings: F[], opts: { warnings?: boolean } = {}): F | undefined {
   const inFreePath = (f: F): boolean => FREE_PATH.includes(f.function ?? '') || f.callTrace.slice(0, 3).some((fn) => FREE_PATH.includes(fn));
   return findings.find((f) => (/^(BUG|KASAN|KFENCE|general protection fault|Oops)/.test(f.kind) && inFreePath(f)) || (opts.warnings === true && f.kind === 'WARNING' && f.function === 'zswap_swapoff'));
+}
+
+/** A `kharness run … --json` into a fresh temp folder: its report, exit code and stderr. */
+export interface RunInTemp<R> {
+  out: string;
+  report: R;
+  exitCode: number;
+  stderr: string;
+}
+
+export async function runInTemp<R>(prefix: string, args: string[]): Promise<RunInTemp<R>> {
+  requireEnvironment();
+  const out = await mkdtemp(path.join(tmpdir(), prefix));
+  const r = await kharness(['run', ...args, '--out', path.join(out, 'report'), '--json']);
+  return { out, report: r.json<R>(), exitCode: r.exitCode, stderr: r.stderr };
 }

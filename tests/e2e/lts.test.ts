@@ -1,10 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { patchesDir } from '../../src/common/paths.js';
 import type { RunReport } from '../../src/report/types.js';
-import { kharness, requireEnvironment } from './helpers.js';
+import { runInTemp } from './helpers.js';
 
 // Issue 12: the 6.1 LTS tree as a second managed tree. The bundled 6.1 series runs on the real
 // Debian 6.1 tree (frontswap, rbtree, refcounted entries): its fragments as 6.1 spells them, the
@@ -18,12 +17,7 @@ describe('kharness run on the Debian 6.1 LTS tree', () => {
   let stderr: string;
 
   beforeAll(async () => {
-    requireEnvironment();
-    out = await mkdtemp(path.join(tmpdir(), 'kharness-lts-'));
-    const r = await kharness(['run', path.join(patchesDir, 'zswap-6.1-load-demo.mbox'), '--tree', 'debian-6.1', '--variants', 'default', '--tests', 'swap-cycle,writeback,selftest-zswap', '--out', path.join(out, 'report'), '--json']);
-    exitCode = r.exitCode;
-    stderr = r.stderr;
-    report = r.json<RunReport>();
+    ({ out, report, exitCode, stderr } = await runInTemp<RunReport>('kharness-lts-', [path.join(patchesDir, 'zswap-6.1-load-demo.mbox'), '--tree', 'debian-6.1', '--variants', 'default', '--tests', 'swap-cycle,writeback,selftest-zswap']));
   });
 
   afterAll(async () => {
