@@ -3,7 +3,7 @@ import path from 'node:path';
 import { action, positiveInt } from '../common/command.js';
 import { ExitCode, InputError, type ExitCodeValue } from '../common/errors.js';
 import { info, printJson } from '../common/output.js';
-import { treeArgPath, projectRoot } from '../common/paths.js';
+import { TREE_OPTION_HELP, projectRoot, treeArgPath } from '../common/paths.js';
 import { listConfigs, resolveConfig } from '../build/config.js';
 import { ALL_TESTS, PROFILES } from '../guest/profiles.js';
 import { VARIANTS, resolveProfile, resolveTests, variantsFor, type GuestTestName } from '../guest/index.js';
@@ -52,7 +52,7 @@ export function registerBisectCommands(program: Command): void {
     .command('bisect')
     .description('find the first bad patch of a series (--series) or the first bad commit of a range (--tree --good --bad)')
     .option('--series <input>', 'a series (lore URL, message-id, mbox, fetch folder): find its first bad patch')
-    .option('--tree <tree>', 'a managed tree (debian-6.12, debian-6.1) or any kernel git tree DIR (default: debian-6.12)')
+    .option('--tree <tree>', TREE_OPTION_HELP)
     .option('--base <ref>', 'series mode: apply on this commit')
     .option('--good <ref>', 'range mode: a commit known good')
     .option('--bad <ref>', 'range mode: a commit known bad')

@@ -46,19 +46,7 @@ export function resolveConfigList(list: string, dir = kernelConfigsDir): string[
   return names;
 }
 
-/**
- * `6.1` from a kernel source tree's top Makefile (VERSION and PATCHLEVEL), or undefined when it
- * has none: what picks the per-version fragments.
- */
-export function kernelVersionOf(src: string): string | undefined {
-  try {
-    return parseKernelVersion(readFileSync(path.join(src, 'Makefile'), 'utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-/** Pure: `6.1` from a top Makefile's text. */
+/** Pure: `6.1` from a kernel tree's top Makefile (VERSION and PATCHLEVEL): what picks the per-version fragments. */
 export function parseKernelVersion(makefile: string): string | undefined {
   const v = /^VERSION\s*=\s*(\d+)\s*$/m.exec(makefile)?.[1];
   const p = /^PATCHLEVEL\s*=\s*(\d+)\s*$/m.exec(makefile)?.[1];

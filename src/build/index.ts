@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -6,7 +6,7 @@ import { InfraError, InputError } from '../common/errors.js';
 import type { Verdict } from '../common/verdict.js';
 import { git, type KernelTree } from '../tree/worktree.js';
 import { checkpatchCommit, type CheckpatchResult } from './checkpatch.js';
-import { kernelVersionOf, makeConfig, parseKernelVersion, resolveConfig, type ConfigPlan } from './config.js';
+import { makeConfig, parseKernelVersion, resolveConfig, type ConfigPlan } from './config.js';
 import { allWarnings, newWarnings, parseDiagnostics, updateWarningDb, type Diagnostic, type WarningDb } from './diagnostics.js';
 import { runMake, type MakeOutcome } from './make.js';
 
@@ -345,10 +345,6 @@ export async function buildSelftest(src: string, outDir: string, cacheDir?: stri
     await copyFile(out, cached);
   }
   return { kind: 'built', path: out };
-}
-
-export function removeBuildDir(tree: KernelTree, configName: string): void {
-  rmSync(buildDirFor(tree, resolveConfig(configName, undefined, kernelVersionOf(tree.worktree))), { recursive: true, force: true });
 }
 
 export { InputError };

@@ -22,10 +22,19 @@ export const patchesDir = path.join(projectRoot, 'patches');
 export const guestDir = path.join(projectRoot, 'guest');
 export const venvBin = (name: string): string => path.join(projectRoot, '.venv', 'bin', name);
 
+/** A managed tree's name: `debian-` and the Debian kernel source's version (`debian-6.1`). */
+const MANAGED_TREE_NAME = /^debian-\d+\.\d+$/;
+
+/** Where scripts/setup.sh puts the managed trees. */
+const treesDir = (): string => path.join(cacheDir(), 'trees');
+
+/** `--tree`'s help text, the same for every command that takes it. */
+export const TREE_OPTION_HELP = 'a managed tree (debian-6.12, debian-6.1) or any kernel git tree DIR (default: debian-6.12)';
+
 /** The trees scripts/setup.sh manages (`debian-6.12`, `debian-6.1`): a name each, by path. */
 export function managedTrees(): { name: string; path: string; ready: boolean }[] {
-  const dir = path.join(cacheDir(), 'trees');
-  const names = existsSync(dir) ? readdirSync(dir).filter((n) => /^debian-\d+\.\d+$/.test(n)) : [];
+  const dir = treesDir();
+  const names = existsSync(dir) ? readdirSync(dir).filter((n) => MANAGED_TREE_NAME.test(n)) : [];
   return names.sort().map((name) => ({ name, path: path.join(dir, name), ready: existsSync(path.join(dir, name, '.git', 'kharness-ready')) }));
 }
 
@@ -35,13 +44,12 @@ export function managedTrees(): { name: string; path: string; ready: boolean }[]
  */
 export function treeArgPath(arg: string | undefined): string {
   if (arg === undefined) return defaultTreePath();
-  if (/^debian-\d+\.\d+$/.test(arg) && !existsSync(arg)) return path.join(cacheDir(), 'trees', arg);
+  if (MANAGED_TREE_NAME.test(arg) && !existsSync(arg)) return path.join(treesDir(), arg);
   return arg;
 }
 
 /** `debian-6.1` when REPO is that managed tree, else undefined. */
 export function managedTreeName(repo: string): string | undefined {
-  const dir = path.join(cacheDir(), 'trees');
-  const rel = path.relative(dir, repo);
-  return /^debian-\d+\.\d+$/.test(rel) ? rel : undefined;
+  const rel = path.relative(treesDir(), repo);
+  return MANAGED_TREE_NAME.test(rel) ? rel : undefined;
 }

@@ -230,6 +230,11 @@ export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
   return base;
 }
 
+/** Pages written back in a test: zswap's own debugfs count, else the 6.8+ vm event. */
+function writtenBack(delta: Record<string, number>): number | undefined {
+  return delta.written_back_pages ?? delta.zswpwb;
+}
+
 /**
  * zswap over its pool limit must make room by writing entries back (shrink_worker): a writeback
  * test in which the limit was hit and nothing was written back is the kernel's failure, whatever
@@ -238,7 +243,7 @@ export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
 function poolLimitWithoutWriteback(rec: GuestTestLine, base: TestJudgement): void {
   const d = base.counters?.delta ?? {};
   const hit = d.pool_limit_hit;
-  const wrote = d.written_back_pages ?? d.zswpwb;
+  const wrote = writtenBack(d);
   if (hit === undefined || wrote === undefined || hit <= 0 || wrote > 0 || rec.status === 'error') return;
   const was = base.counterOracle.verdict === 'fail' ? `; ${base.counterOracle.reason}` : '';
   base.counterOracle = { ...base.counterOracle, verdict: 'fail', reason: `zswap hit its pool limit ${hit} time(s) and wrote nothing back${was}` };
@@ -251,7 +256,7 @@ function poolLimitWithoutWriteback(rec: GuestTestLine, base: TestJudgement): voi
 function noteCounterInvariants(base: TestJudgement, writeback: boolean): void {
   if (base.counterOracle.verdict !== 'skipped' || !base.counters || !Object.keys(base.counters.delta).length) return;
   const d = base.counters.delta;
-  const wrote = d.written_back_pages ?? d.zswpwb;
+  const wrote = writtenBack(d);
   const limit = writeback && (d.pool_limit_hit ?? 0) > 0 && wrote !== undefined ? `, and the pool limit hit ${d.pool_limit_hit} time(s) made zswap write ${wrote} page(s) back` : '';
   const held = `no cumulative counter went backwards${limit}`;
   base.counterOracle = { ...base.counterOracle, reason: `${base.counterOracle.reason}; checked on the counters alone: ${held}` };

@@ -258,6 +258,9 @@ run_with_reclaim() { # amount interval name cgroup args...
 # Each switch is a line of WORKLOAD.switches.jsonl: {"kind","to","rc","live"}, live = stored_pages
 # at the moment of the switch (a switch with live entries is the one that matters: the old pool
 # must keep serving them). The first line says what this kernel has to switch between.
+# The global pool limit at 1% of guest memory, so zswap writes back through it (restore after).
+small_pool() { POOL0=$(cat $ZP/max_pool_percent); echo 1 > $ZP/max_pool_percent; }
+restore_pool() { echo "$POOL0" > $ZP/max_pool_percent; }
 switch_param() { # file value: echo's exit status, without the shell's error text
 	{ echo "$2" > "$ZP/$1"; } 2>/dev/null
 }
@@ -340,11 +343,10 @@ for t in $TESTS; do
 			# No memcg (or a kernel, like 6.1, whose memory.zswap.max only rejects stores): the
 			# global pool limit makes zswap write back (shrink_worker: the root LRU, or on 6.1
 			# the zpool's evict callback), 1% of guest memory, with enough pages to pass it.
-			pool0=$(cat $ZP/max_pool_percent)
-			echo 1 > $ZP/max_pool_percent
+			small_pool
 			run_workload $t "$cg" writeback --pages "$NOMEMCG_WRITEBACK_PAGES" --rounds "$WRITEBACK_ROUNDS" --log "$RUN/$t.data"
 			rc=$?
-			echo "$pool0" > $ZP/max_pool_percent
+			restore_pool
 		else
 			echo "$WRITEBACK_ZSWAP_MAX" > "$cg/memory.zswap.max"
 			run_with_reclaim 4M 1 $t "$cg" writeback --pages "$WRITEBACK_PAGES" --rounds "$WRITEBACK_ROUNDS" --cgroup "$cg" --log "$RUN/$t.data"
@@ -368,10 +370,10 @@ for t in $TESTS; do
 		cg=$(cg_enter $t)
 		echo "$WRITEBACK_ZSWAP_MAX" > "$cg/memory.zswap.max"
 		# where only the pool limit writes back (6.1), a small pool does, as in writeback
-		if [ "${WRITEBACK_LIMIT:-memcg}" = pool ]; then pool0=$(cat $ZP/max_pool_percent); echo 1 > $ZP/max_pool_percent; fi
+		[ "${WRITEBACK_LIMIT:-memcg}" = pool ] && small_pool
 		run_with_reclaim 2M 2 $t "$cg" hotplug --pages "$HOTPLUG_PAGES" --seconds "$HOTPLUG_SECONDS" --threads 0 --log "$RUN/$t.data"
 		rc=$?
-		[ "${WRITEBACK_LIMIT:-memcg}" = pool ] && echo "$pool0" > $ZP/max_pool_percent
+		[ "${WRITEBACK_LIMIT:-memcg}" = pool ] && restore_pool
 		extra="\"rc\":$rc"
 		if [ $rc = 4 ]; then
 			status=skip

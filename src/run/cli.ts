@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { action, positiveInt } from '../common/command.js';
 import { info, printJson } from '../common/output.js';
+import { TREE_OPTION_HELP } from '../common/paths.js';
 import { listConfigs, resolveConfigList } from '../build/config.js';
 import { ALL_TESTS, PROFILES } from '../guest/profiles.js';
 import { DEFAULT_VARIANTS, VARIANTS, resolveTests, variantsFor } from '../guest/index.js';
@@ -11,7 +12,7 @@ export function registerRunCommands(program: Command): void {
     .command('run')
     .description('the whole job on a series: fetch, then for the base and every patch apply, build, boot, test, model; reports in reports/<series>/')
     .argument('<input>', 'lore thread URL, message-id, mbox file (or .gz), `-`, or a folder from `kharness fetch`')
-    .option('--tree <tree>', 'a managed tree (debian-6.12, debian-6.1) or any kernel git tree DIR (default: debian-6.12)')
+    .option('--tree <tree>', TREE_OPTION_HELP)
     .option('--base <ref>', 'test on this commit (default: the series base-commit if the tree has it, else HEAD)')
     .option('--config <list>', `kernel config, or several comma-separated (each step built and booted with each, a row per config): ${listConfigs().join(', ')}`, 'zswap')
     .option('--tests <list>', `comma-separated guest tests: ${ALL_TESTS.join(',')}`)

@@ -72,6 +72,7 @@ async function environment(tree: KernelTree | undefined, opts: RunOptions, accel
       return { name, hash: '', fragments: [] as string[] };
     }
   }));
+  const treeName = tree ? managedTreeName(tree.repo) : undefined;
   return {
     host: { kernel: release(), cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), hostname: hostname() },
     accel,
@@ -84,7 +85,7 @@ async function environment(tree: KernelTree | undefined, opts: RunOptions, accel
       make: await toolVersion('make'),
       git: await toolVersion('git'),
     },
-    tree: { repo: tree?.repo ?? opts.tree ?? '', worktree: tree?.worktree ?? '', ...(tree && managedTreeName(tree.repo) ? { name: managedTreeName(tree.repo) } : {}) },
+    tree: { repo: tree?.repo ?? opts.tree ?? '', worktree: tree?.worktree ?? '', ...(treeName ? { name: treeName } : {}) },
     config: plans[0]!,
     ...(plans.length > 1 ? { configs: plans } : {}),
     profile: opts.profile,

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { action, positiveInt } from '../common/command.js';
 import { ExitCode } from '../common/errors.js';
 import { info, printJson } from '../common/output.js';
-import { treeArgPath } from '../common/paths.js';
+import { TREE_OPTION_HELP, treeArgPath } from '../common/paths.js';
 import { applySeries, chooseBase } from './apply.js';
 import { loadSeries } from './input.js';
 import { saveApplied } from './state.js';
@@ -13,7 +13,7 @@ export function registerTreeCommands(program: Command): void {
     .command('apply')
     .description('apply a series, one commit per patch, in a git worktree of the kernel tree (the tree itself is never touched)')
     .argument('<series>', 'a folder written by `kharness fetch`, or anything fetch takes (lore URL, message-id, mbox)')
-    .option('--tree <tree>', 'a managed tree (debian-6.12, debian-6.1) or any kernel git tree DIR (default: debian-6.12)')
+    .option('--tree <tree>', TREE_OPTION_HELP)
     .option('--base <ref>', 'apply on this commit (default: the series base-commit if the tree has it, else HEAD)')
     .option('--work <dir>', 'where worktrees and builds live (default: ~/.cache/kharness/work)')
     .option('-v, --version <n>', 'series version to use when fetching', positiveInt('--version'))
