@@ -71,6 +71,43 @@ ${sob(ANIKA)}`,
     ]),
 };
 
+/**
+ * Deliberate bugs of our own against the seed thread's refcount rules, one patch each on the 6.1
+ * base, for the end-to-end tests (tests/fixtures/kernel-bugs-6.1/). 2/2 of the demo series is the
+ * one against "a reference is taken only by a lookup under the tree lock".
+ */
+const BUGS: { file: string; message: string; change: (t: string) => string }[] = [
+  {
+    // "an entry is freed only when its last reference goes": a load's put frees an entry the tree still holds.
+    file: 'put-frees-early.mbox',
+    message: `mm: zswap: free an entry once only its lookup references it
+
+After zswap_frontswap_load() has decompressed a page, the page lives in
+the swap cache and the compressed copy is dead weight until
+invalidate_page() drops the tree's reference, which can take a long
+time for a page that stays mapped.
+
+Free the entry in zswap_entry_put() once the count drops to one, that
+is, when the reference being dropped leaves only the one its lookup
+took, so the pool space comes back at swapin.
+
+${sob(ANIKA)}`,
+    change: (t) => edit(t, ['\tBUG_ON(refcount < 0);\n\tif (refcount == 0) {', '\tBUG_ON(refcount < 0);\n\tif (refcount <= 1) {']),
+  },
+];
+
+async function writeBugs(repo: ScratchRepo, base: string, here: string): Promise<void> {
+  const dir = path.join(here, '..', 'tests', 'fixtures', 'kernel-bugs-6.1');
+  await mkdir(dir, { recursive: true });
+  let clock = 1736251200;
+  for (const bug of BUGS) {
+    const tip = await repo.commitFile(base, 'mm/zswap.c', bug.change(await repo.show(base, 'mm/zswap.c')), ANIKA, `${clock++} +0000`, bug.message);
+    const file = path.join(dir, bug.file);
+    await writeFile(file, await repo.formatPatchMbox(base, tip, { who: ANIKA, date: `${clock++} +0000` }));
+    process.stdout.write(`${file}\n`);
+  }
+}
+
 async function main(): Promise<void> {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const outDir = path.join(here, '..', 'patches');
@@ -91,6 +128,7 @@ async function main(): Promise<void> {
     const file = path.join(outDir, 'zswap-6.1-load-demo.mbox');
     await writeFile(file, mbox);
     process.stdout.write(`${file}\n`);
+    await writeBugs(repo, base, here);
   } finally {
     await repo.dispose();
   }

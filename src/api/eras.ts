@@ -1,4 +1,4 @@
-import { RULE_IDS } from '../model/rules.js';
+import { REFCOUNT_RULE_IDS, RULE_IDS } from '../model/rules.js';
 import type { ApiEra, EraId, FunctionSpec, Prototype } from './types.js';
 
 const proto = (ret: string, ...params: string[]): Prototype => ({ ret, params });
@@ -25,6 +25,7 @@ export const V6_12: ApiEra = {
     SYS_SWAPOFF,
   ],
   modelRules: RULE_IDS,
+  model: 'xarray',
   writebackLimit: 'memcg',
 };
 
@@ -49,11 +50,14 @@ export const NEWER: ApiEra = {
     SYS_SWAPOFF,
   ],
   modelRules: RULE_IDS,
+  model: 'xarray',
   writebackLimit: 'memcg',
 };
 
 /**
- * 6.1: frontswap backend, rbtree per type, refcounted entries; int returns (0 = success).
+ * 6.1: frontswap backend, rbtree per type, refcounted entries; int returns (0 = success, and a
+ * load miss is -1). Every refcount change and every free is under the tree lock, so the puts and
+ * frees of one tree are traced in lock order; zswap_entry_put is where references are dropped.
  * pgoff_t is spelled `unsigned long`: include/linux/types.h #defines it, so zswap.i has no such name.
  */
 export const V6_1: ApiEra = {
@@ -61,16 +65,18 @@ export const V6_1: ApiEra = {
   title: '6.1 (frontswap, rbtree, refcounted entries)',
   functions: [
     fn('zswap_frontswap_store', proto('int', 'unsigned', 'unsigned long', 'struct page *'), 'errno', true),
-    fn('zswap_frontswap_load', proto('int', 'unsigned', 'unsigned long', 'struct page *'), 'errno', true),
+    fn('zswap_frontswap_load', proto('int', 'unsigned', 'unsigned long', 'struct page *'), 'frontswap', true),
     fn('zswap_frontswap_invalidate_page', proto('void', 'unsigned', 'unsigned long'), 'void', true),
     fn('zswap_frontswap_invalidate_area', proto('void', 'unsigned'), 'void', true),
     fn('zswap_free_entry', proto('void', 'struct zswap_entry *'), 'void', true),
+    fn('zswap_entry_put', proto('void', 'struct zswap_tree *', 'struct zswap_entry *'), 'void', true),
     fn('zswap_writeback_entry', proto('int', 'struct zpool *', 'unsigned long'), 'int', false),
     fn('zswap_frontswap_init', proto('void', 'unsigned'), 'void', false),
+    SYS_SWAPOFF,
   ],
-  modelRules: [],
+  modelRules: REFCOUNT_RULE_IDS,
+  model: 'refcount',
   writebackLimit: 'pool',
-  notImplemented: 'the model rules of the 6.1 (frontswap, refcounted entries) era are not implemented yet',
 };
 
 /** In the order a selection prefers them; their required prototypes exclude each other. */

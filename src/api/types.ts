@@ -1,4 +1,5 @@
 import type { RuleId } from '../model/rules.js';
+import type { ReplayModel } from '../model/replay-model.js';
 
 /**
  * A zswap API era: which functions the kernel has, with which C prototypes, and how the trace of
@@ -19,9 +20,10 @@ export interface Prototype {
  * - `errno`: 0 = success, -ENOENT = not there (load miss), any other value = an error the model
  *   cannot place (the call is left undecided, never guessed);
  * - `int`: the value itself (writeback, swapon: 0 = done);
+ * - `frontswap`: 6.1's load: 0 = loaded, -1 = not in zswap, anything else = undecided;
  * - `void`: nothing to read.
  */
-export type ReturnDecoding = 'bool' | 'errno' | 'int' | 'void';
+export type ReturnDecoding = 'bool' | 'errno' | 'frontswap' | 'int' | 'void';
 
 export interface FunctionSpec {
   fn: string;
@@ -40,6 +42,8 @@ export interface ApiEra {
   functions: FunctionSpec[];
   /** the reference model's rules that apply to this era's traces; empty when not implemented */
   modelRules: readonly RuleId[];
+  /** which replay judges its traces: the xarray era's interleaving search, or 6.1's refcount replay */
+  model: ReplayModel;
   /**
    * What makes this kernel write entries back: `memcg` (a cgroup over memory.zswap.max, or its
    * shrinker, writes back; 6.8+ behaviour, and the 6.12 tree's), or `pool` (only the global pool

@@ -11,8 +11,7 @@ import { probeAccel } from '../boot/kvm.js';
 import { combineVerdicts, type Verdict } from '../common/verdict.js';
 import { bootAndRun, makeDiskImage, type BootOutcome } from '../boot/vm.js';
 import type { Finding } from '../boot/triage.js';
-import { SUITE_PATHS, judgeRunDir as judgeGuestFiles, type CoverageEntry, type TestJudgement } from './judge.js';
-import { LIFETIME_PATHS } from '../model/replay.js';
+import { suiteGaps, judgeRunDir as judgeGuestFiles, type CoverageEntry, type TestJudgement } from './judge.js';
 import { ALL_TESTS, PROFILES, profileEnv, profileForKernel, type GuestTestName, type SuiteProfile } from './profiles.js';
 import { planProbes, type ProbePlan } from './trace-capture.js';
 import { detectApi, eraById, type ApiEra, type ApiSelection } from '../api/index.js';
@@ -334,7 +333,7 @@ export function mergeVariantSuites(parts: { variant: string; suite: SuiteResult 
     findings: renamed.flatMap((p) => p.suite.findings),
     tests: renamed.flatMap((p) => p.suite.tests),
     coverage,
-    gaps: coverage ? SUITE_PATHS.filter((p) => (coverage.find((c) => c.path === p)?.count ?? 0) === 0).map((p) => LIFETIME_PATHS[p]) : [],
+    gaps: suiteGaps(coverage),
     judgeMs: renamed.reduce((s, p) => s + (p.suite.judgeMs ?? 0), 0),
     suiteErrors: renamed.flatMap((p) => (p.suite.suiteErrors ?? []).map((e) => tag(p, e))),
     variants,
@@ -411,7 +410,7 @@ function summarizeSuite(o: { run: GuestRun; judged: TestJudgement[]; suiteErrors
   const coverage = traced.length
     ? traced[0]!.coverage.map((c) => ({ ...c, count: traced.reduce((sum, t) => sum + (t.coverage.find((x) => x.path === c.path)?.count ?? 0), 0) }))
     : undefined;
-  const gaps = coverage ? SUITE_PATHS.filter((p) => (coverage.find((c) => c.path === p)?.count ?? 0) === 0).map((p) => LIFETIME_PATHS[p]) : [];
+  const gaps = suiteGaps(coverage);
   return {
     verdict,
     summary,

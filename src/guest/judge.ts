@@ -7,7 +7,9 @@ import { readUntrusted } from '../common/untrusted-file.js';
 import { combineVerdicts, type Verdict } from '../common/verdict.js';
 import { checkCounters, type CounterFinding, type SkippedCounter } from '../model/counters.js';
 import { checkData } from '../model/data-oracle.js';
-import { LIFETIME_PATHS, replayTrace, type LifetimePath, type LifetimeStats } from '../model/replay.js';
+import { LIFETIME_PATHS, pathsOfModel, type LifetimePath, type LifetimeStats } from '../model/replay.js';
+import { replayHistory, type ReplayModel } from '../model/replay-model.js';
+import { probedEra, type ApiEra } from '../api/index.js';
 import type { Violation } from '../model/rules.js';
 import { MAX_BYTES, SampleSchema, TraceLostSchema, formatProtocolError, parseRecords, readRecords, readSuiteArtifacts, resultFor, setupErrorOf, setupFailureOf, unclaimedErrors, type SuiteArtifacts } from './protocol.js';
 import { judgeSwitches } from './switches.js';
@@ -150,8 +152,21 @@ export function countersWentBackwards(before: Record<string, number>, after: Rec
     .map((k) => `${k} went backwards: ${before[k]} → ${after[k]}`);
 }
 
-function coverageFromStats(stats: LifetimeStats): CoverageEntry[] {
-  return (Object.keys(LIFETIME_PATHS) as LifetimePath[]).map((p) => ({ path: p, label: LIFETIME_PATHS[p], count: stats[p], source: 'trace' as const }));
+function coverageFromStats(stats: LifetimeStats, model: ReplayModel): CoverageEntry[] {
+  return pathsOfModel(Object.keys(LIFETIME_PATHS) as LifetimePath[], model).map((p) => ({ path: p, label: LIFETIME_PATHS[p], count: stats[p], source: 'trace' as const }));
+}
+
+/** Which model counted a coverage list: only the refcount replay (6.1) counts holderLastPut. */
+function modelOfCoverage(coverage: readonly CoverageEntry[]): ReplayModel {
+  return coverage.some((c) => c.path === 'holderLastPut') ? 'refcount' : 'xarray';
+}
+
+/** The suite paths (SUITE_PATHS, as the model's kernels take them) that no traced test ran. */
+export function suiteGaps(coverage: readonly CoverageEntry[] | undefined): string[] {
+  if (!coverage) return [];
+  return pathsOfModel(SUITE_PATHS, modelOfCoverage(coverage))
+    .filter((p) => (coverage.find((c) => c.path === p)?.count ?? 0) === 0)
+    .map((p) => LIFETIME_PATHS[p]);
 }
 
 /** Log files for the report: regular files only, so a guest's symlink never becomes a report link. */
@@ -213,7 +228,7 @@ export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
   await judgeDataLogs(runDir, name, base);
   const stats = input.tracing ? await judgeTrace(input, line, base) : undefined;
   counterMonotonicity(line, base);
-  recordCoverage(name, base, stats, workload.counted);
+  recordCoverage(input, base, stats, workload.counted);
   const switched = await judgeSwitches(runDir, name);
   if (switched) {
     base.coverage.push(...switched.coverage.map((c) => ({ ...c, source: 'workload' as const })));
@@ -312,11 +327,11 @@ async function judgeWithoutRecord(input: JudgeInput, base: TestJudgement): Promi
   // The trace went straight to the host: replay the history up to the crash, so the model can
   // name the events that led to it.
   if (input.tracing && base.logs.trace) {
-    const partial = await replayFile(base.logs.trace, { partial: true, consoleText });
+    const partial = await replayFile(base.logs.trace, { partial: true, consoleText, era: input.tracing.probes.api ? probedEra(input.tracing.probes.api) : undefined });
     base.conformance = partial.conformance;
     base.violations.push(...partial.violations.slice(0, MAX_KEPT_VIOLATIONS));
     base.modelVerdict = partial.conformance.verdict === 'fail' ? 'fail' : partial.conformance.verdict === 'error' ? 'error' : 'skipped';
-    if (partial.stats) base.coverage = coverageFromStats(partial.stats);
+    if (partial.stats) base.coverage = coverageFromStats(partial.stats, modelOf(input));
   }
   for (const v of base.violations.slice(0, 3)) base.evidence.push(`${v.rule}: ${v.message}`);
   // The splat itself says more than the console's last lines (often the oops's ftrace dump).
@@ -438,17 +453,26 @@ async function judgeDataLogs(runDir: string, name: string, base: TestJudgement):
   else if (seen) base.dataOracle = { verdict: 'pass', reason: `${reads} reads all saw the predicted version`, reads };
 }
 
-function recordCoverage(name: string, base: TestJudgement, stats: LifetimeStats | undefined, counted: Record<string, number>): void {
-  base.coverage = stats ? coverageFromStats(stats) : coverageFromCounters(base.counters?.delta ?? {});
+/** The replay model of the era the probes follow (the xarray one when nothing was traced). */
+function modelOf(input: JudgeInput): ReplayModel {
+  const api = input.tracing?.probes.api;
+  return (api && probedEra(api)?.model) || 'xarray';
+}
+
+function recordCoverage(input: JudgeInput, base: TestJudgement, stats: LifetimeStats | undefined, counted: Record<string, number>): void {
+  const { name } = input;
+  const model = modelOf(input);
+  base.coverage = stats ? coverageFromStats(stats, model) : coverageFromCounters(base.counters?.delta ?? {});
   // A workload path it did not count (no `done` event: it died) is not measured, not a gap.
   for (const w of WORKLOAD_PATHS[name] ?? []) if (counted[w.path] !== undefined) base.coverage.push({ ...w, count: counted[w.path]!, source: 'workload' });
-  const expected: string[] = [...(EXPECTED_PATHS[name] ?? []), ...(WORKLOAD_PATHS[name] ?? []).map((w) => w.path)];
+  const expectedPaths = pathsOfModel(EXPECTED_PATHS[name] ?? [], model);
+  const expected: string[] = [...expectedPaths, ...(WORKLOAD_PATHS[name] ?? []).map((w) => w.path)];
   base.gaps = expected.filter((p) => {
     const c = base.coverage.find((e) => e.path === p);
     return c !== undefined && c.count === 0;
   });
   if (!stats) {
-    const unknown = (EXPECTED_PATHS[name] ?? []).filter((p) => !base.coverage.some((e) => e.path === p));
+    const unknown = expectedPaths.filter((p) => !base.coverage.some((e) => e.path === p));
     if (unknown.length) base.evidence.push(`not measurable without a trace: ${unknown.map((p) => LIFETIME_PATHS[p]).join(', ')}`);
   }
 }
@@ -505,6 +529,7 @@ export function timeoutVerdict(name: string, rec: GuestTestLine, findings: reado
 async function judgeTrace(input: JudgeInput, rec: GuestTestLine, base: TestJudgement): Promise<LifetimeStats | undefined> {
   const { name, runDir } = input;
   const tracing = input.tracing!;
+  const era = tracing.probes.api ? probedEra(tracing.probes.api) : undefined;
   const missingRequired = [...tracing.probes.missing, ...tracing.failed].filter((m) => (REQUIRED_FUNCTIONS as readonly string[]).includes(m.fn));
   if (missingRequired.length > 0) {
     base.conformance = { verdict: 'skipped', reason: `probe(s) not placed: ${describeMissingProbes(missingRequired)}` };
@@ -535,8 +560,8 @@ async function judgeTrace(input: JudgeInput, rec: GuestTestLine, base: TestJudge
     return undefined;
   }
   const replayed = safely(() => {
-    const { calls } = decodeTrace(parsed.events);
-    return { calls, replay: replayTrace(calls, { window: 6 }) };
+    const { calls } = decodeTrace(parsed.events, era?.id);
+    return { calls, replay: replayHistory(calls, { window: 6 }, era?.model) };
   });
   if ('error' in replayed) {
     base.conformance = { verdict: 'error', reason: `${name}.trace cannot be decoded: ${replayed.error}`, events: parsed.events.length };
@@ -770,7 +795,7 @@ export function missedProbeHits(before?: string, after?: string): { total: numbe
  * Replays a trace file cut short by a dying guest: calls still open at the end are pending, and
  * only violations the history up to that point proves are reported.
  */
-async function replayFile(file: string, opts: { partial: boolean; consoleText?: string }): Promise<{ conformance: CheckOutcome & { events?: number }; violations: Violation[]; stats?: LifetimeStats }> {
+async function replayFile(file: string, opts: { partial: boolean; consoleText?: string; era?: ApiEra }): Promise<{ conformance: CheckOutcome & { events?: number }; violations: Violation[]; stats?: LifetimeStats }> {
   const r = await readUntrusted(file, { maxBytes: LIMITS.trace });
   if (!r.ok) return { conformance: { verdict: 'error', reason: r.reason }, violations: [] };
   const parsed = parseTraceText(r.text);
@@ -778,8 +803,8 @@ async function replayFile(file: string, opts: { partial: boolean; consoleText?: 
   const replayed = safely(() => {
     const merged = mergeWithDump(parsed.events, opts.consoleText ? parseFtraceDump(opts.consoleText) : []);
     // Events between the file and the oops dump never reached us: the model forgets across them.
-    const calls = withGaps(decodeTrace(merged.events).calls, merged.gap ? [merged.gap] : []);
-    return { calls, gap: merged.gap, replay: replayTrace(calls, { window: 6 }) };
+    const calls = withGaps(decodeTrace(merged.events, opts.era?.id).calls, merged.gap ? [merged.gap] : []);
+    return { calls, gap: merged.gap, replay: replayHistory(calls, { window: 6 }, opts.era?.model) };
   });
   if ('error' in replayed) return { conformance: { verdict: 'error', reason: `${path.basename(file)} cannot be decoded: ${replayed.error}` }, violations: [] };
   const { calls, gap, replay } = replayed;

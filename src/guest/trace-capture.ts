@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { ERAS, checksOf, detectApi, probedEra, returnDecoding, type ApiSelection, type EraId, type ReturnDecoding } from '../api/index.js';
-import type { Slot, TraceCall } from '../model/trace-types.js';
+import { ERAS, checksOf, detectApi, eraById, probedEra, returnDecoding, type ApiSelection, type EraId, type ReturnDecoding } from '../api/index.js';
+import { UNKNOWN_TYPE, type Slot, type TraceCall } from '../model/trace-types.js';
 
 // Swapoff windows come from kprobes on the swapoff(2) syscall itself (no guest cooperation
 // needed): `marker` calls with the type zswap_swapoff() named inside the window.
@@ -15,7 +15,7 @@ import type { Slot, TraceCall } from '../model/trace-types.js';
  * the preprocessed mm/zswap.c of the very build being tested.
  */
 
-/** The functions kharness knows how to probe (the 6.12 and newer eras share them). */
+/** The functions kharness knows how to probe (the 6.12 and newer eras share the first eight). */
 export const PROBED_FUNCTIONS = [
   'zswap_store',
   'zswap_load',
@@ -25,6 +25,13 @@ export const PROBED_FUNCTIONS = [
   'zswap_swapon',
   'zswap_swapoff',
   '__x64_sys_swapoff',
+  'zswap_frontswap_store',
+  'zswap_frontswap_load',
+  'zswap_frontswap_invalidate_page',
+  'zswap_frontswap_invalidate_area',
+  'zswap_frontswap_init',
+  'zswap_free_entry',
+  'zswap_entry_put',
 ] as const;
 export type ProbedFunction = (typeof PROBED_FUNCTIONS)[number];
 
@@ -43,10 +50,19 @@ const KNOWN_FUNCTIONS = new Set<string>([...PROBED_FUNCTIONS, ...ERAS.flatMap((e
  */
 const MAXACTIVE = 256;
 
-export interface StructOffsets {
-  'folio.swap': number;
-  'zswap_entry.swpentry': number;
-}
+/** Struct members a probe reads, as `struct.member`, with the C type they belong to. */
+const MEMBERS = {
+  'folio.swap': ['struct folio', 'swap'],
+  'zswap_entry.swpentry': ['struct zswap_entry', 'swpentry'],
+  'zswap_entry.offset': ['struct zswap_entry', 'offset'],
+  'zswap_entry.refcount': ['struct zswap_entry', 'refcount'],
+} as const;
+export type OffsetKey = keyof typeof MEMBERS;
+
+/** The 6.12 and newer eras' members: what deriveOffsets computes unless told otherwise. */
+const XARRAY_ERA_MEMBERS: OffsetKey[] = ['folio.swap', 'zswap_entry.swpentry'];
+
+export type StructOffsets = Partial<Record<OffsetKey, number>>;
 
 export interface ProbePlan {
   /** lines for tracefs kprobe_events */
@@ -86,14 +102,11 @@ export function findSymbols(systemMap: string): Map<string, { name: string; clon
  * mm/zswap.c with an asm-offsets style function appended (the technique kbuild uses for
  * asm-offsets.h), so a series that reorders struct zswap_entry is traced correctly.
  */
-export async function deriveOffsets(zswapPreprocessed: string): Promise<StructOffsets> {
+export async function deriveOffsets(zswapPreprocessed: string, keys: readonly OffsetKey[] = XARRAY_ERA_MEMBERS): Promise<StructOffsets> {
   const dir = await mkdtemp(path.join(tmpdir(), 'kharness-offsets-'));
   try {
     const src = path.join(dir, 'offsets.c');
-    const members: [keyof StructOffsets, string, string][] = [
-      ['folio.swap', 'struct folio', 'swap'],
-      ['zswap_entry.swpentry', 'struct zswap_entry', 'swpentry'],
-    ];
+    const members = keys.map((key) => [key, ...MEMBERS[key]] as const);
     const probe = members
       .map(([key, type, member]) => `\tasm volatile("\\n.ascii \\"->kharness ${key} %0\\"" :: "i"(__builtin_offsetof(${type}, ${member})));`)
       .join('\n');
@@ -114,21 +127,66 @@ export async function deriveOffsets(zswapPreprocessed: string): Promise<StructOf
 function retFetch(decoding: ReturnDecoding): string {
   // A bool comes back in %al only (the rest of %rax is whatever it was): read one byte.
   if (decoding === 'bool') return ' ret=$retval:u8';
-  if (decoding === 'errno') return ' err=$retval:s32';
+  if (decoding === 'errno' || decoding === 'frontswap') return ' err=$retval:s32';
   return decoding === 'int' ? ' ret=$retval:s32' : '';
 }
 
-/** x86_64 SysV: arguments in %di, %si; swp_entry_t is a one-word struct passed by value. */
-const PROBES: { fn: ProbedFunction; needsOffsets: boolean; lines: (sym: string, ret: string, o?: StructOffsets) => string[] }[] = [
-  { fn: 'zswap_store', needsOffsets: true, lines: (s, ret, o) => [`p:kharness/store ${s} swp=+${o!['folio.swap']}(%di):x64`, `r${MAXACTIVE}:kharness/store_ret ${s}${ret}`] },
-  { fn: 'zswap_load', needsOffsets: true, lines: (s, ret, o) => [`p:kharness/load ${s} swp=+${o!['folio.swap']}(%di):x64`, `r${MAXACTIVE}:kharness/load_ret ${s}${ret}`] },
-  { fn: 'zswap_invalidate', needsOffsets: false, lines: (s) => [`p:kharness/invalidate ${s} swp=%di:x64`, `r${MAXACTIVE}:kharness/invalidate_ret ${s}`] },
-  { fn: 'zswap_writeback_entry', needsOffsets: false, lines: (s, ret) => [`p:kharness/wb ${s} entry=%di:x64 swp=%si:x64`, `r${MAXACTIVE}:kharness/wb_ret ${s}${ret}`] },
-  { fn: 'zswap_entry_free', needsOffsets: true, lines: (s, _r, o) => [`p:kharness/free ${s} entry=%di:x64 swp=+${o!['zswap_entry.swpentry']}(%di):x64`] },
-  { fn: 'zswap_swapon', needsOffsets: false, lines: (s, ret) => [`p:kharness/swapon ${s} type=%di:s32 pages=%si:u64`, `r${MAXACTIVE}:kharness/swapon_ret ${s}${ret}`] },
-  { fn: 'zswap_swapoff', needsOffsets: false, lines: (s) => [`p:kharness/swapoff ${s} type=%di:s32`, `r${MAXACTIVE}:kharness/swapoff_ret ${s}`] },
-  { fn: '__x64_sys_swapoff', needsOffsets: false, lines: (s) => [`p:kharness/sys_swapoff ${s}`, `r${MAXACTIVE}:kharness/sys_swapoff_ret ${s} ret=$retval:s64`] },
+interface ProbeSpec {
+  fn: ProbedFunction;
+  /** the eras this probe reads the function's arguments for (all when absent) */
+  eras?: EraId[];
+  offsets: OffsetKey[];
+  lines: (sym: string, ret: string, o: StructOffsets) => string[];
+}
+
+const XARRAY_ERAS: EraId[] = ['v6.12', 'newer'];
+const call = (event: string, s: string, args: string, ret = ''): string[] => [`p:kharness/${event} ${s}${args}`, `r${MAXACTIVE}:kharness/${event}_ret ${s}${ret}`];
+/** 6.1's frontswap hooks take (unsigned type, pgoff_t offset) in %di, %si. */
+const SLOT_ARGS = ' type=%di:s32 off=%si:x64';
+
+/**
+ * x86_64 SysV: arguments in %di, %si; swp_entry_t is a one-word struct passed by value. Event
+ * names are shared by the eras (one era's probes are placed); the arguments say which shape it is.
+ */
+const PROBES: ProbeSpec[] = [
+  { fn: 'zswap_store', offsets: ['folio.swap'], lines: (s, ret, o) => call('store', s, ` swp=+${o['folio.swap']}(%di):x64`, ret) },
+  { fn: 'zswap_load', offsets: ['folio.swap'], lines: (s, ret, o) => call('load', s, ` swp=+${o['folio.swap']}(%di):x64`, ret) },
+  { fn: 'zswap_invalidate', offsets: [], lines: (s) => call('invalidate', s, ' swp=%di:x64') },
+  { fn: 'zswap_writeback_entry', eras: XARRAY_ERAS, offsets: [], lines: (s, ret) => call('wb', s, ' entry=%di:x64 swp=%si:x64', ret) },
+  { fn: 'zswap_entry_free', offsets: ['zswap_entry.swpentry'], lines: (s, _r, o) => [`p:kharness/free ${s} entry=%di:x64 swp=+${o['zswap_entry.swpentry']}(%di):x64`] },
+  { fn: 'zswap_swapon', offsets: [], lines: (s, ret) => call('swapon', s, ' type=%di:s32 pages=%si:u64', ret) },
+  { fn: 'zswap_swapoff', offsets: [], lines: (s) => call('swapoff', s, ' type=%di:s32') },
+  { fn: '__x64_sys_swapoff', offsets: [], lines: (s) => [`p:kharness/sys_swapoff ${s}`, `r${MAXACTIVE}:kharness/sys_swapoff_ret ${s} ret=$retval:s64`] },
+  { fn: 'zswap_frontswap_store', offsets: [], lines: (s, ret) => call('store', s, SLOT_ARGS, ret) },
+  { fn: 'zswap_frontswap_load', offsets: [], lines: (s, ret) => call('load', s, SLOT_ARGS, ret) },
+  { fn: 'zswap_frontswap_invalidate_page', offsets: [], lines: (s) => call('invalidate', s, SLOT_ARGS) },
+  // invalidate_area frees the type's tree as zswap_swapoff does; init allocates it as zswap_swapon.
+  { fn: 'zswap_frontswap_invalidate_area', offsets: [], lines: (s) => call('swapoff', s, ' type=%di:s32') },
+  { fn: 'zswap_frontswap_init', offsets: [], lines: (s) => call('swapon', s, ' type=%di:s32') },
+  // The handle says nothing the trace can read (zbud's is an address, z3fold's is not): the slot
+  // and entry come from the puts nested in the call.
+  { fn: 'zswap_writeback_entry', eras: ['v6.1'], offsets: [], lines: (s, ret) => call('wb', s, '', ret) },
+  {
+    fn: 'zswap_free_entry',
+    offsets: ['zswap_entry.offset', 'zswap_entry.refcount'],
+    lines: (s, _r, o) => [`p:kharness/free ${s} entry=%di:x64 off=+${o['zswap_entry.offset']}(%di):x64 ref=+${o['zswap_entry.refcount']}(%di):s32`],
+  },
+  {
+    fn: 'zswap_entry_put',
+    offsets: ['zswap_entry.offset', 'zswap_entry.refcount'],
+    lines: (s, _r, o) => [`p:kharness/put ${s} tree=%di:x64 entry=%si:x64 off=+${o['zswap_entry.offset']}(%si):x64 ref=+${o['zswap_entry.refcount']}(%si):s32`],
+  },
 ];
+
+function probeFor(fn: string, era: EraId): ProbeSpec | undefined {
+  return PROBES.find((p) => p.fn === fn && (!p.eras || p.eras.includes(era)));
+}
+
+/** The struct members the probes of an era read. */
+export function offsetKeysFor(era: EraId): OffsetKey[] {
+  const fns = eraById(era).functions.filter((f) => f.probed).map((f) => f.fn);
+  return [...new Set(fns.flatMap((fn) => probeFor(fn, era)?.offsets ?? []))];
+}
 
 export interface ProbeInputs {
   offsets?: StructOffsets;
@@ -149,14 +207,14 @@ export function probeLines(symbols: Map<string, { name: string; clone: boolean }
   const allMissing = (fns: string[], reason: string): ProbePlan => ({ lines: [], missing: fns.map((fn) => ({ fn, reason })), offsets, api });
   if (!api || !era) return allMissing([...PROBED_FUNCTIONS], `prototypes not checked: ${inputs.apiError ?? 'no preprocessed mm/zswap.c'}`);
   // kprobe_events in one fixed order, whatever order an era lists its functions in.
-  const order = (fn: string): number => PROBES.findIndex((p) => p.fn === fn);
+  const order = (fn: string): number => PROBED_FUNCTIONS.indexOf(fn as ProbedFunction);
   const probed = era.functions.filter((f) => f.probed).sort((a, b) => order(a.fn) - order(b.fn));
   if (era.notImplemented) return allMissing(probed.map((f) => f.fn), api.era ? `${era.notImplemented} (${api.reason})` : api.reason);
   const checks = checksOf(api, era.id);
   const lines: string[] = [];
   const missing: ProbePlan['missing'] = [];
   for (const spec of probed) {
-    const probe = PROBES.find((p) => p.fn === spec.fn);
+    const probe = probeFor(spec.fn, era.id);
     const check = checks.get(spec.fn);
     const symbol = symbols.get(spec.fn);
     let reason: string | undefined;
@@ -164,8 +222,8 @@ export function probeLines(symbols: Map<string, { name: string; clone: boolean }
     else if (spec.prototype && check?.result !== 'match') reason = check?.detail ?? `${spec.fn}: prototype not checked`;
     else if (!symbol) reason = 'no such symbol in this build (renamed, removed, or inlined)';
     else if (symbol.clone) reason = `gcc cloned it as ${symbol.name}: its argument registers are not the C signature's`;
-    else if (probe.needsOffsets && !offsets) reason = `struct offsets unknown: ${inputs.offsetsError ?? 'no preprocessed mm/zswap.c'}`;
-    if (reason === undefined && probe && symbol) lines.push(...probe.lines(symbol.name, retFetch(spec.returns), offsets));
+    else if (probe.offsets.some((k) => offsets?.[k] === undefined)) reason = `struct offsets unknown: ${inputs.offsetsError ?? 'no preprocessed mm/zswap.c'}`;
+    if (reason === undefined && probe && symbol) lines.push(...probe.lines(symbol.name, retFetch(spec.returns), offsets ?? {}));
     else missing.push({ fn: spec.fn, reason: reason ?? `${spec.fn} cannot be probed` });
   }
   return { lines, missing, offsets, api };
@@ -185,12 +243,19 @@ export function describeMissingProbes(missing: ProbePlan['missing']): string {
 export async function planProbes(systemMap: string, zswapPreprocessed?: string, gcc = 'gcc'): Promise<ProbePlan> {
   const symbols = findSymbols(await readFile(systemMap, 'utf8'));
   if (!zswapPreprocessed) return probeLines(symbols, {});
-  const [offsets, api] = await Promise.allSettled([deriveOffsets(zswapPreprocessed), detectApi(zswapPreprocessed, gcc)]);
+  let api: ApiSelection;
+  try {
+    api = await detectApi(zswapPreprocessed, gcc);
+  } catch (err) {
+    return probeLines(symbols, { apiError: (err as Error).message });
+  }
+  // The members to find depend on the era: 6.1's entry has an offset and a refcount, no swpentry.
+  const era = probedEra(api);
+  const [offsets] = await Promise.allSettled([deriveOffsets(zswapPreprocessed, era ? offsetKeysFor(era.id) : XARRAY_ERA_MEMBERS)]);
   return probeLines(symbols, {
+    api,
     offsets: offsets.status === 'fulfilled' ? offsets.value : undefined,
     offsetsError: offsets.status === 'rejected' ? (offsets.reason as Error).message : undefined,
-    api: api.status === 'fulfilled' ? api.value : undefined,
-    apiError: api.status === 'rejected' ? (api.reason as Error).message : undefined,
   });
 }
 
@@ -337,9 +402,25 @@ const signed = (s: string | undefined): number => (s === undefined ? 0 : s.start
 
 const ENOENT = 2;
 
-/** A trace made without a plan at hand names its own decoding: `err=` for errno returns. */
-function inferredDecoding(e: RawEvent): ReturnDecoding {
-  return e.args.err !== undefined ? 'errno' : 'bool';
+/**
+ * A trace made without a plan at hand names its own decoding: `err=` for int returns, read as
+ * frontswap's (-1 = a load miss) when its events name (type, offset) as 6.1's hooks do.
+ */
+function inferredDecoding(e: RawEvent, frontswap: boolean): ReturnDecoding {
+  if (e.args.err === undefined) return 'bool';
+  return frontswap ? 'frontswap' : 'errno';
+}
+
+/** The function of an era behind the store/load events (zswap_store, or 6.1's zswap_frontswap_store). */
+function hookOf(era: EraId, kind: 'store' | 'load'): string {
+  const fns = eraById(era).functions.map((f) => f.fn);
+  return fns.find((fn) => fn === `zswap_frontswap_${kind}`) ?? `zswap_${kind}`;
+}
+
+/** A store/load/invalidate event's slot: a swp_entry_t (6.12 and newer), or 6.1's (type, offset). */
+function eventSlot(e: RawEvent): Slot {
+  if (e.args.swp !== undefined || e.args.type === undefined) return decodeSlot(num(e.args.swp));
+  return { type: signed(e.args.type), offset: Number(num(e.args.off)) };
 }
 
 /**
@@ -349,11 +430,11 @@ function inferredDecoding(e: RawEvent): ReturnDecoding {
  */
 export function returnOutcome(e: RawEvent, decoding: ReturnDecoding, isLoad: boolean): boolean | undefined {
   if (decoding === 'bool') return e.args.ret === undefined ? undefined : num(e.args.ret) !== 0n;
-  if (decoding !== 'errno' || e.args.err === undefined) return undefined;
+  if ((decoding !== 'errno' && decoding !== 'frontswap') || e.args.err === undefined) return undefined;
   const v = signed(e.args.err);
   if (v === 0) return true;
   if (!isLoad) return v < 0 ? false : undefined;
-  return v === -ENOENT ? false : undefined;
+  return v === (decoding === 'frontswap' ? -1 : -ENOENT) ? false : undefined;
 }
 
 /**
@@ -366,10 +447,12 @@ export function decodeTrace(events: RawEvent[], era?: EraId): { calls: TraceCall
   const calls: TraceCall[] = [];
   const open = new Map<string, (TraceCall & { end?: number })[]>();
   const sysSwapoff = new Map<number, { start: number; cpu: number; type?: number }>();
+  const frontswap = events.some((e) => e.event === 'put') || events.some((e) => e.event === 'store' && e.args.off !== undefined);
+  const nesting = new Nesting();
   let unmatchedReturns = 0;
   let undecided = 0;
-  const outcome = (e: RawEvent, fn: 'zswap_store' | 'zswap_load'): boolean | undefined => {
-    const r = returnOutcome(e, era ? returnDecoding(era, fn) : inferredDecoding(e), fn === 'zswap_load');
+  const outcome = (e: RawEvent, kind: 'store' | 'load'): boolean | undefined => {
+    const r = returnOutcome(e, era ? returnDecoding(era, hookOf(era, kind)) : inferredDecoding(e, frontswap), kind === 'load');
     if (r === undefined) undecided++;
     return r;
   };
@@ -378,33 +461,39 @@ export function decodeTrace(events: RawEvent[], era?: EraId): { calls: TraceCall
     list.push(c);
     open.set(key, list);
     calls.push(c);
+    nesting.enter(c);
   };
   const pop = (key: string): TraceCall | undefined => {
     const c = open.get(key)?.pop();
     if (!c) unmatchedReturns++;
+    else nesting.leave(c);
     return c;
+  };
+  const point = (c: TraceCall): void => {
+    calls.push(c);
+    nesting.point(c);
   };
   for (const e of events) {
     const base = { seq: calls.length, cpu: e.cpu, pid: e.pid, start: e.ts };
     switch (e.event) {
       case 'store':
-        push(`${e.pid}/store`, { ...base, kind: 'store', slot: decodeSlot(num(e.args.swp)) });
+        push(`${e.pid}/store`, { ...base, kind: 'store', slot: eventSlot(e) });
         break;
       case 'store_ret': {
         const c = pop(`${e.pid}/store`);
-        if (c && c.kind === 'store') Object.assign(c, { end: e.ts, ok: outcome(e, 'zswap_store') });
+        if (c && c.kind === 'store') Object.assign(c, { end: e.ts, ok: outcome(e, 'store') });
         break;
       }
       case 'load':
-        push(`${e.pid}/load`, { ...base, kind: 'load', slot: decodeSlot(num(e.args.swp)) });
+        push(`${e.pid}/load`, { ...base, kind: 'load', slot: eventSlot(e) });
         break;
       case 'load_ret': {
         const c = pop(`${e.pid}/load`);
-        if (c && c.kind === 'load') Object.assign(c, { end: e.ts, hit: outcome(e, 'zswap_load') });
+        if (c && c.kind === 'load') Object.assign(c, { end: e.ts, hit: outcome(e, 'load') });
         break;
       }
       case 'invalidate':
-        push(`${e.pid}/invalidate`, { ...base, kind: 'invalidate', slot: decodeSlot(num(e.args.swp)) });
+        push(`${e.pid}/invalidate`, { ...base, kind: 'invalidate', slot: eventSlot(e) });
         break;
       case 'invalidate_ret': {
         const c = pop(`${e.pid}/invalidate`);
@@ -412,7 +501,7 @@ export function decodeTrace(events: RawEvent[], era?: EraId): { calls: TraceCall
         break;
       }
       case 'wb':
-        push(`${e.pid}/wb`, { ...base, kind: 'writeback', slot: decodeSlot(num(e.args.swp)), entry: hex(e.args.entry) });
+        push(`${e.pid}/wb`, { ...base, kind: 'writeback', slot: e.args.swp === undefined ? { type: UNKNOWN_TYPE, offset: 0 } : decodeSlot(num(e.args.swp)), entry: hex(e.args.entry) });
         break;
       case 'wb_ret': {
         const c = pop(`${e.pid}/wb`);
@@ -420,7 +509,11 @@ export function decodeTrace(events: RawEvent[], era?: EraId): { calls: TraceCall
         break;
       }
       case 'free':
-        calls.push({ ...base, kind: 'free', slot: decodeSlot(num(e.args.swp)), entry: hex(e.args.entry) });
+        if (e.args.swp !== undefined) point({ ...base, kind: 'free', slot: decodeSlot(num(e.args.swp)), entry: hex(e.args.entry) });
+        else point({ ...base, kind: 'free', slot: { type: UNKNOWN_TYPE, offset: Number(num(e.args.off)) }, entry: hex(e.args.entry), refcount: signed(e.args.ref) });
+        break;
+      case 'put':
+        point({ ...base, kind: 'put', slot: { type: UNKNOWN_TYPE, offset: Number(num(e.args.off)) }, entry: hex(e.args.entry), tree: hex(e.args.tree), refcount: signed(e.args.ref) });
         break;
       case 'swapon':
         push(`${e.pid}/swapon`, { ...base, kind: 'swapon', type: signed(e.args.type), pages: Number(num(e.args.pages)) });
@@ -459,10 +552,67 @@ export function decodeTrace(events: RawEvent[], era?: EraId): { calls: TraceCall
         break;
     }
   }
+  if (frontswap) nesting.resolveTypes();
   // Markers were appended at the syscall's return: order everything by time, then renumber.
   calls.sort((a, b) => a.start - b.start || a.seq - b.seq);
   calls.forEach((c, i) => (c.seq = i));
   return { calls, unmatchedReturns, undecided };
+}
+
+type PointCall = Extract<TraceCall, { kind: 'put' | 'free' }>;
+
+/**
+ * Which call each 6.1 put and free ran in (the innermost open call of its task), to give them the
+ * type their entry does not record: the call's type, or for a writeback (which names no slot) the
+ * type of the tree its put names, as puts in other calls of the same tree show.
+ */
+class Nesting {
+  private readonly stacks = new Map<number, TraceCall[]>();
+  private readonly parents = new Map<PointCall, TraceCall | undefined>();
+  private readonly previous = new Map<number, TraceCall>();
+
+  enter(c: TraceCall): void {
+    const stack = this.stacks.get(c.pid) ?? [];
+    stack.push(c);
+    this.stacks.set(c.pid, stack);
+  }
+
+  leave(c: TraceCall): void {
+    const stack = this.stacks.get(c.pid);
+    const i = stack?.lastIndexOf(c) ?? -1;
+    if (i >= 0) stack!.splice(i, 1);
+  }
+
+  point(c: TraceCall): void {
+    if (c.kind === 'put' || c.kind === 'free') this.parents.set(c, this.stacks.get(c.pid)?.at(-1));
+    // A free right after its task's put of the same entry is that put's (the last reference).
+    const prev = this.previous.get(c.pid);
+    if (c.kind === 'free' && prev?.kind === 'put' && prev.entry === c.entry) this.parents.set(c, prev);
+    this.previous.set(c.pid, c);
+  }
+
+  resolveTypes(): void {
+    const treeType = new Map<string, number>();
+    const typeOf = (c: PointCall): number => {
+      const parent = this.parents.get(c);
+      if (!parent) return UNKNOWN_TYPE;
+      if (parent.kind === 'put' || parent.kind === 'free') return typeOf(parent);
+      if (parent.kind === 'store' || parent.kind === 'load' || parent.kind === 'invalidate') return parent.slot.type;
+      if (parent.kind === 'swapoff') return parent.type;
+      return UNKNOWN_TYPE;
+    };
+    for (const c of this.parents.keys()) {
+      c.slot.type = typeOf(c);
+      if (c.kind === 'put' && c.slot.type !== UNKNOWN_TYPE) treeType.set(c.tree, c.slot.type);
+    }
+    for (const [c, parent] of this.parents) {
+      if (c.slot.type !== UNKNOWN_TYPE) continue;
+      const tree = c.kind === 'put' ? c.tree : parent?.kind === 'put' ? parent.tree : undefined;
+      c.slot.type = tree === undefined ? UNKNOWN_TYPE : (treeType.get(tree) ?? UNKNOWN_TYPE);
+      // A writeback takes the slot and entry of its first put.
+      if (parent?.kind === 'writeback' && parent.slot.type === UNKNOWN_TYPE && parent.entry === '0x0') Object.assign(parent, { slot: { ...c.slot }, entry: c.entry });
+    }
+  }
 }
 
 function hex(s: string | undefined): string {

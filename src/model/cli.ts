@@ -5,7 +5,7 @@ import { info, printJson } from '../common/output.js';
 import { runModelBench } from './bench.js';
 import { DEFAULT_BOUNDS, checkDesign, listDesigns } from './design/checker.js';
 import { formatCoverage, formatDesignCheck, formatReplay } from './format.js';
-import { replayTrace } from './replay.js';
+import { replayHistory } from './replay-model.js';
 import { readTraceFile } from './trace-file.js';
 
 function nonNegativeInt(name: string) {
@@ -50,7 +50,7 @@ export function registerModelCommands(program: Command): void {
     .action(
       action(async (trace: string, opts: ReplayCliOptions) => {
         const calls = await readTraceFile(trace);
-        const result = replayTrace(calls, { window: opts.window, clockSlackNs: opts.clockSlack });
+        const result = replayHistory(calls, { window: opts.window, clockSlackNs: opts.clockSlack });
         if (opts.json) printJson({ calls: calls.length, ...result });
         else process.stdout.write(`${formatReplay(result, calls.length)}\n`);
         return result.violations.length > 0 ? ExitCode.PatchFailed : ExitCode.Ok;

@@ -1,5 +1,7 @@
 /** The model stage: trace conformance, data and counter oracles, design checking. */
 export { replayTrace, LIFETIME_PATHS } from './replay.js';
+export { replayRefcounted } from './refcount-replay.js';
+export { replayHistory, type ReplayModel } from './replay-model.js';
 export type { LifetimeStats, LifetimePath, ReplayOptions, ReplayResult, InconclusiveSlot } from './replay.js';
 export { checkData } from './data-oracle.js';
 export type { DataCheckResult, DataMismatch } from './data-oracle.js';

@@ -45,6 +45,11 @@ export interface LifetimeStats {
   invalidateLive: number;
   /** zswap_invalidate found nothing (written back, loaded, or never stored) */
   invalidateEmpty: number;
+  /**
+   * 6.1: a load or writeback dropped the last reference of an entry a concurrent invalidate (or
+   * replacing store) had taken out of the tree meanwhile, and freed it: what the refcount is for
+   */
+  holderLastPut: number;
   /** zswap_writeback_entry returned 0: written to disk and freed */
   writeback: number;
   /** zswap_writeback_entry returned an error: entry untouched (raced with swapin, invalidation, swapoff) */
@@ -82,6 +87,7 @@ export const LIFETIME_PATHS: Record<LifetimePath, string> = {
   loadMiss: 'load miss',
   invalidateLive: 'invalidate of a live entry',
   invalidateEmpty: 'invalidate with nothing to free',
+  holderLastPut: "entry freed by a load's or writeback's last reference, after a concurrent invalidate",
   writeback: 'writeback to disk (ret 0)',
   writebackAborted: 'writeback aborted (ret != 0)',
   swapoffUnuse: 'entry freed by swapoff (try_to_unuse) before zswap_swapoff',
@@ -90,6 +96,21 @@ export const LIFETIME_PATHS: Record<LifetimePath, string> = {
   free: 'entry free',
   orphanFree: 'entry free outside any traced call',
 };
+
+/**
+ * Paths the kernels of one replay model never take (6.1 loads are never exclusive and a 6.1
+ * failed store erases nothing; only 6.1 has references), and the path that stands in for one.
+ */
+const MODEL_PATHS: Record<'xarray' | 'refcount', { never: LifetimePath[]; instead: Partial<Record<LifetimePath, LifetimePath>> }> = {
+  xarray: { never: ['holderLastPut'], instead: {} },
+  refcount: { never: ['loadHit', 'storeFailedOverEntry'], instead: { loadHit: 'loadHitNonExclusive' } },
+};
+
+/** `paths` as a kernel of `model` takes them. */
+export function pathsOfModel(paths: readonly LifetimePath[], model: 'xarray' | 'refcount'): LifetimePath[] {
+  const m = MODEL_PATHS[model];
+  return [...new Set(paths.map((p) => m.instead[p] ?? p).filter((p) => !m.never.includes(p)))];
+}
 
 export interface ReplayOptions {
   /** events shown before the offending one in a violation (default 5) */
@@ -113,7 +134,7 @@ export interface ReplayResult {
   slotsChecked: number;
 }
 
-type ParentCall = Extract<TraceCall, { kind: 'store' | 'load' | 'invalidate' | 'writeback' | 'swapoff' }>;
+export type ParentCall = Extract<TraceCall, { kind: 'store' | 'load' | 'invalidate' | 'writeback' | 'swapoff' }>;
 type SwapCall = Extract<TraceCall, { kind: 'swapon' | 'swapoff' }>;
 type LostCall = Extract<TraceCall, { kind: 'lost' }>;
 
@@ -130,7 +151,7 @@ function slotKey(slot: Slot): string {
   return slotName(slot);
 }
 
-function validate(calls: readonly TraceCall[]): void {
+export function validate(calls: readonly TraceCall[]): void {
   const seqs = new Set<number>();
   for (const c of calls) {
     if (seqs.has(c.seq)) throw new InputError(`trace: seq ${c.seq} appears twice`);
@@ -142,6 +163,11 @@ function validate(calls: readonly TraceCall[]): void {
 
 /** Finds, for every free, the innermost call of the same task whose interval contains it. */
 function nestFrees(calls: readonly TraceCall[]): Map<FreeCall, ParentCall | null> {
+  return nestWithin(calls, (c): c is FreeCall => c.kind === 'free');
+}
+
+/** Finds, for every point event `isPoint` picks, the innermost call of the same task whose interval contains it. */
+export function nestWithin<T extends TraceCall>(calls: readonly TraceCall[], isPoint: (c: TraceCall) => c is T): Map<T, ParentCall | null> {
   const byTask = new Map<string, ParentCall[]>();
   for (const c of calls) {
     if (!PARENT_KINDS.has(c.kind)) continue;
@@ -151,9 +177,9 @@ function nestFrees(calls: readonly TraceCall[]): Map<FreeCall, ParentCall | null
     list.push(c as ParentCall);
   }
   for (const list of byTask.values()) list.sort((a, b) => a.start - b.start || a.seq - b.seq);
-  const parents = new Map<FreeCall, ParentCall | null>();
+  const parents = new Map<T, ParentCall | null>();
   for (const c of calls) {
-    if (c.kind !== 'free') continue;
+    if (!isPoint(c)) continue;
     const list = byTask.get(taskOf(c)) ?? [];
     // Last call starting at or before the free; walk back to the innermost one still open then.
     let lo = 0;
@@ -176,7 +202,7 @@ function nestFrees(calls: readonly TraceCall[]): Map<FreeCall, ParentCall | null
   return parents;
 }
 
-function emptyStats(): LifetimeStats {
+export function emptyStats(): LifetimeStats {
   return {
     store: 0,
     storeReplaced: 0,
@@ -187,6 +213,7 @@ function emptyStats(): LifetimeStats {
     loadMiss: 0,
     invalidateLive: 0,
     invalidateEmpty: 0,
+    holderLastPut: 0,
     writeback: 0,
     writebackAborted: 0,
     swapoffUnuse: 0,
@@ -265,7 +292,7 @@ function countStats(calls: readonly TraceCall[], freesOf: Map<ParentCall, FreeCa
  * call the swapoff task itself made on that type) and zswap_swapoff(). try_to_unuse() swaps every
  * page in, so these are the entries that were live when swapoff began.
  */
-function countSwapoffUnuse(calls: readonly TraceCall[], freesOf: Map<ParentCall, FreeCall[]>): number {
+export function countSwapoffUnuse(calls: readonly TraceCall[], freesOf: Map<ParentCall, FreeCall[]>): number {
   const byTime = [...calls].sort((a, b) => a.start - b.start || a.seq - b.seq);
   const windows: Array<{ type: number; from: number; to: number }> = [];
   const lastBoundary = new Map<number, number>();

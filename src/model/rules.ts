@@ -1,4 +1,4 @@
-import type { Slot, TraceCall } from './trace-types.js';
+import { UNKNOWN_TYPE, type Slot, type TraceCall } from './trace-types.js';
 
 /**
  * The rules of DESIGN.md ("The reference model of zswap entry lifetimes"), one stable id each.
@@ -20,11 +20,17 @@ export const RULES = {
   'entry-leak': 'an entry removed from the tree (or whose slot was freed) is freed, not leaked',
   'counter-mismatch': 'stored_pages and the zswpout/zswpin/zswpwb/written_back_pages counters equal the counted events',
   'data-mismatch': 'every read sees exactly the data version last written',
+  'put-without-reference': 'a task drops only a reference it took, by a lookup under the tree lock (6.1 refcounted entries)',
+  'free-while-referenced': 'an entry is freed only when its last reference goes (6.1 refcounted entries)',
 } as const;
 
 export type RuleId = keyof typeof RULES;
 
-export const RULE_IDS = Object.keys(RULES) as RuleId[];
+/** The rules the xarray-era replay (6.12 and newer) checks. */
+export const RULE_IDS = (Object.keys(RULES) as RuleId[]).filter((r) => r !== 'put-without-reference' && r !== 'free-while-referenced');
+
+/** The rules the refcount replay of 6.1 traces checks (refcount-replay.ts), and the oracles'. */
+export const REFCOUNT_RULE_IDS: readonly RuleId[] = ['put-without-reference', 'free-while-referenced', 'use-after-free', 'double-free', 'tree-use-after-swapoff', 'counter-mismatch', 'data-mismatch'];
 
 /** A broken rule found in a kernel trace (or by an oracle), with the events that led to it. */
 export interface Violation {
@@ -38,7 +44,7 @@ export interface Violation {
 }
 
 export function slotName(slot: Slot): string {
-  return `${slot.type}:${slot.offset}`;
+  return `${slot.type === UNKNOWN_TYPE ? '?' : slot.type}:${slot.offset}`;
 }
 
 /** One trace event as a single line: `#12 cpu1 pid 340 [100..180] store 0:17 ok`. */
@@ -56,7 +62,9 @@ export function describeCall(call: TraceCall): string {
     case 'writeback':
       return `${head} ${slotName(call.slot)} entry ${call.entry} ${call.ret === undefined ? '(no return)' : `ret ${call.ret}`}`;
     case 'free':
-      return `${head} ${slotName(call.slot)} entry ${call.entry}`;
+      return `${head} ${slotName(call.slot)} entry ${call.entry}${call.refcount === undefined ? '' : ` refcount ${call.refcount}`}`;
+    case 'put':
+      return `${head} ${slotName(call.slot)} entry ${call.entry} refcount ${call.refcount}`;
     case 'swapon':
       return `${head} type ${call.type} pages ${call.pages}${call.ret === undefined ? '' : ` ret ${call.ret}`}`;
     case 'swapoff':

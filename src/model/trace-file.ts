@@ -8,7 +8,7 @@ import { decodeTrace, lossGaps, parseTraceText, withGaps } from '../guest/trace-
 
 const count = z.number().int().nonnegative();
 const time = z.number().finite();
-const slot = z.object({ type: count, offset: count });
+const slot = z.object({ type: z.number().int().min(-1), offset: count });
 const base = { seq: count, cpu: count, pid: count, start: time, end: time.optional() };
 
 const traceCallSchema = z.discriminatedUnion('kind', [
@@ -16,7 +16,8 @@ const traceCallSchema = z.discriminatedUnion('kind', [
   z.object({ ...base, kind: z.literal('load'), slot, hit: z.boolean().optional() }),
   z.object({ ...base, kind: z.literal('invalidate'), slot }),
   z.object({ ...base, kind: z.literal('writeback'), slot, entry: z.string().min(1), ret: z.number().int().optional() }),
-  z.object({ ...base, kind: z.literal('free'), slot, entry: z.string().min(1) }),
+  z.object({ ...base, kind: z.literal('free'), slot, entry: z.string().min(1), refcount: z.number().int().optional() }),
+  z.object({ ...base, kind: z.literal('put'), slot, entry: z.string().min(1), tree: z.string().min(1), refcount: z.number().int() }),
   z.object({ ...base, kind: z.literal('swapon'), type: count, pages: count, ret: z.number().int().optional() }),
   z.object({ ...base, kind: z.literal('swapoff'), type: count }),
   z.object({ ...base, kind: z.literal('marker'), name: z.enum(['swapoff-begin', 'swapoff-end']), type: count }),

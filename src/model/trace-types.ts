@@ -9,11 +9,17 @@
  *
  * Slots: a swp_entry_t value decodes to (type, offset) as on x86_64 (type in the top bits,
  * SWP_TYPE_SHIFT = 58). `entry` is the kernel address of a struct zswap_entry, as hex text.
+ * On 6.1 (frontswap) calls name (type, offset) directly, and an entry records only its offset:
+ * the type then comes from the call a put or free is nested in, or from its tree; `type` is -1
+ * when nothing in the trace says (UNKNOWN_TYPE).
  */
 export interface Slot {
   type: number;
   offset: number;
 }
+
+/** A slot's type the trace cannot tell (a 6.1 writeback that found no entry). */
+export const UNKNOWN_TYPE = -1;
 
 interface CallBase {
   /** position in the captured trace (0-based), for naming the events around a violation */
@@ -33,10 +39,22 @@ export type TraceCall =
   | (CallBase & { kind: 'load'; slot: Slot; hit?: boolean })
   /** zswap_invalidate(swp) */
   | (CallBase & { kind: 'invalidate'; slot: Slot })
-  /** zswap_writeback_entry(entry, swpentry): ret 0 = written back and freed */
+  /**
+   * zswap_writeback_entry(entry, swpentry): ret 0 = written back and freed. On 6.1 it gets a zpool
+   * handle: the slot and entry are those of its first put (type -1 and entry 0x0 when it found none).
+   */
   | (CallBase & { kind: 'writeback'; slot: Slot; entry: string; ret?: number })
-  /** zswap_entry_free(entry): slot read from entry->swpentry */
-  | (CallBase & { kind: 'free'; slot: Slot; entry: string })
+  /**
+   * zswap_entry_free(entry): slot read from entry->swpentry. On 6.1 zswap_free_entry(entry), with
+   * `refcount` = entry->refcount when it is freed (0 when its last reference went).
+   */
+  | (CallBase & { kind: 'free'; slot: Slot; entry: string; refcount?: number })
+  /**
+   * zswap_entry_put(tree, entry) (6.1): drops one reference; frees the entry when it was the last.
+   * `refcount` is entry->refcount before the decrement, read under the tree lock its caller holds
+   * (so puts and frees of one tree are in lock order); `tree` is the zswap_tree's address.
+   */
+  | (CallBase & { kind: 'put'; slot: Slot; entry: string; tree: string; refcount: number })
   /** zswap_swapon(type, nr_pages) */
   | (CallBase & { kind: 'swapon'; type: number; pages: number; ret?: number })
   /** zswap_swapoff(type) */

@@ -72,9 +72,9 @@ export interface BuildJson {
   checkpatch?: { errors: number; warnings: number; checks: number };
 }
 
-/** Applies a one-patch bug mbox to the default tree and builds it: the artifact folder to boot. */
-export async function buildBugKernel(mbox: string): Promise<{ applied: AppliedJson; build: BuildJson }> {
-  const apply = await kharness(['apply', mbox, '--json']);
+/** Applies a one-patch bug mbox to the default tree (or `tree`) and builds it: the artifact folder to boot. */
+export async function buildBugKernel(mbox: string, tree?: string): Promise<{ applied: AppliedJson; build: BuildJson }> {
+  const apply = await kharness(['apply', mbox, '--json', ...(tree ? ['--tree', tree] : [])]);
   const applied = apply.json<AppliedJson>();
   if (apply.exitCode !== 0) throw new Error(`${mbox} did not apply: ${apply.stderr}`);
   const build = await kharness(['build', applied.worktree, '--patch', '1', '--json']);

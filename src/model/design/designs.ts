@@ -19,6 +19,7 @@ import { versionName, type Broken, type DState } from './state.js';
 
 /**
  * The designs, each transcribed from its source at the granularity of its locks:
+ * - v6.1: Debian's 6.1 mm/zswap.c: frontswap, rbtree + refcount, zbud-evict writeback.
  * - v6.7: mm/zswap.c of v6.7 with the memcg-aware shrinker that followed it (shrink_memcg_cb in
  *   v6.8-rc, the code the seed thread discusses): rbtree + tree spinlock + per-entry refcount.
  * - seed-proposal: the writeback Chengming Zhou sketched in the seed thread (swap cache first).
@@ -94,7 +95,10 @@ const rbStore = (s: DState, t: number): Step[] => {
 };
 
 /** zswap_load of v6.7 with exclusive loads off (the default): the entry stays in the tree. */
-const rbLoad = (s: DState, t: number): Step[] => {
+/** v6.7's zswap_load (moves the entry to the LRU head); 6.1's (the LRU is zbud's, a load leaves it) is rbLoadWith(false). */
+const rbLoad = (s: DState, t: number): Step[] => rbLoadWith(true)(s, t);
+
+const rbLoadWith = (lruMove: boolean) => (s: DState, t: number): Step[] => {
   const th = s.threads[t]!;
   switch (th.pc) {
     case LOAD_BEGIN:
@@ -124,12 +128,12 @@ const rbLoad = (s: DState, t: number): Step[] => {
           th2.data = s2.entries[i]!.ver;
           if (!treeUsable(s2, th2.tree, out, 'zswap_load: spin_lock(&tree->lock) after decompress')) return 'zswap_load: lock tree';
           // list_move() puts the entry back on the LRU even if the shrinker had isolated it.
-          s2.entries[i]!.lru = true;
+          if (lruMove) s2.entries[i]!.lru = true;
           const freed = putEntry(s2, i, out, 'zswap_load: zswap_entry_put');
           const name = entryName(s2, i);
           th2.entry = -1;
           th2.pc = th2.ret;
-          return `zswap_load: decompress ${name} (${versionName(th2.data)}); lock tree, move it to the LRU head, drop the reference${freed ? ' (freed)' : ''}; unlock`;
+          return `zswap_load: decompress ${name} (${versionName(th2.data)}); lock tree, ${lruMove ? 'move it to the LRU head, ' : ''}drop the reference${freed ? ' (freed)' : ''}; unlock`;
         },
       ];
     default:
@@ -276,6 +280,124 @@ function emptyTreeSwapoff(s: DState, out: Broken[]): string {
   s.tree = -1;
   return `zswap_swapoff: tree t${id} is empty; free it`;
 }
+
+// ---------------------------------------------------------------------------------------------
+// v6.1: frontswap, rbtree + refcount, writeback from zbud's evict callback
+
+/** zswap_entry_put: drop a reference; at zero, erase the entry from the tree (if there) and free it. */
+function v61Put(s: DState, i: number, out: Broken[], who: string): boolean {
+  const freed = putEntry(s, i, out, who);
+  const sl = s.slots[s.entries[i]!.slot]!;
+  if (freed && sl.tree === i) sl.tree = -1;
+  return freed;
+}
+
+/**
+ * zbud_reclaim_page + zswap_writeback_entry(pool, handle) as in Debian's 6.1: zbud takes a page
+ * off its LRU (its handle's bytes survive a zswap free while under reclaim), zswap reads the
+ * swpentry from the handle and zswap_trees[type] without a lock, looks the *slot* up in the tree
+ * (the entry found may not be the handle's), pins the slot with a swap-cache page, rechecks the
+ * entry, writes the handle's data, then drops its reference and the tree's if still there.
+ */
+const v61Shrinker = (d: () => ZswapDesign) => (s: DState, t: number): Step[] => {
+  const th = s.threads[t]!;
+  const S = th.slot;
+  const finish = (s2: DState): void => finishAttempt(s2, t);
+  switch (th.pc) {
+    case SHRINK_BEGIN:
+      if (th.left === 0) return [];
+      return lruEntries(s).map((i) => (s2: DState) => {
+        const th2 = s2.threads[t]!;
+        const e = s2.entries[i]!;
+        e.lru = false;
+        th2.slot = e.slot;
+        th2.data = e.ver;
+        th2.pc = SHRINK_BEGIN + 1;
+        return `zbud_reclaim_page: lock pool; take ${entryName(s2, i)}'s zbud page off the LRU (under reclaim: its handle outlives a free); unlock pool`;
+      });
+    case SHRINK_BEGIN + 1:
+      return [
+        (s2) => {
+          const th2 = s2.threads[t]!;
+          th2.tree = s2.tree;
+          th2.pc = SHRINK_BEGIN + 2;
+          return `zswap_writeback_entry: read zhdr->swpentry (slot ${S}) from the handle, and zswap_trees[type] (${th2.tree < 0 ? 'NULL' : `t${th2.tree}`})`;
+        },
+      ];
+    case SHRINK_BEGIN + 2:
+      return [
+        (s2, out) => {
+          const th2 = s2.threads[t]!;
+          if (!treeUsable(s2, th2.tree, out, 'zswap_writeback_entry: spin_lock(&tree->lock)')) return 'lock tree';
+          const j = s2.slots[S]!.tree;
+          if (j < 0) {
+            finish(s2);
+            return `zswap_writeback_entry: lock tree t${th2.tree}: no entry at slot ${S} (invalidated); unlock, return 0`;
+          }
+          s2.entries[j]!.ref++;
+          th2.entry = j;
+          th2.pc = SHRINK_BEGIN + 3;
+          return `zswap_writeback_entry: lock tree t${th2.tree}: zswap_entry_find_get(slot ${S}) finds ${entryName(s2, j)} (ref ${s2.entries[j]!.ref}); unlock`;
+        },
+      ];
+    case SHRINK_BEGIN + 3:
+      return [
+        (s2, out) => {
+          const th2 = s2.threads[t]!;
+          const pin = pinSlot(s2, t, S);
+          if (!pin.ok) {
+            th2.pc = SHRINK_BEGIN + 6;
+            return `zswap_get_swap_cache_page(slot ${S}) fails: ${pin.why}`;
+          }
+          if (!treeUsable(s2, th2.tree, out, 'zswap_writeback_entry: spin_lock(&tree->lock) to recheck')) return 'lock tree';
+          if (s2.slots[S]!.tree !== th2.entry) {
+            th2.pc = SHRINK_BEGIN + 6;
+            return `zswap_get_swap_cache_page(slot ${S}): new page locked; lock tree: ${entryName(s2, th2.entry)} is no longer current; unlock; delete the page from the swap cache${dropFolio(d(), s2, S, out)}`;
+          }
+          th2.pc = SHRINK_BEGIN + 4;
+          return `zswap_get_swap_cache_page(slot ${S}): new page locked; lock tree: ${entryName(s2, th2.entry)} still current; unlock`;
+        },
+      ];
+    case SHRINK_BEGIN + 4:
+      return [
+        (s2, out) => {
+          const th2 = s2.threads[t]!;
+          if (!entryUsable(s2, th2.entry, out, 'zswap_writeback_entry: decompress (entry->length, entry->pool)')) return 'decompress';
+          // The bytes are the handle's: the version zbud's page held, whatever the entry found is.
+          const disk = writeToDisk(s2, S, th2.data, out, 'zswap_writeback_entry');
+          th2.pc = SHRINK_BEGIN + 5;
+          return `decompress the handle's data (${versionName(th2.data)}) into the page; __swap_writepage: ${disk}; page reclaimed${dropFolio(d(), s2, S, out)}`;
+        },
+      ];
+    case SHRINK_BEGIN + 5:
+      return [
+        (s2, out) => {
+          const th2 = s2.threads[t]!;
+          const j = th2.entry;
+          const name = entryName(s2, j);
+          if (!treeUsable(s2, th2.tree, out, 'zswap_writeback_entry: spin_lock(&tree->lock) after writeback')) return 'lock tree';
+          const first = v61Put(s2, j, out, 'zswap_writeback_entry: drop the local reference');
+          const still = s2.slots[S]!.tree === j;
+          const second = still && v61Put(s2, j, out, "zswap_writeback_entry: drop the tree's reference");
+          finish(s2);
+          return `lock tree t${th2.tree}: drop the local reference${first ? ` (${name} freed)` : ''}; ${still ? `${name} still in the tree: drop the tree's reference${second ? ` (${name} erased and freed)` : ''}` : `${name} no longer in the tree`}; unlock`;
+        },
+      ];
+    case SHRINK_BEGIN + 6:
+      return [
+        (s2, out) => {
+          const th2 = s2.threads[t]!;
+          const name = entryName(s2, th2.entry);
+          if (!treeUsable(s2, th2.tree, out, 'zswap_writeback_entry: spin_lock(&tree->lock) on failure')) return 'lock tree';
+          const freed = v61Put(s2, th2.entry, out, 'zswap_writeback_entry: drop the local reference (fail)');
+          finish(s2);
+          return `writeback failed: lock tree t${th2.tree}, drop the local reference${freed ? ` (${name} freed)` : ''}; unlock`;
+        },
+      ];
+    default:
+      return [];
+  }
+};
 
 // ---------------------------------------------------------------------------------------------
 // seed-proposal
@@ -538,7 +660,17 @@ function makeDesigns(): ZswapDesign[] {
     shrinker: xaShrinker(() => noCmpxchg, false),
     zswapSwapoff: emptyTreeSwapoff,
   };
-  return [v67, seed, v612, noCmpxchg];
+  const v61: ZswapDesign = {
+    name: 'v6.1',
+    summary:
+      "Debian's 6.1: frontswap hooks, rbtree + tree spinlock + per-entry refcount; writeback from zbud's evict callback reads zswap_trees[type] unlocked and looks the handle's slot up in the tree; invalidate_area frees whatever is left",
+    store: rbStore,
+    load: rbLoadWith(false),
+    invalidate: rbInvalidate,
+    shrinker: v61Shrinker(() => v61),
+    zswapSwapoff: v67Swapoff,
+  };
+  return [v61, v67, seed, v612, noCmpxchg];
 }
 
 export const DESIGNS: readonly ZswapDesign[] = makeDesigns();

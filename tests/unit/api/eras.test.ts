@@ -30,10 +30,12 @@ describe('zswap API eras', () => {
     for (const a of ERAS) for (const b of ERAS) if (a !== b) expect([...req(a)].every((p) => req(b).has(p))).toBe(false);
   });
 
-  it('mark 6.1 as recognised but not judged, and its frontswap functions as required', () => {
-    expect(V6_1.notImplemented).toMatch(/not implemented/);
-    expect(V6_1.modelRules).toEqual([]);
-    expect(REQUIRED_FUNCTIONS).toEqual(expect.arrayContaining(['zswap_load', 'zswap_frontswap_load', 'zswap_free_entry']));
+  it('judge 6.1 by the refcount replay, with its frontswap functions and zswap_entry_put required', () => {
+    expect(V6_1.notImplemented).toBeUndefined();
+    expect(V6_1.model).toBe('refcount');
+    expect(V6_1.modelRules).toEqual(expect.arrayContaining(['put-without-reference', 'free-while-referenced', 'use-after-free']));
+    expect(V6_12.modelRules).not.toContain('put-without-reference');
+    expect(REQUIRED_FUNCTIONS).toEqual(expect.arrayContaining(['zswap_load', 'zswap_frontswap_load', 'zswap_free_entry', 'zswap_entry_put']));
   });
 });
 
@@ -64,6 +66,26 @@ describe('decoding returns per era', () => {
     expect(replayTrace(decodeTrace(events, 'newer').calls).violations).toEqual([]);
     const asBool = events.map((e) => (e.event === 'load_ret' ? { ...e, args: { ret: e.args.err! } } : e));
     expect(replayTrace(decodeTrace(asBool, 'v6.12').calls).violations.map((v) => v.rule)).toEqual(['lost-entry']);
+  });
+
+  it('6.1: a frontswap load returning 0 is a hit, -1 a miss, and -ENOMEM undecided', () => {
+    const frontswap = (ret: string) => {
+      const l = (ts: number, event: string, rest: string): string => `    zswap-stress-113     [000] .....   ${String(ts).padStart(10)}: ${event}: ${rest}`;
+      return parseTraceText(
+        [l(1, 'store', '(zswap_frontswap_store+0x4/0x4e1) type=0 off=0x5'), l(2, 'store_ret', '(x <- zswap_frontswap_store) err=0'), l(3, 'load', '(zswap_frontswap_load+0x4/0xb5) type=0 off=0x5'), l(4, 'load_ret', `(x <- zswap_frontswap_load) ${ret}`)].join('\n'),
+      ).events;
+    };
+    const loadIn = (events: RawEvent[], era?: 'v6.1') => {
+      const { calls, undecided } = decodeTrace(events, era);
+      const load = calls.find((c) => c.kind === 'load');
+      return { hit: load?.kind === 'load' ? load.hit : 'no load', slot: load?.kind === 'load' ? load.slot : undefined, undecided };
+    };
+    expect(loadIn(frontswap('err=0'), 'v6.1')).toEqual({ hit: true, slot: { type: 0, offset: 5 }, undecided: 0 });
+    expect(loadIn(frontswap('err=-1'), 'v6.1')).toEqual({ hit: false, slot: { type: 0, offset: 5 }, undecided: 0 });
+    expect(loadIn(frontswap('err=-12'), 'v6.1')).toMatchObject({ hit: undefined, undecided: 1 });
+    // Without the era, the (type, offset) arguments name the frontswap decoding.
+    expect(loadIn(frontswap('err=-1'))).toMatchObject({ hit: false, undecided: 0 });
+    expect(returnDecoding('v6.1', 'zswap_frontswap_load')).toBe('frontswap');
   });
 
   it('reads a negative errno store as rejected', () => {

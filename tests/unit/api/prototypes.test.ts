@@ -72,22 +72,38 @@ describe('prototype checks with real gcc', () => {
     expect(plan.lines.some((l) => l.startsWith('p:kharness/store zswap_store'))).toBe(true);
   });
 
-  it('recognises the 6.1 frontswap API but does not probe it: its model rules are not written', async () => {
+  it('recognises the 6.1 frontswap API and probes its hooks, its puts and its frees', async () => {
     const text = zswapI({
       zswap_store: 'static int zswap_frontswap_store(unsigned type, unsigned long offset, struct page *page) { return 0; }',
       zswap_load: 'static int zswap_frontswap_load(unsigned type, unsigned long offset, struct page *page) { return 0; }',
       zswap_invalidate: 'static void zswap_frontswap_invalidate_page(unsigned type, unsigned long offset) { }\nstatic void zswap_frontswap_invalidate_area(unsigned type) { }',
-      zswap_entry_free: 'static void zswap_free_entry(struct zswap_entry *entry) { }',
+      zswap_entry_free: 'static void zswap_free_entry(struct zswap_entry *entry) { }\nstatic void zswap_entry_put(struct zswap_tree *tree, struct zswap_entry *entry) { }',
       zswap_writeback_entry: 'static int zswap_writeback_entry(struct zpool *pool, unsigned long handle) { return 0; }',
-      zswap_swapon: '',
+      zswap_swapon: 'struct zswap_tree;',
       zswap_swapoff: '',
-    });
+    }).replace('struct folio;', 'struct zswap_tree; struct folio;');
     const api = await detectApi(await file(text));
     expect(api.era).toBe('v6.1');
-    const plan = probeLines(findSymbols('ffffffff81150000 t zswap_frontswap_store'), { api, offsets: { 'folio.swap': 40, 'zswap_entry.swpentry': 0 } });
-    expect(plan.lines).toEqual([]);
-    expect(plan.missing.map((m) => m.fn)).toContain('zswap_frontswap_store');
-    expect(plan.missing[0]!.reason).toMatch(/model rules of the 6\.1 .* not implemented/);
+    const map = ['zswap_frontswap_store', 'zswap_frontswap_load', 'zswap_frontswap_invalidate_page', 'zswap_frontswap_invalidate_area', 'zswap_free_entry', 'zswap_entry_put', 'zswap_writeback_entry']
+      .map((f, i) => `ffffffff8115${i}000 t ${f}`)
+      .join('\n');
+    const plan = probeLines(findSymbols(map), { api, offsets: { 'zswap_entry.offset': 24, 'zswap_entry.refcount': 32 } });
+    expect(plan.lines).toEqual(
+      expect.arrayContaining([
+        'p:kharness/store zswap_frontswap_store type=%di:s32 off=%si:x64',
+        'r256:kharness/load_ret zswap_frontswap_load err=$retval:s32',
+        'p:kharness/swapoff zswap_frontswap_invalidate_area type=%di:s32',
+        'p:kharness/free zswap_free_entry entry=%di:x64 off=+24(%di):x64 ref=+32(%di):s32',
+        'p:kharness/put zswap_entry_put tree=%di:x64 entry=%si:x64 off=+24(%si):x64 ref=+32(%si):s32',
+        'p:kharness/wb zswap_writeback_entry',
+      ]),
+    );
+    // Not in this System.map: frontswap_init (optional) and the swapoff syscall.
+    expect(plan.missing.map((m) => m.fn).sort()).toEqual(['__x64_sys_swapoff', 'zswap_frontswap_init']);
+    // The 6.12 members are not what a 6.1 put or free reads: without the 6.1 ones they are not placed.
+    const without = probeLines(findSymbols(map), { api, offsets: { 'folio.swap': 40, 'zswap_entry.swpentry': 0 } });
+    expect(without.missing.map((m) => m.fn)).toEqual(expect.arrayContaining(['zswap_free_entry', 'zswap_entry_put']));
+    expect(without.lines.some((l) => l.includes('zswap_frontswap_store'))).toBe(true);
   });
 
   it('plans int-era probes for a built kernel from its System.map and zswap.i', async () => {

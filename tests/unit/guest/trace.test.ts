@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeSlot, decodeTrace, deriveOffsets, findSymbols, mergeWithDump, parseFtraceDump, parseTraceText, probeLines } from '../../../src/guest/trace-capture.js';
+import { PROBED_FUNCTIONS, decodeSlot, decodeTrace, deriveOffsets, findSymbols, mergeWithDump, parseFtraceDump, parseTraceText, probeLines } from '../../../src/guest/trace-capture.js';
 import { replayTrace } from '../../../src/model/replay.js';
 import { NEWER, V6_12, selectEra, type ApiEra, type PrototypeCheck } from '../../../src/api/index.js';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -49,7 +49,7 @@ describe('probe plan', () => {
   it('probes nothing it could not check the prototype of', () => {
     const plan = probeLines(findSymbols(map), { offsets: OFFSETS, apiError: 'gcc cannot compile the preprocessed mm/zswap.c itself' });
     expect(plan.lines).toEqual([]);
-    expect(plan.missing).toHaveLength(8);
+    expect(plan.missing).toHaveLength(PROBED_FUNCTIONS.length);
     expect(plan.missing.every((m) => m.reason === 'prototypes not checked: gcc cannot compile the preprocessed mm/zswap.c itself')).toBe(true);
   });
 
@@ -126,5 +126,41 @@ describe('decoding the captured trace', () => {
     const merged = mergeWithDump(early, dump);
     expect(merged.gap).toEqual({ after: 6800, before: 6857 });
     expect(merged.events).toHaveLength(1 + dump.length);
+  });
+});
+
+describe('decoding a 6.1 trace', () => {
+  const l = (ts: number, pid: number, event: string, rest: string): string => `    zswap-stress-${pid}     [000] .....   ${String(ts).padStart(10)}: ${event}: (${event}+0x4/0x10)${rest}`;
+  const text = [
+    l(1, 100, 'store', ' type=1 off=0x7'),
+    l(2, 100, 'store_ret', ' err=0'),
+    l(3, 101, 'load', ' type=1 off=0x7'),
+    l(4, 101, 'put', ' tree=0xffff888003c00000 entry=0xffff888004a1b000 off=0x7 ref=2'),
+    l(5, 101, 'load_ret', ' err=0'),
+    // A writeback names no slot: its put's tree is type 1's (as the load's put showed).
+    l(6, 7, 'wb', ''),
+    l(7, 7, 'put', ' tree=0xffff888003c00000 entry=0xffff888004a1b000 off=0x7 ref=2'),
+    l(8, 7, 'put', ' tree=0xffff888003c00000 entry=0xffff888004a1b000 off=0x7 ref=1'),
+    l(9, 7, 'free', ' entry=0xffff888004a1b000 off=0x7 ref=0'),
+    l(10, 7, 'wb_ret', ' ret=0'),
+  ].join('\n');
+
+  it('gives puts and frees the type of the call they ran in, or of their tree', () => {
+    const { calls } = decodeTrace(parseTraceText(text).events, 'v6.1');
+    const byKind = (k: string) => calls.filter((c) => c.kind === k);
+    expect(byKind('put').map((c) => (c.kind === 'put' ? [c.slot, c.refcount] : null))).toEqual([
+      [{ type: 1, offset: 7 }, 2],
+      [{ type: 1, offset: 7 }, 2],
+      [{ type: 1, offset: 7 }, 1],
+    ]);
+    expect(byKind('free')).toMatchObject([{ slot: { type: 1, offset: 7 }, entry: '0xffff888004a1b000', refcount: 0 }]);
+    expect(byKind('writeback')).toMatchObject([{ slot: { type: 1, offset: 7 }, entry: '0xffff888004a1b000', ret: 0 }]);
+    expect(byKind('load')).toMatchObject([{ slot: { type: 1, offset: 7 }, hit: true }]);
+  });
+
+  it('leaves the type unknown when nothing in the trace says it', () => {
+    const alone = [l(6, 7, 'wb', ''), l(7, 7, 'put', ' tree=0xffff888003d00000 entry=0xffff888004a1b000 off=0x7 ref=2'), l(8, 7, 'wb_ret', ' ret=-17')].join('\n');
+    const { calls } = decodeTrace(parseTraceText(alone).events, 'v6.1');
+    expect(calls.find((c) => c.kind === 'writeback')).toMatchObject({ slot: { type: -1, offset: 7 }, ret: -17 });
   });
 });

@@ -7,12 +7,31 @@ import { NO_FOLIO, canonicalKey, permutations, version, type DState } from '../.
 describe('listDesigns', () => {
   it('describes each design in a sentence', () => {
     const designs = listDesigns();
-    expect(designs.map((d) => d.name)).toEqual(['v6.7', 'seed-proposal', 'v6.12', 'v6.12-no-cmpxchg']);
+    expect(designs.map((d) => d.name)).toEqual(['v6.1', 'v6.7', 'seed-proposal', 'v6.12', 'v6.12-no-cmpxchg']);
     for (const d of designs) expect(d.summary.length).toBeGreaterThan(40);
   });
 });
 
 describe('checkDesign', () => {
+  it('v6.1: the swapoff race is there too: zbud’s evict reads zswap_trees[type] unlocked, swapoff frees the tree (10 steps)', () => {
+    const r = checkDesign('v6.1');
+    expect(r.violation?.rule).toBe('use-after-free');
+    const steps = r.violation!.steps;
+    expect(steps).toHaveLength(10);
+    expect(steps.some((s) => s.thread === 'shrinker' && /zbud_reclaim_page: .* off the LRU/.test(s.action))).toBe(true);
+    expect(steps.some((s) => s.thread === 'swapoff' && /kfree\(tree t0\)/.test(s.action))).toBe(true);
+    expect(r.violation!.message).toMatch(/zswap_writeback_entry: spin_lock\(&tree->lock\): tree t0 was already freed/);
+  });
+
+  it('v6.1: without swapoff, writeback looks up the handle’s slot, finds the entry that reused it, and writes the old data over it (14 steps)', () => {
+    const r = checkDesign('v6.1', { swapoffCycles: 0 });
+    expect(r.violation?.rule).toBe('stale-writeback-after-reuse');
+    const steps = r.violation!.steps;
+    expect(steps).toHaveLength(14);
+    expect(steps.some((s) => /zswap_entry_find_get\(slot 0\) finds e2/.test(s.action))).toBe(true);
+    expect(steps.at(-1)!.action).toMatch(/decompress the handle's data \(p0v1\) into the page; __swap_writepage: slot 0 on disk ← p0v1/);
+  });
+
   it('v6.7: finds the swapoff use-after-free of the seed thread, in 9 steps', () => {
     const r = checkDesign('v6.7');
     expect(r.violation?.rule).toBe('use-after-free');
