@@ -1,7 +1,9 @@
 import { DEFAULT_BOUNDS, checkDesign, type DesignBounds } from './design/checker.js';
 import { describeBounds } from './format.js';
 import { replayTrace } from './replay.js';
+import { replayRefcounted } from './refcount-replay.js';
 import { synthesizeTrace } from './synth.js';
+import { synthesizeRefcountTrace } from './synth-refcount.js';
 
 /**
  * The model's bench: how fast the design checker explores states, how long it takes to find the
@@ -48,5 +50,15 @@ export async function runModelBench(): Promise<void> {
   const ms = performance.now() - started;
   write(
     `replay: ${calls.length} calls (2 CPUs, overlapping) in ${seconds(ms)}, ${Math.round(calls.length / (ms / 1000))} calls/s, ${replay.violations.length} violations, ${replay.inconclusive.length} inconclusive slots`,
+  );
+
+  const v61 = checkDesign('v6.1', bounds);
+  write(`v6.1: ${v61.violation ? `${v61.violation.rule} in ${v61.violation.steps.length} steps` : 'no violation'} after ${seconds(v61.elapsedMs)}, ${v61.statesExplored} states`);
+  const events = synthesizeRefcountTrace({ calls: 200_000, slots: 256, tasks: 4, seed: 7, swapoffEvery: 20_000 });
+  const t61 = performance.now();
+  const refcount = replayRefcounted(events);
+  const ms61 = performance.now() - t61;
+  write(
+    `replay (6.1 refcount model): ${events.length} events (4 tasks, puts and frees in lock order) in ${seconds(ms61)}, ${Math.round(events.length / (ms61 / 1000))} events/s, ${refcount.violations.length} violations`,
   );
 }

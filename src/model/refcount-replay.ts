@@ -38,8 +38,8 @@ interface Context {
   parents: Map<Point, ParentCall | null>;
   /** per entry address, the holder calls (loads, writebacks) that put it, with the put */
   holdersOf: Map<string, { holder: ParentCall; put: Put }[]>;
-  /** start times of stores per `type:offset` and per offset (a reused address needs a new store) */
-  storesAt: Map<string, number[]>;
+  /** stores per `type:offset` and per `?:offset`, by start (a reused address needs a new store) */
+  storesAt: Map<string, { start: number; end?: number }[]>;
   gaps: { from: number; to: number }[];
   window: number;
   calls: readonly TraceCall[];
@@ -69,10 +69,36 @@ function roleOf(put: Put, parent: ParentCall | null, earlier: Put[]): Role {
 
 const overlapsGap = (ctx: Context, from: number, to: number): boolean => ctx.gaps.some((g) => g.from <= to && g.to >= from);
 
-/** A store of the event's slot began after `since`: the address may now be a new entry. */
+/** The index of the first element of sorted `list` whose key is above `after`. */
+function firstAbove<T>(list: readonly T[], after: number, key: (x: T) => number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (key(list[mid]!) <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * A store of the event's slot ran between `since` and `until` (it may have begun before: it
+ * allocates its entry somewhere inside the call): the address may now be a new entry.
+ */
 function storedSince(ctx: Context, e: Point, since: number, until: number): boolean {
   const key = e.slot.type === UNKNOWN_TYPE ? `?:${e.slot.offset}` : slotName(e.slot);
-  return (ctx.storesAt.get(key) ?? []).some((t) => t > since && t <= until);
+  const stores = ctx.storesAt.get(key) ?? [];
+  // Stores of one slot barely overlap: the few that began last before `until` are the candidates.
+  const last = firstAbove(stores, until, (x) => x.start) - 1;
+  for (let i = last; i >= 0 && i > last - 4; i--) if ((stores[i]!.end ?? Infinity) > since) return true;
+  return false;
+}
+
+/** Holders of an address whose put comes after `t`, nearest first (a few: holders overlap briefly). */
+function holdersAfter(ctx: Context, entry: string, t: number): { holder: ParentCall; put: Put }[] {
+  const list = ctx.holdersOf.get(entry) ?? [];
+  const i = firstAbove(list, t, (h) => h.put.start);
+  return list.slice(i, i + 16);
 }
 
 function violation(ctx: Context, rule: RuleId, e: Point, message: string, life: Life): Violation {
@@ -100,10 +126,11 @@ function checkPut(ctx: Context, put: Put, life: Life, role: Role, found: Violati
   }
   if (role === 'tree' && put.refcount === 1) {
     // Any holder that found the entry before it left the tree, and drops it later, is uncounted.
-    for (const { holder, put: later } of ctx.holdersOf.get(put.entry) ?? []) {
+    for (const { holder, put: later } of holdersAfter(ctx, put.entry, put.start)) {
       if (holder.start >= put.start || holder === parent || later.start <= put.start) continue;
       if (overlapsGap(ctx, holder.start, later.start)) continue;
-      if (storedSince(ctx, put, put.start, later.start)) continue;
+      // The address freed here and stored again: the holder found the new entry at its slot.
+      if (storedSince(ctx, later, put.start, later.start)) continue;
       found.push(
         violation(ctx, 'put-without-reference', put, `${where(ctx, put)} drops the tree's reference of entry ${put.entry} (slot ${slotName(put.slot)}) at refcount 1, but ${holder.kind} #${holder.seq} still uses it (its put is #${later.seq}): that reference was never taken, and the entry is freed under it`, life),
       );
@@ -242,10 +269,10 @@ function contextOf(calls: readonly TraceCall[], window: number): Context {
   const parents = nestWithin(calls, (c): c is Point => c.kind === 'put' || c.kind === 'free');
   const holdersOf = new Map<string, { holder: ParentCall; put: Put }[]>();
   for (const [e, p] of parents) if (p && e.kind === 'put' && (p.kind === 'load' || p.kind === 'writeback')) listIn(holdersOf, e.entry).push({ holder: p, put: e });
-  const storesAt = new Map<string, number[]>();
+  const storesAt = new Map<string, { start: number; end?: number }[]>();
   for (const c of calls) {
     if (c.kind !== 'store') continue;
-    for (const key of [slotName(c.slot), `?:${c.slot.offset}`]) listIn(storesAt, key).push(c.start);
+    for (const key of [slotName(c.slot), `?:${c.slot.offset}`]) listIn(storesAt, key).push({ start: c.start, end: c.end });
   }
   const gaps = calls.filter((c) => c.kind === 'lost').map((c) => ({ from: c.start, to: c.end ?? c.start }));
   return { parents, holdersOf, storesAt, gaps, window, calls };

@@ -49,7 +49,7 @@ export function slotName(slot: Slot): string {
 
 /** One trace event as a single line: `#12 cpu1 pid 340 [100..180] store 0:17 ok`. */
 export function describeCall(call: TraceCall): string {
-  const point = call.kind === 'free' || call.kind === 'marker';
+  const point = call.kind === 'free' || call.kind === 'put' || call.kind === 'marker';
   const when = point || call.end === call.start ? `[${call.start}]` : call.end === undefined ? `[${call.start}..?]` : `[${call.start}..${call.end}]`;
   const head = `#${call.seq} cpu${call.cpu} pid ${call.pid} ${when} ${call.kind}`;
   switch (call.kind) {
