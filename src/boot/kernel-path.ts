@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../common/errors.js';
 
@@ -7,6 +7,19 @@ export interface KernelFiles {
   systemMap?: string;
   zswapPreprocessed?: string;
   selftest?: string;
+  /** why the artifact folder has no test_zswap, as its build said (result.json) */
+  selftestAbsent?: string;
+}
+
+/** The build's own account of a selftest it did not produce, from the artifact folder's result.json. */
+function selftestAbsence(dir: string): string | undefined {
+  try {
+    const r = JSON.parse(readFileSync(path.join(dir, 'result.json'), 'utf8')) as { selftestBuild?: { verdict?: unknown; summary?: unknown } };
+    const b = r.selftestBuild;
+    return b && b.verdict !== 'pass' && typeof b.summary === 'string' ? b.summary.slice(0, 300) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -21,11 +34,13 @@ export function resolveKernel(target: string): KernelFiles {
   if (statSync(abs).isDirectory()) {
     const image = find(abs, ['bzImage', 'arch/x86/boot/bzImage']);
     if (!image) throw new InputError(`${target} holds no kernel image (looked for bzImage and arch/x86/boot/bzImage)`, 'build it first with `kharness build`');
+    const selftest = find(abs, ['test_zswap']);
     return {
       image,
       systemMap: find(abs, ['System.map']),
       zswapPreprocessed: find(abs, ['zswap.i', 'mm/zswap.i']),
-      selftest: find(abs, ['test_zswap']),
+      selftest,
+      selftestAbsent: selftest ? undefined : selftestAbsence(abs),
     };
   }
   const dir = path.dirname(abs);
