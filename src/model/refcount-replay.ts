@@ -152,9 +152,9 @@ function checkFree(ctx: Context, free: Free, life: Life, found: Violation[]): vo
   const refs = free.refcount ?? 0;
   if (lastPut && lastPut.refcount !== 1) {
     found.push(violation(ctx, 'free-while-referenced', free, `${where(ctx, free)} frees entry ${free.entry} (slot ${slotName(free.slot)}) in a put that found refcount ${lastPut.refcount}: ${lastPut.refcount - 1} reference(s) remain`, life));
-  } else if (!lastPut && parent?.kind === 'swapoff') {
-    if (refs > 1) found.push(violation(ctx, 'free-while-referenced', free, `swapoff #${parent.seq} (invalidate_area) frees entry ${free.entry} (slot ${slotName(free.slot)}) while ${refs - 1} task(s) still hold a reference`, life));
-  } else if (!lastPut && refs > 0) {
+    // Outside a put only invalidate_area frees, whatever the refcount (DESIGN.md: swapoff waits
+    // for, or frees, every entry); a holder that then drops its reference is a use after free.
+  } else if (!lastPut && refs > 0 && parent?.kind !== 'swapoff') {
     found.push(violation(ctx, 'free-while-referenced', free, `${where(ctx, free)} frees entry ${free.entry} (slot ${slotName(free.slot)}) with refcount ${refs}, not through its last put`, life));
   }
 }
