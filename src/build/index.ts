@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { InfraError, InputError } from '../common/errors.js';
 import type { Verdict } from '../common/verdict.js';
 import { git, type KernelTree } from '../tree/worktree.js';
+import { CALLS_FILE, writeObjectCalls } from './call-sites.js';
 import { checkpatchCommit, type CheckpatchResult } from './checkpatch.js';
 import { makeConfig, parseKernelVersion, resolveConfig, type ConfigPlan } from './config.js';
 import { allWarnings, newWarnings, parseDiagnostics, updateWarningDb, type Diagnostic, type WarningDb } from './diagnostics.js';
@@ -244,6 +245,8 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
   if (hasZswap && existsSync(path.join(buildDir, 'mm/zswap.i'))) {
     art.zswapPreprocessed = path.join(artifacts, 'zswap.i');
     await copyFile(path.join(buildDir, 'mm/zswap.i'), art.zswapPreprocessed);
+    // Which zswap functions gcc inlined somewhere: the probes must not trust those (call-sites.ts).
+    if (existsSync(path.join(buildDir, 'mm/zswap.o'))) await writeObjectCalls(path.join(buildDir, 'mm/zswap.o'), path.join(artifacts, CALLS_FILE));
   }
   const selftest = await buildSelftest(opts.tree.worktree, artifacts, path.join(buildDir, '.kharness-selftests'));
   if (selftest.kind === 'built') art.selftest = selftest.path;

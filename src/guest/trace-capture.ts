@@ -1,8 +1,11 @@
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { z } from 'zod';
+import { CALLS_FILE, objectCalls } from '../build/call-sites.js';
 import { ERAS, checksOf, detectApi, eraById, probedEra, returnDecoding, type ApiSelection, type EraId, type ReturnDecoding } from '../api/index.js';
 import { UNKNOWN_TYPE, type Slot, type TraceCall } from '../model/trace-types.js';
 
@@ -189,6 +192,11 @@ export function offsetKeysFor(era: EraId): OffsetKey[] {
 }
 
 export interface ProbeInputs {
+  /**
+   * Calls of each function in the compiled mm/zswap.o (call-sites.ts) and in its preprocessed
+   * source: fewer in the object means gcc inlined some, and a probe would miss them.
+   */
+  calls?: { object: Record<string, number>; source: Record<string, number> };
   offsets?: StructOffsets;
   offsetsError?: string;
   /** the prototype checks' verdict on this kernel's API */
@@ -222,11 +230,37 @@ export function probeLines(symbols: Map<string, { name: string; clone: boolean }
     else if (spec.prototype && check?.result !== 'match') reason = check?.detail ?? `${spec.fn}: prototype not checked`;
     else if (!symbol) reason = 'no such symbol in this build (renamed, removed, or inlined)';
     else if (symbol.clone) reason = `gcc cloned it as ${symbol.name}: its argument registers are not the C signature's`;
+    else if (inlinedAt(inputs.calls, spec.fn)) reason = inlinedAt(inputs.calls, spec.fn);
     else if (probe.offsets.some((k) => offsets?.[k] === undefined)) reason = `struct offsets unknown: ${inputs.offsetsError ?? 'no preprocessed mm/zswap.c'}`;
     if (reason === undefined && probe && symbol) lines.push(...probe.lines(symbol.name, retFetch(spec.returns), offsets ?? {}));
     else missing.push({ fn: spec.fn, reason: reason ?? `${spec.fn} cannot be probed` });
   }
   return { lines, missing, offsets, api };
+}
+
+/** Why a function's probe would miss calls: gcc inlined it at some of its call sites in mm/zswap.c. */
+function inlinedAt(calls: ProbeInputs['calls'], fn: string): string | undefined {
+  if (!calls) return undefined;
+  const inSource = calls.source[fn] ?? 0;
+  const inObject = calls.object[fn] ?? 0;
+  if (inObject >= inSource) return undefined;
+  return `gcc inlined it at ${inSource - inObject} of its ${inSource} call sites in mm/zswap.c (mm/zswap.o calls it ${inObject} times): a probe would miss those calls`;
+}
+
+/**
+ * Call sites of `fn` in preprocessed C: an occurrence `fn(` whose previous token is not a type
+ * (a definition or declaration has `void fn(`, `int fn(`, `*fn(`). Pure; for the inlining check.
+ */
+export function sourceCallSites(text: string, fn: string): number {
+  let n = 0;
+  const KEYWORDS = new Set(['return', 'else', 'do', 'case']);
+  for (const m of text.matchAll(new RegExp(`(?<![\\w])${fn}\\s*\\(`, 'g'))) {
+    const before = text.slice(Math.max(0, m.index - 64), m.index).trimEnd();
+    const word = /([A-Za-z_]\w*)$/.exec(before)?.[1];
+    if (before.endsWith('*') || (word !== undefined && !KEYWORDS.has(word))) continue;
+    n++;
+  }
+  return n;
 }
 
 /**
@@ -237,6 +271,25 @@ export function describeMissingProbes(missing: ProbePlan['missing']): string {
   const byReason = new Map<string, string[]>();
   for (const m of missing) byReason.set(m.reason, [...(byReason.get(m.reason) ?? []), m.fn]);
   return [...byReason].map(([reason, fns]) => `${fns.join(', ')}: ${reason}`).join('; ');
+}
+
+/** The build's zswap.calls.json next to zswap.i, else mm/zswap.o next to it (a kbuild O= folder). */
+async function objectCallsNear(zswapPreprocessed: string): Promise<Record<string, number> | undefined> {
+  const dir = path.dirname(zswapPreprocessed);
+  try {
+    const parsed = z.object({ objectCalls: z.record(z.number().int().nonnegative()) }).safeParse(JSON.parse(await readFile(path.join(dir, CALLS_FILE), 'utf8')));
+    return parsed.success ? parsed.data.objectCalls : undefined;
+  } catch {
+    return existsSync(path.join(dir, 'zswap.o')) ? objectCalls(path.join(dir, 'zswap.o')) : undefined;
+  }
+}
+
+/** The object's call counts and the source's; undefined when the object's are not known. */
+async function callCounts(zswapPreprocessed: string, fns: string[]): Promise<ProbeInputs['calls']> {
+  const object = await objectCallsNear(zswapPreprocessed);
+  if (!object) return undefined;
+  const text = await readFile(zswapPreprocessed, 'utf8');
+  return { object, source: Object.fromEntries(fns.map((fn) => [fn, sourceCallSites(text, fn)])) };
 }
 
 /** Builds the probe plan for a built kernel (System.map + preprocessed zswap.c). */
@@ -254,6 +307,7 @@ export async function planProbes(systemMap: string, zswapPreprocessed?: string, 
   const [offsets] = await Promise.allSettled([deriveOffsets(zswapPreprocessed, era ? offsetKeysFor(era.id) : XARRAY_ERA_MEMBERS)]);
   return probeLines(symbols, {
     api,
+    calls: await callCounts(zswapPreprocessed, era?.functions.map((f) => f.fn) ?? []),
     offsets: offsets.status === 'fulfilled' ? offsets.value : undefined,
     offsetsError: offsets.status === 'rejected' ? (offsets.reason as Error).message : undefined,
   });

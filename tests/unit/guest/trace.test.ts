@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROBED_FUNCTIONS, decodeSlot, decodeTrace, deriveOffsets, findSymbols, mergeWithDump, parseFtraceDump, parseTraceText, probeLines } from '../../../src/guest/trace-capture.js';
+import { countObjectCalls } from '../../../src/build/call-sites.js';
+import { PROBED_FUNCTIONS, decodeSlot, sourceCallSites, decodeTrace, deriveOffsets, findSymbols, mergeWithDump, parseFtraceDump, parseTraceText, probeLines } from '../../../src/guest/trace-capture.js';
 import { replayTrace } from '../../../src/model/replay.js';
 import { NEWER, V6_12, selectEra, type ApiEra, type PrototypeCheck } from '../../../src/api/index.js';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -22,6 +23,13 @@ const OFFSETS = { 'folio.swap': 40, 'zswap_entry.swpentry': 0 };
 
 describe('probe plan', () => {
   const map = ['ffffffff81156791 t zswap_entry_free', 'ffffffff811569b2 t zswap_writeback_entry', 'ffffffff81156e7d T zswap_store', 'ffffffff8115735e T zswap_load', 'ffffffff81157413 T zswap_invalidate', 'ffffffff81157442 T zswap_swapon', 'ffffffff811574ba T zswap_swapoff', 'ffffffff81100000 T __x64_sys_swapoff'].join('\n');
+
+  it('does not probe a function gcc inlined at some of its call sites: the probe would miss them', () => {
+    const calls = { object: { zswap_entry_free: 3, zswap_writeback_entry: 1 }, source: { zswap_entry_free: 5, zswap_writeback_entry: 1 } };
+    const plan = probeLines(findSymbols(map), { offsets: OFFSETS, api: apiOf(V6_12), calls });
+    expect(plan.missing).toEqual([{ fn: 'zswap_entry_free', reason: 'gcc inlined it at 2 of its 5 call sites in mm/zswap.c (mm/zswap.o calls it 3 times): a probe would miss those calls' }]);
+    expect(plan.lines.some((l) => l.includes('zswap_writeback_entry'))).toBe(true);
+  });
 
   it('probes every zswap function with argument locations from the build', () => {
     const plan = probeLines(findSymbols(map), { offsets: OFFSETS, api: apiOf(V6_12) });
@@ -162,5 +170,39 @@ describe('decoding a 6.1 trace', () => {
     const alone = [l(6, 7, 'wb', ''), l(7, 7, 'put', ' tree=0xffff888003d00000 entry=0xffff888004a1b000 off=0x7 ref=2'), l(8, 7, 'wb_ret', ' ret=-17')].join('\n');
     const { calls } = decodeTrace(parseTraceText(alone).events, 'v6.1');
     expect(calls.find((c) => c.kind === 'writeback')).toMatchObject({ slot: { type: -1, offset: 7 }, ret: -17 });
+  });
+});
+
+describe('call sites, for the inlining check', () => {
+  it('counts calls in preprocessed C, not the definition, declarations or address-of', () => {
+    const c = [
+      'static void zswap_entry_put(struct zswap_tree *tree, struct zswap_entry *entry);',
+      'static void zswap_entry_put(struct zswap_tree *tree,',
+      '   struct zswap_entry *entry)',
+      '{ }',
+      'static void f(void) {',
+      ' zswap_entry_put(tree, e);',
+      ' if (x)',
+      '  zswap_entry_put (tree, e);',
+      ' else zswap_entry_put(tree, e);',
+      ' g(zswap_entry_put);',
+      ' my_zswap_entry_put(tree, e);',
+      '}',
+      'static struct zswap_entry *zswap_entry_find_get(struct rb_root *root, unsigned long offset) { return 0; }',
+      'static int h(void) { return zswap_entry_find_get(0, 1) != 0; }',
+    ].join('\n');
+    expect(sourceCallSites(c, 'zswap_entry_put')).toBe(3);
+    expect(sourceCallSites(c, 'zswap_entry_find_get')).toBe(1);
+  });
+
+  it('counts direct calls and tail calls in objdump output', () => {
+    const dump = [
+      '  1d: call   1a0 <zswap_entry_put>',
+      '  3f: jmp    1a0 <zswap_entry_put>',
+      '  50: call   0 <__fentry__>',
+      '  61: jmp    70 <zswap_frontswap_load+0x40>',
+      '  72: call   2b0 <zswap_free_entry>',
+    ].join('\n');
+    expect(countObjectCalls(dump)).toEqual({ zswap_entry_put: 2, zswap_free_entry: 1 });
   });
 });
