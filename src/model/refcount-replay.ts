@@ -1,6 +1,6 @@
 import type { RuleId, Violation } from './rules.js';
 import { slotName } from './rules.js';
-import { countSwapoffUnuse, emptyStats, nestWithin, validate, type LifetimeStats, type ParentCall, type ReplayOptions, type ReplayResult } from './replay.js';
+import { countSwapAndLoss, countSwapoffUnuse, emptyStats, nestWithin, validate, type LifetimeStats, type ParentCall, type ReplayOptions, type ReplayResult } from './replay.js';
 import { UNKNOWN_TYPE, type TraceCall } from './trace-types.js';
 
 /**
@@ -220,12 +220,9 @@ function countStats(ctx: Context, holderLastPut: number): LifetimeStats {
         else stats.writebackAborted++;
         break;
       case 'swapoff':
-        if (c.end === undefined) stats.pending.swapoff++;
-        else stats.swapoff++;
-        break;
       case 'swapon':
-        if (c.end === undefined) stats.pending.swapon++;
-        else stats.swapon++;
+      case 'lost':
+        countSwapAndLoss(stats, c);
         break;
       case 'free': {
         stats.free++;
@@ -234,10 +231,6 @@ function countStats(ctx: Context, holderLastPut: number): LifetimeStats {
         else if (p.end === undefined) stats.pending.freesInPendingCalls++;
         break;
       }
-      case 'lost':
-        stats.lost.gaps++;
-        stats.lost.events = c.count === undefined || stats.lost.events === null ? null : stats.lost.events + c.count;
-        break;
       default:
         break;
     }

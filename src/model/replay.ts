@@ -227,6 +227,20 @@ export function emptyStats(): LifetimeStats {
   };
 }
 
+/** The swapoff, swapon and lost-events counts, the same in every era's replay. */
+export function countSwapAndLoss(stats: LifetimeStats, c: Extract<TraceCall, { kind: 'swapoff' | 'swapon' | 'lost' }>): void {
+  if (c.kind === 'swapoff') {
+    if (c.end === undefined) stats.pending.swapoff++;
+    else stats.swapoff++;
+  } else if (c.kind === 'swapon') {
+    if (c.end === undefined && c.ret === undefined) stats.pending.swapon++;
+    else if ((c.ret ?? 0) === 0) stats.swapon++;
+  } else {
+    stats.lost.gaps++;
+    stats.lost.events = c.count === undefined || stats.lost.events === null ? null : stats.lost.events + c.count;
+  }
+}
+
 function countStats(calls: readonly TraceCall[], freesOf: Map<ParentCall, FreeCall[]>, parents: Map<FreeCall, ParentCall | null>): LifetimeStats {
   const stats = emptyStats();
   const freed = (c: ParentCall): boolean => (freesOf.get(c)?.length ?? 0) > 0;
@@ -259,12 +273,9 @@ function countStats(calls: readonly TraceCall[], freesOf: Map<ParentCall, FreeCa
         else stats.writebackAborted++;
         break;
       case 'swapoff':
-        if (c.end === undefined) stats.pending.swapoff++;
-        else stats.swapoff++;
-        break;
       case 'swapon':
-        if (c.end === undefined && c.ret === undefined) stats.pending.swapon++;
-        else if ((c.ret ?? 0) === 0) stats.swapon++;
+      case 'lost':
+        countSwapAndLoss(stats, c);
         break;
       case 'free': {
         stats.free++;
@@ -274,10 +285,6 @@ function countStats(calls: readonly TraceCall[], freesOf: Map<ParentCall, FreeCa
         break;
       }
       case 'marker':
-        break;
-      case 'lost':
-        stats.lost.gaps++;
-        stats.lost.events = c.count === undefined || stats.lost.events === null ? null : stats.lost.events + c.count;
         break;
     }
   }

@@ -1,3 +1,4 @@
+import { prng } from './synth.js';
 import type { Slot, TraceCall } from './trace-types.js';
 
 /**
@@ -28,17 +29,6 @@ type Draft = TraceCall extends infer C ? (C extends TraceCall ? Omit<C, 'seq'> :
 
 /** One task's program: each call of next() runs one atomic step; false when it is done. */
 type Program = () => boolean;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0 || 1;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TREE = '0xffff888003c00000';
 

@@ -19,7 +19,8 @@ export interface SynthOptions {
   swapoffEvery?: number;
 }
 
-function prng(seed: number): () => number {
+/** mulberry32: a small seeded PRNG, so a synthesized trace is the same on every run. */
+export function prng(seed: number): () => number {
   let a = seed >>> 0 || 1;
   return () => {
     // mulberry32
