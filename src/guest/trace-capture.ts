@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
-import { CALLS_FILE, objectCalls } from '../build/call-sites.js';
+import { CALLS_FILE, objectCalls, type ObjectCalls } from '../build/call-sites.js';
 import { ERAS, checksOf, detectApi, eraById, probedEra, returnDecoding, type ApiSelection, type EraId, type ReturnDecoding } from '../api/index.js';
 import { UNKNOWN_TYPE, type Slot, type TraceCall } from '../model/trace-types.js';
 
@@ -196,7 +196,7 @@ export interface ProbeInputs {
    * Calls of each function in the compiled mm/zswap.o (call-sites.ts) and in its preprocessed
    * source: fewer in the object means gcc inlined some, and a probe would miss them.
    */
-  calls?: { object: Record<string, number>; source: Record<string, number> };
+  calls?: { object: ObjectCalls; source: Record<string, Record<string, number>> };
   offsets?: StructOffsets;
   offsetsError?: string;
   /** the prototype checks' verdict on this kernel's API */
@@ -238,29 +238,60 @@ export function probeLines(symbols: Map<string, { name: string; clone: boolean }
   return { lines, missing, offsets, api };
 }
 
-/** Why a function's probe would miss calls: gcc inlined it at some of its call sites in mm/zswap.c. */
+/**
+ * Why a function's probe would miss calls: a function of mm/zswap.c that calls it in the source
+ * has no call to it in mm/zswap.o, so gcc inlined it there. (Fewer calls in the object than in
+ * the source alone proves nothing: gcc merges identical call sequences of one function.)
+ */
 function inlinedAt(calls: ProbeInputs['calls'], fn: string): string | undefined {
   if (!calls) return undefined;
-  const inSource = calls.source[fn] ?? 0;
-  const inObject = calls.object[fn] ?? 0;
-  if (inObject >= inSource) return undefined;
-  return `gcc inlined it at ${inSource - inObject} of its ${inSource} call sites in mm/zswap.c (mm/zswap.o calls it ${inObject} times): a probe would miss those calls`;
+  const inObject = calls.object.calls[fn] ?? {};
+  const into = Object.entries(calls.source[fn] ?? {})
+    .filter(([caller, n]) => n > 0 && calls.object.functions.includes(caller) && !inObject[caller])
+    .map(([caller]) => caller);
+  return into.length ? `gcc inlined it into ${into.join(', ')} (mm/zswap.o has no call to it there): a probe would miss those calls` : undefined;
 }
 
 /**
- * Call sites of `fn` in preprocessed C: an occurrence `fn(` whose previous token is not a type
- * (a definition or declaration has `void fn(`, `int fn(`, `*fn(`). Pure; for the inlining check.
+ * Call sites of `fn` in preprocessed C, by the function they are in: an occurrence `fn(` whose
+ * previous token is not a type (a definition or declaration has `void fn(`, `int fn(`, `*fn(`),
+ * inside the body of a top-level definition. Pure; for the inlining check.
  */
-export function sourceCallSites(text: string, fn: string): number {
-  let n = 0;
+export function sourceCallSites(text: string, fn: string): Record<string, number> {
+  const sites: Record<string, number> = {};
   const KEYWORDS = new Set(['return', 'else', 'do', 'case']);
+  const bodies = functionBodies(text);
   for (const m of text.matchAll(new RegExp(`(?<![\\w])${fn}\\s*\\(`, 'g'))) {
     const before = text.slice(Math.max(0, m.index - 64), m.index).trimEnd();
     const word = /([A-Za-z_]\w*)$/.exec(before)?.[1];
     if (before.endsWith('*') || (word !== undefined && !KEYWORDS.has(word))) continue;
-    n++;
+    const body = bodies.find((b) => b.from <= m.index && m.index < b.to);
+    if (body) sites[body.name] = (sites[body.name] ?? 0) + 1;
   }
-  return n;
+  return sites;
+}
+
+/** The top-level function bodies of preprocessed C: name and character span, by brace depth. */
+function functionBodies(text: string): { name: string; from: number; to: number }[] {
+  const out: { name: string; from: number; to: number }[] = [];
+  let depth = 0;
+  let head = 0;
+  let open = { name: '', from: 0 };
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch === '"' || ch === "'") {
+      // Skip a string or character literal (braces inside it are not code).
+      for (i++; i < text.length && text[i] !== ch; i++) if (text[i] === '\\') i++;
+    } else if (ch === '{') {
+      if (depth++ === 0) open = { name: /([A-Za-z_]\w*)\s*\([^;{}]*\)[^;{}()]*$/.exec(text.slice(head, i))?.[1] ?? '', from: i };
+    } else if (ch === '}') {
+      if (--depth === 0) {
+        if (open.name) out.push({ name: open.name, from: open.from, to: i });
+        head = i + 1;
+      }
+    } else if (ch === ';' && depth === 0) head = i + 1;
+  }
+  return out;
 }
 
 /**
@@ -274,11 +305,12 @@ export function describeMissingProbes(missing: ProbePlan['missing']): string {
 }
 
 /** The build's zswap.calls.json next to zswap.i, else mm/zswap.o next to it (a kbuild O= folder). */
-async function objectCallsNear(zswapPreprocessed: string): Promise<Record<string, number> | undefined> {
+async function objectCallsNear(zswapPreprocessed: string): Promise<ObjectCalls | undefined> {
   const dir = path.dirname(zswapPreprocessed);
   try {
-    const parsed = z.object({ objectCalls: z.record(z.number().int().nonnegative()) }).safeParse(JSON.parse(await readFile(path.join(dir, CALLS_FILE), 'utf8')));
-    return parsed.success ? parsed.data.objectCalls : undefined;
+    const schema = z.object({ functions: z.array(z.string()), calls: z.record(z.record(z.number().int().nonnegative())) });
+    const parsed = schema.safeParse(JSON.parse(await readFile(path.join(dir, CALLS_FILE), 'utf8')));
+    return parsed.success ? parsed.data : undefined;
   } catch {
     return existsSync(path.join(dir, 'zswap.o')) ? objectCalls(path.join(dir, 'zswap.o')) : undefined;
   }
