@@ -69,10 +69,11 @@ describe('kharness run on the Debian 6.1 LTS tree', () => {
   it('catches 2/2: the load that drops a reference it never took, named by the rule and its events', () => {
     const bad = report.patches[2]!;
     expect(bad.stages.test.verdict).toBe('fail');
-    const t = bad.tests.find((x) => x.name === 'swap-cycle')!;
-    expect(t.verdict, t.summary).toBe('fail');
-    const v = t.violations.find((x) => x.rule === 'put-without-reference');
-    expect(v, JSON.stringify(t.violations.slice(0, 3).map((x) => [x.rule, x.message]))).toBeDefined();
+    for (const name of ['swap-cycle', 'writeback']) expect(bad.tests.find((x) => x.name === name)?.verdict, name).toBe('fail');
+    // A report keeps the first violations of each test (swap-cycle's are the data oracle's): look in all.
+    const all = bad.tests.flatMap((x) => x.violations);
+    const v = all.find((x) => x.rule === 'put-without-reference');
+    expect(v, JSON.stringify(all.slice(0, 3).map((x) => [x.rule, x.message]))).toBeDefined();
     expect(v!.message).toMatch(/^load #\d+ of slot \d+:\d+ drops the last reference of entry 0x[0-9a-f]+ \(refcount 1\) while the tree still holds it/);
     // The load and its put, as the kernel traced them.
     expect(v!.events.some((e) => / load \d+:\d+ hit$/.test(e)), v!.events.join('\n')).toBe(true);
