@@ -189,6 +189,42 @@ function treeChecks(ctx: Context, found: Violation[]): void {
   }
 }
 
+/**
+ * invalidate_area frees every remaining entry: per slot, the stores that put an entry in the tree
+ * less the puts that dropped the tree's reference and the frees inside invalidate_area; a slot of
+ * the type still holding one when invalidate_area returns kept an entry past its tree. A slot
+ * whose store did not return, or that a gap in the trace hides, is not judged.
+ */
+function leftAfterSwapoff(ctx: Context, treeDrops: ReadonlySet<Put>, found: Violation[]): void {
+  type Ev = { at: number; kind: 'in' | 'out' | 'unknown' | 'check' | 'gap'; key?: string; call: TraceCall };
+  const evs: Ev[] = [];
+  for (const c of ctx.calls) {
+    if (c.kind === 'store' && c.ok !== false) evs.push(c.ok ? { at: c.end!, kind: 'in', key: slotName(c.slot), call: c } : { at: c.start, kind: 'unknown', key: slotName(c.slot), call: c });
+    else if (c.kind === 'put' && treeDrops.has(c)) evs.push({ at: c.start, kind: 'out', key: slotName(c.slot), call: c });
+    else if (c.kind === 'free' && ctx.parents.get(c)?.kind === 'swapoff') evs.push({ at: c.start, kind: 'out', key: slotName(c.slot), call: c });
+    else if (c.kind === 'swapoff' && c.end !== undefined) evs.push({ at: c.end, kind: 'check', call: c });
+    else if (c.kind === 'lost') evs.push({ at: c.start, kind: 'gap', call: c });
+  }
+  evs.sort((a, b) => a.at - b.at);
+  const live = new Map<string, { n: number; unknown: boolean; store?: TraceCall }>();
+  for (const e of evs) {
+    const s = e.key === undefined ? undefined : (live.get(e.key) ?? { n: 0, unknown: false });
+    if (s && e.key !== undefined) live.set(e.key, s);
+    if (e.kind === 'in') Object.assign(s!, { n: s!.n + 1, store: e.call });
+    else if (e.kind === 'out') s!.n--;
+    else if (e.kind === 'unknown') s!.unknown = true;
+    else if (e.kind === 'gap') for (const v of live.values()) v.unknown = true;
+    else if (e.call.kind === 'swapoff') {
+      const type = e.call.type;
+      for (const [key, v] of live) {
+        if (!key.startsWith(`${type}:`)) continue;
+        if (v.n > 0 && !v.unknown) found.push({ rule: 'swapoff-with-live-entries', message: `swapoff #${e.call.seq} (invalidate_area of type ${type}) returned, but slot ${key}'s entry stored by store #${v.store?.seq} was neither dropped from the tree nor freed`, slot: v.store?.kind === 'store' ? v.store.slot : undefined, events: [...(v.store ? [v.store] : []), e.call] });
+        live.delete(key);
+      }
+    }
+  }
+}
+
 function countStats(ctx: Context, holderLastPut: number): LifetimeStats {
   const stats = emptyStats();
   const putsIn = new Map<ParentCall, number>();
@@ -280,6 +316,7 @@ export function replayRefcounted(calls: readonly TraceCall[], options: ReplayOpt
   const putsSoFar = new Map<ParentCall, Put[]>();
   const found: Violation[] = [];
   let holderLastPut = 0;
+  const treeDrops = new Set<Put>();
   for (const e of sorted) {
     if (e.kind !== 'put' && e.kind !== 'free') continue;
     let life = lives.get(e.entry);
@@ -300,6 +337,7 @@ export function replayRefcounted(calls: readonly TraceCall[], options: ReplayOpt
       const earlier = parent ? listIn(putsSoFar, parent) : [];
       const role = roleOf(e, parent, earlier);
       checkPut(ctx, e, life, role, found);
+      if (role === 'tree') treeDrops.add(e);
       if (role === 'holder' && e.refcount === 1 && life.treeDropAt !== undefined && parent && life.treeDropAt >= parent.start) holderLastPut++;
       earlier.push(e);
     } else {
@@ -309,6 +347,7 @@ export function replayRefcounted(calls: readonly TraceCall[], options: ReplayOpt
     life.events.push(e);
   }
   treeChecks(ctx, found);
+  leftAfterSwapoff(ctx, treeDrops, found);
   found.sort((a, b) => (a.events.at(-1)?.start ?? 0) - (b.events.at(-1)?.start ?? 0));
   return { violations: found, stats: countStats(ctx, holderLastPut), inconclusive: [], slotsChecked: new Set(sorted.filter((c) => c.kind === 'store').map((c) => slotName((c as Extract<TraceCall, { kind: 'store' }>).slot))).size };
 }

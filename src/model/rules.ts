@@ -30,7 +30,7 @@ export type RuleId = keyof typeof RULES;
 export const RULE_IDS = (Object.keys(RULES) as RuleId[]).filter((r) => r !== 'put-without-reference' && r !== 'free-while-referenced');
 
 /** The rules the refcount replay of 6.1 traces checks (refcount-replay.ts), and the oracles'. */
-export const REFCOUNT_RULE_IDS: readonly RuleId[] = ['put-without-reference', 'free-while-referenced', 'use-after-free', 'double-free', 'tree-use-after-swapoff', 'counter-mismatch', 'data-mismatch'];
+export const REFCOUNT_RULE_IDS: readonly RuleId[] = ['put-without-reference', 'free-while-referenced', 'use-after-free', 'double-free', 'tree-use-after-swapoff', 'swapoff-with-live-entries', 'counter-mismatch', 'data-mismatch'];
 
 /** A broken rule found in a kernel trace (or by an oracle), with the events that led to it. */
 export interface Violation {

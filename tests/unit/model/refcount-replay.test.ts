@@ -98,8 +98,16 @@ describe('6.1 refcount replay: the seed thread’s rules, each broken', () => {
     expect(rules(trace(store(1, 5), load(8, 50), put(9, 11, 3), invalidate(10, 20), put(15, 12, 2), invalidate(30, 40), put(35, 12, 1)))).toEqual(['double-free']);
   });
 
+  it('invalidate_area that returns with an entry neither invalidated nor freed', () => {
+    const r = replayRefcounted(trace(store(1, 5), store(2, 6, { type: 0, offset: 9 }), invalidate(10, 20), put(15, 12, 1), free(16, 12), swapoff(30, 40)));
+    expect(r.violations.map((v) => v.rule)).toEqual(['swapoff-with-live-entries']);
+    expect(r.violations[0]!.message).toMatch(/slot 0:9's entry stored by store #1 was neither dropped from the tree nor freed/);
+    // Freed by invalidate_area itself: nothing left.
+    expect(rules(trace(store(1, 5), swapoff(30, 40), free(35, 14, 1)))).toEqual([]);
+  });
+
   it('a put on a tree after invalidate_area freed it', () => {
-    const r = rules(trace(store(1, 5), load(6, 9), put(7, 11, 2), swapoff(10, 20), writeback(30, 40), put(35, 13, 2, '0xffff888004a1c000')));
+    const r = rules(trace(store(1, 5), load(6, 9), put(7, 11, 2), swapoff(10, 20), free(15, 14, 1), writeback(30, 40), put(35, 13, 2, '0xffff888004a1c000')));
     expect(r).toEqual(['tree-use-after-swapoff']);
   });
 });
