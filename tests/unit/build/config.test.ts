@@ -30,7 +30,7 @@ describe('config fragments', () => {
 
   it('merges a fragment\'s @VERSION fragment right after it for that kernel version only, and hashes it', () => {
     const names = (v?: string): string[] => resolveConfig('zswap-debug', undefined, v).fragments.map((f) => path.basename(f));
-    expect(names('6.1')).toEqual(['base.config', 'base@6.1.config', 'zswap.config', 'zswap@6.1.config', 'zswap-debug.config']);
+    expect(names('6.1')).toEqual(['base.config', 'base@6.1.config', 'zswap.config', 'zswap@6.1.config', 'zswap-debug.config', 'zswap-debug@6.1.config']);
     expect(names('6.12')).toEqual(names());
     expect(resolveConfig('zswap', undefined, '6.1').hash).not.toBe(resolveConfig('zswap').hash);
     expect(listConfigs()).not.toContain('zswap@6.1');
