@@ -1,6 +1,6 @@
 import type { RuleId, Violation } from './rules.js';
 import { slotName } from './rules.js';
-import { countSwapAndLoss, countSwapoffUnuse, emptyStats, nestWithin, validate, type LifetimeStats, type ParentCall, type ReplayOptions, type ReplayResult } from './replay.js';
+import { countFree, countSwapAndLoss, countSwapoffUnuse, emptyStats, nestWithin, validate, type LifetimeStats, type ParentCall, type ReplayOptions, type ReplayResult } from './replay.js';
 import { UNKNOWN_TYPE, type TraceCall } from './trace-types.js';
 
 /**
@@ -260,13 +260,9 @@ function countStats(ctx: Context, holderLastPut: number): LifetimeStats {
       case 'lost':
         countSwapAndLoss(stats, c);
         break;
-      case 'free': {
-        stats.free++;
-        const p = ctx.parents.get(c);
-        if (!p) stats.orphanFree++;
-        else if (p.end === undefined) stats.pending.freesInPendingCalls++;
+      case 'free':
+        countFree(stats, ctx.parents.get(c));
         break;
-      }
       default:
         break;
     }

@@ -241,6 +241,13 @@ export function countSwapAndLoss(stats: LifetimeStats, c: Extract<TraceCall, { k
   }
 }
 
+/** A free, counted by the call it ran in: none traced (orphan), or one whose return was not seen. */
+export function countFree(stats: LifetimeStats, parent: ParentCall | null | undefined): void {
+  stats.free++;
+  if (!parent) stats.orphanFree++;
+  else if (parent.end === undefined) stats.pending.freesInPendingCalls++;
+}
+
 function countStats(calls: readonly TraceCall[], freesOf: Map<ParentCall, FreeCall[]>, parents: Map<FreeCall, ParentCall | null>): LifetimeStats {
   const stats = emptyStats();
   const freed = (c: ParentCall): boolean => (freesOf.get(c)?.length ?? 0) > 0;
@@ -277,13 +284,9 @@ function countStats(calls: readonly TraceCall[], freesOf: Map<ParentCall, FreeCa
       case 'lost':
         countSwapAndLoss(stats, c);
         break;
-      case 'free': {
-        stats.free++;
-        const p = parents.get(c);
-        if (!p) stats.orphanFree++;
-        else if (p.end === undefined) stats.pending.freesInPendingCalls++;
+      case 'free':
+        countFree(stats, parents.get(c));
         break;
-      }
       case 'marker':
         break;
     }
