@@ -10,7 +10,7 @@ import { checkData } from '../model/data-oracle.js';
 import { LIFETIME_PATHS, pathsOfModel, type LifetimePath, type LifetimeStats } from '../model/replay.js';
 import { replayHistory, type ReplayModel } from '../model/replay-model.js';
 import { probedEra, type ApiEra } from '../api/index.js';
-import type { Violation } from '../model/rules.js';
+import { firstOfEachRule, type Violation } from '../model/rules.js';
 import { MAX_BYTES, SampleSchema, TraceLostSchema, formatProtocolError, parseRecords, readRecords, readSuiteArtifacts, resultFor, setupErrorOf, setupFailureOf, unclaimedErrors, type SuiteArtifacts } from './protocol.js';
 import { judgeSwitches } from './switches.js';
 import { describeBadPage, parseBlockedDumps, parseDataLog, parseTap, parseWorkloadOutput, stuckTasks, type BadPage, type BlockedTask, type GuestTestLine, type TapCase } from './results.js';
@@ -239,6 +239,7 @@ export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
   noteCounterInvariants(base, name === 'writeback');
   if (name === 'selftest-zswap') await readSelftest(runDir, base, problems);
   const stuck = line.hung ? await blockedEvidence(runDir, name, base.evidence) : [];
+  base.violations = firstOfEachRule(base.violations, Infinity);
   decide(input, line, base, problems, stuck, workload);
   // A test that did not run (skipped in the guest) drove nothing: no gap is its to report.
   if (base.verdict === 'skipped') base.gaps = [];

@@ -75,3 +75,18 @@ export function describeCall(call: TraceCall): string {
       return `${head} ${call.count ?? 'some'} events lost`;
   }
 }
+
+/**
+ * Up to `max` violations, the first of each rule before any second one: a test whose data oracle
+ * failed a thousand reads still shows the model's rule beside them, in the report and offline.
+ */
+export function firstOfEachRule<V extends { rule: string }>(violations: readonly V[], max: number): V[] {
+  const seen = new Set<string>();
+  const firsts: V[] = [];
+  const rest: V[] = [];
+  for (const v of violations) {
+    if (seen.has(v.rule)) rest.push(v);
+    else (seen.add(v.rule), firsts.push(v));
+  }
+  return [...firsts, ...rest].slice(0, max);
+}

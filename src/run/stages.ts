@@ -136,7 +136,7 @@ export function testDetails(t: TestJudgement): TestDetails {
     conformance: { verdict: t.conformance.verdict, reason: t.conformance.reason, events: t.conformance.events },
     dataOracle: { verdict: t.dataOracle.verdict, reason: t.dataOracle.reason, reads: t.dataOracle.reads },
     counterOracle: { verdict: t.counterOracle.verdict, reason: t.counterOracle.reason },
-    violations: firstOfEachRule(t.violations, 20).map((v) => ({ rule: v.rule, message: v.message, slot: v.slot ? slotName(v.slot) : undefined, entry: v.entry, events: v.events.map(describeCall) })),
+    violations: t.violations.slice(0, 20).map((v) => ({ rule: v.rule, message: v.message, slot: v.slot ? slotName(v.slot) : undefined, entry: v.entry, events: v.events.map(describeCall) })),
     findings: t.findings.map((f) => ({ kind: f.kind, title: f.title, function: f.function, signature: f.signature, callTrace: f.callTrace, excerpt: f.excerpt, ...(f.repeats ? { repeats: f.repeats } : {}) })),
     selftest: t.selftest?.cases.map((c) => ({ number: c.number, name: c.name, status: c.status, directive: c.directive })),
     preExisting: [],
@@ -240,14 +240,4 @@ export function summarize(stages: Record<StageName, StageReport>): string {
 
 export function relativeTo(dir: string): (p: string) => string {
   return (p: string) => path.relative(dir, p);
-}
-
-/**
- * Up to `max` violations for a report, the first of each rule before any second one: a test
- * whose data oracle failed a thousand reads still shows the model's rule beside them.
- */
-export function firstOfEachRule<V extends { rule: string }>(violations: readonly V[], max: number): V[] {
-  const firsts = violations.filter((v, i) => violations.findIndex((w) => w.rule === v.rule) === i);
-  const rest = violations.filter((v) => !firsts.includes(v));
-  return [...firsts, ...rest].slice(0, max);
 }

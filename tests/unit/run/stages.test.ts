@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyPreExisting, applyStage, buildStage, firstOfEachRule, patchVerdict, skippedStage, stage } from '../../../src/run/stages.js';
+import { applyPreExisting, applyStage, buildStage, patchVerdict, skippedStage, stage } from '../../../src/run/stages.js';
 import type { BuildResult } from '../../../src/build/index.js';
 import type { PatchReport, StageName, StageReport, TestDetails } from '../../../src/report/types.js';
 
@@ -80,14 +80,5 @@ describe('pre-existing failures', () => {
     const other = patch(1, { test: stage('fail', '') }, [testDetails('swap-cycle', { findings: [finding('WARNING in zswap_store [bbbb]')] })]);
     expect(applyPreExisting(base, same).verdict).toBe('pass');
     expect(applyPreExisting(base, other).verdict).toBe('fail');
-  });
-});
-
-describe('firstOfEachRule', () => {
-  it('keeps the first violation of every rule before the rest, in order, up to the cap', () => {
-    const v = (rule: string, n: number) => ({ rule, n });
-    const list = [v('data-mismatch', 1), v('data-mismatch', 2), v('data-mismatch', 3), v('put-without-reference', 4), v('data-mismatch', 5), v('use-after-free', 6)];
-    expect(firstOfEachRule(list, 4).map((x) => x.n)).toEqual([1, 4, 6, 2]);
-    expect(firstOfEachRule(list, 10).map((x) => x.n)).toEqual([1, 4, 6, 2, 3, 5]);
   });
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { patchesDir } from '../../src/common/paths.js';
 import type { RunReport } from '../../src/report/types.js';
 import type { SuiteResult } from '../../src/guest/index.js';
-import { buildBugKernel, fixtures, kharness, runInTemp } from './helpers.js';
+import { buildBugKernel, fixtures, kharness, runInTemp } from '../e2e/helpers.js';
 
 // Issue 12: the 6.1 LTS tree as a second managed tree. The bundled 6.1 series runs on the real
 // Debian 6.1 tree (frontswap, rbtree, refcounted entries): its fragments as 6.1 spells them, the

@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../src/common/paths.js';
 import type { RunReport } from '../../src/report/types.js';
-import { fixtures, runInTemp } from './helpers.js';
+import { fixtures, runInTemp } from '../e2e/helpers.js';
 
 // Issue 11, item 3: the debug kernel for real. `kharness run --config zswap,zswap-debug` builds
 // and boots both configs for the base and the patch (KASAN, lockdep, DEBUG_VM, KFENCE live in the
