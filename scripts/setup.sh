@@ -8,6 +8,17 @@ cache=${KHARNESS_CACHE:-$HOME/.cache/kharness}
 mkdir -p "$cache"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
+# Which managed trees to unpack (at the end): the default always, others when named as
+# arguments (`setup.sh debian-6.1`) or for the long tests. Checked first, so a wrong name costs nothing.
+tree_date() { case $1 in 6.12) echo 2024-11-17T00:00:00Z ;; 6.1) echo 2022-12-11T00:00:00Z ;; *) return 1 ;; esac; }
+trees=(6.12)
+[ "${KHARNESS_LONG:-0}" = 1 ] && trees+=(6.1)
+for arg in "$@"; do
+  name=${arg#debian-}
+  tree_date "$name" >/dev/null || { log "unknown managed tree $arg (debian-6.12, debian-6.1)"; exit 2; }
+  trees+=("$name")
+done
+
 # --- Debian packages -------------------------------------------------------
 apt_packages=(
   qemu-system-x86 gcc make bc bison flex libelf-dev libssl-dev cpio zstd xz-utils ccache
@@ -80,6 +91,6 @@ managed_tree() { # NAME DATE: unpack /usr/src/linux-source-NAME.tar.xz into tree
   mv "$tree.tmp" "$tree"
   touch "$tree/.git/kharness-ready"
 }
-managed_tree 6.12 2024-11-17T00:00:00Z
-managed_tree 6.1 2022-12-11T00:00:00Z
+# kharness runs `setup.sh debian-6.1` itself the first time --tree names a tree not yet unpacked.
+for name in $(printf '%s\n' "${trees[@]}" | sort -u); do managed_tree "$name" "$(tree_date "$name")"; done
 echo "$cache/trees/debian-6.12" > "$cache/default-tree"

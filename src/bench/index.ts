@@ -10,7 +10,8 @@ import { DEFAULT_VARIANTS, runSuite } from '../guest/index.js';
 import { runLoreBench } from '../lore/bench.js';
 import { startLoreServer } from '../lore/index.js';
 import { runModelBench } from '../model/bench.js';
-import { cacheDir, defaultTreePath, patchesDir, projectRoot, treeArgPath } from '../common/paths.js';
+import { cacheDir, defaultTreePath, patchesDir, projectRoot } from '../common/paths.js';
+import { openTreeArg } from '../tree/managed.js';
 import { git, openKernelTree, prepareWorktree, type KernelTree } from '../tree/worktree.js';
 import type { RunReport } from '../report/types.js';
 
@@ -33,7 +34,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
 /** A throwaway work root, so the bench's builds start cold and leave the user's cache alone. */
 async function benchTree(treeName?: string): Promise<{ tree: KernelTree; root: string }> {
   const root = await mkdtemp(path.join(tmpdir(), 'kharness-bench-'));
-  const tree = await openKernelTree(treeArgPath(treeName), root);
+  const tree = await openTreeArg(treeName, root);
   return { tree, root };
 }
 

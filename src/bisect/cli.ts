@@ -3,13 +3,15 @@ import path from 'node:path';
 import { action, positiveInt } from '../common/command.js';
 import { ExitCode, InputError, type ExitCodeValue } from '../common/errors.js';
 import { info, printJson } from '../common/output.js';
-import { TREE_OPTION_HELP, projectRoot, treeArgPath } from '../common/paths.js';
+import { NO_CACHE_HELP } from '../lore/index.js';
+import { TREE_OPTION_HELP, projectRoot } from '../common/paths.js';
 import { listConfigs, resolveConfig } from '../build/config.js';
 import { ALL_TESTS, PROFILES } from '../guest/profiles.js';
 import { VARIANTS, resolveProfile, resolveTests, variantsFor, type GuestTestName } from '../guest/index.js';
 import { applySeries, chooseBase } from '../tree/apply.js';
 import { loadSeries } from '../tree/input.js';
-import { lockTree, openKernelTree } from '../tree/worktree.js';
+import { openTreeArg } from '../tree/managed.js';
+import { lockTree } from '../tree/worktree.js';
 import { bisectSeries, writeBisect, type BadWhen, type BisectResult } from './index.js';
 import { bisectRange, runRangeStep } from './range.js';
 
@@ -28,6 +30,7 @@ interface BisectOpts {
   test?: string;
   out?: string;
   lore?: string;
+  cache: boolean;
   trace: boolean;
   accel?: string;
   work?: string;
@@ -65,6 +68,7 @@ export function registerBisectCommands(program: Command): void {
     .option('--test <name>', 'only this guest test failing counts as bad')
     .option('--out <dir>', 'where bisect.json and bisect.md go')
     .option('--lore <url>', 'lore server to fetch from')
+    .option('--no-cache', NO_CACHE_HELP)
     .option('--no-trace', 'do not trace zswap in the guest')
     .option('--accel <kvm|tcg>', 'force an accelerator')
     .option('--work <dir>', 'where worktrees and build dirs live')
@@ -80,12 +84,12 @@ export function registerBisectCommands(program: Command): void {
         let outDir: string;
         if (opts.series) {
           if (opts.good || opts.bad) throw new InputError('--series finds the first bad patch itself; --good/--bad are for a commit range');
-          const loaded = await loadSeries(opts.series, { lore: opts.lore });
+          const loaded = await loadSeries(opts.series, { lore: opts.lore, cache: opts.cache ? undefined : false });
           outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', loaded.series.slug, 'bisect'));
-          const tree = await openKernelTree(treeArgPath(opts.tree), opts.work);
+          const tree = await openTreeArg(opts.tree, opts.work);
           const unlock = await lockTree(tree);
           try {
-            const base = await chooseBase(tree, { base: opts.base, seriesBase: loaded.series.baseCommit });
+            const base = await chooseBase(tree, { base: opts.base, seriesBase: loaded.series.baseCommit, namedTree: loaded.series.baseTree?.name, mboxPath: loaded.mboxPath });
             const applied = await applySeries(tree, loaded.mboxPath, base, loaded.series.patches.map((p) => p.subject));
             const failed = applied.patches.find((p) => !p.commit);
             if (failed) throw new InputError(`patch ${failed.index} does not apply (${failed.conflicts.map((c) => c.file).join(', ') || failed.status}): bisect needs every patch applied`);
@@ -96,7 +100,7 @@ export function registerBisectCommands(program: Command): void {
           }
         } else {
           if (!opts.good || !opts.bad) throw new InputError('give --series <input>, or --good A --bad B (with --tree) for a commit range');
-          const tree = await openKernelTree(treeArgPath(opts.tree), opts.work);
+          const tree = await openTreeArg(opts.tree, opts.work);
           outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', `bisect-${tree.key}`));
           const unlock = await lockTree(tree);
           try {

@@ -44,8 +44,10 @@ class Thread {
 
   constructor(messages: readonly MailMessage[]) {
     for (const m of messages) {
-      if (this.byId.has(m.messageId)) {
-        this.warnings.push(`dropped a second message with Message-ID <${m.messageId}> ("${m.subject.full}")`);
+      const first = this.byId.get(m.messageId);
+      if (first) {
+        // lore archives a mail sent to two lists twice, with other list headers: one message.
+        if (!sameMail(first, m)) this.warnings.push(`dropped a second message with Message-ID <${m.messageId}> ("${m.subject.full}"): its copies differ; kept the first`);
         continue;
       }
       this.byId.set(m.messageId, m);
@@ -82,6 +84,11 @@ class Thread {
   }
 }
 
+/** Two copies of one mail: same sender, subject and text, whatever the headers around them. */
+function sameMail(a: MailMessage, b: MailMessage): boolean {
+  return a.from.email.toLowerCase() === b.from.email.toLowerCase() && a.subject.full === b.subject.full && a.body.trimEnd() === b.body.trimEnd();
+}
+
 function label(m: MailMessage): string {
   return `<${m.messageId}> ("${m.subject.full}")`;
 }
@@ -114,7 +121,10 @@ function classify(thread: Thread): void {
       const parent = thread.parent(m);
       const rerolled = parent !== undefined && !m.subject.revisionInferred && m.subject.revision !== parent.subject.revision;
       const answersRootWithoutDiff = parent !== undefined && !parent.hasDiff && !parent.subject.reply && thread.parent(parent) === undefined;
-      thread.role.set(m.messageId, parent === undefined || rerolled || answersRootWithoutDiff ? 'patch' : 'followup');
+      // A [PATCH] sent into a discussion (a fix answering a bug report, or a reply to it) is a
+      // patch: no message above it carries a diff it could be a fix-up of.
+      const answersDiscussion = parent !== undefined && m.subject.patch && !thread.ancestors(m).some((a) => a.hasDiff);
+      thread.role.set(m.messageId, parent === undefined || rerolled || answersRootWithoutDiff || answersDiscussion ? 'patch' : 'followup');
     }
   }
 }
@@ -178,7 +188,10 @@ function coverOf(thread: Thread, v: Version, warnings: string[]): MailMessage | 
       const parent = thread.parent(p);
       if (!parent || parent.hasDiff || parent.subject.reply) continue;
       if (thread.role.get(parent.messageId) === 'patch') continue;
-      // A naked cover: no `0/N`, but patches answer it; trusted with a diffstat or as thread root.
+      // A naked cover: no `0/N`, but patches answer it; trusted with a diffstat or as thread
+      // root, and only from the patches' sender (as b4 checks): a bug report someone else sent,
+      // which the fix answers, is context, not the series' cover letter.
+      if (parent.from.email.toLowerCase() !== p.from.email.toLowerCase()) continue;
       if (parent.hasDiffstat || thread.parent(parent) === undefined) return parent;
     }
   }
@@ -365,6 +378,9 @@ export function assembleSeries(messages: readonly MailMessage[], opts: AssembleO
   const baseCommit = scanned.map((m) => /^base-commit:\s*([0-9a-f]{7,40})\s*$/m.exec(m.body)?.[1]).find((x) => x !== undefined);
   const unique = (re: RegExp): string[] => [...new Set(scanned.flatMap((m) => [...m.body.matchAll(re)].map((x) => x[1] as string)))];
 
+  const answers = discussionAnswered(thread, cover, slots.get(1)?.msg);
+  if (answers) warnings.push(`the series answers ${label(answers)} from ${sender(answers.from)}: linked as context, not taken as its cover letter`);
+  const baseTree = namedTree(scanned);
   const subject = cover ? cover.subject.subject : patches[0]?.subject ?? '';
   const result: Series = {
     schemaVersion: 1,
@@ -376,7 +392,9 @@ export function assembleSeries(messages: readonly MailMessage[], opts: AssembleO
       ? { subject: cover.subject.subject, author: cover.from, messageId: cover.messageId, body: cover.body, date: cover.date?.toISOString() }
       : undefined,
     patches,
+    inReplyTo: answers ? { subject: answers.subject.full, author: answers.from, messageId: answers.messageId, date: answers.date?.toISOString() } : undefined,
     baseCommit,
+    baseTree,
     prerequisitePatchIds: unique(/^prerequisite-patch-id:\s*([0-9a-f]{40})\s*$/gm),
     prerequisiteMessageIds: unique(/^prerequisite-message-id:\s*<?([^\s<>]+)>?\s*$/gm),
     warnings: [...new Set(warnings)],
@@ -384,6 +402,35 @@ export function assembleSeries(messages: readonly MailMessage[], opts: AssembleO
     threadUrl: opts.threadUrl,
   };
   return { series: SeriesSchema.parse(result), mbox: mboxParts.join('') };
+}
+
+/**
+ * The tree a series says it is for, as 0-day reads it: a subject prefix that is not PATCH, a
+ * version or a counter (`[PATCH mm-new v3 0/2]`, `[PATCH 6.1.y]`), else a `Based-on:` line
+ * naming a ref (one naming a message is a prerequisite series, not a tree).
+ */
+function namedTree(scanned: readonly MailMessage[]): Series['baseTree'] {
+  for (const m of scanned) {
+    const prefix = m.subject.extraPrefixes.find((w) => /^[A-Za-z0-9][\w.\/-]*$/.test(w));
+    if (prefix) return { name: prefix, from: 'subject' };
+  }
+  for (const m of scanned) {
+    const based = /^Based-on:\s*([A-Za-z0-9][\w.\/-]*)\s*$/im.exec(m.body);
+    if (based) return { name: based[1] as string, from: 'based-on' };
+  }
+  return undefined;
+}
+
+/**
+ * The message outside the series that its first mail answers (a bug report, a discussion), if
+ * any: shown with the series so the reviewer sees what the fix is for.
+ */
+function discussionAnswered(thread: Thread, cover: MailMessage | undefined, first: MailMessage | undefined): MailMessage | undefined {
+  const top = cover ?? first;
+  const parent = top ? thread.parent(top) : undefined;
+  // Earlier versions' covers and patches are the series' own history, not a discussion.
+  if (!parent || thread.role.get(parent.messageId) !== 'followup') return undefined;
+  return parent;
 }
 
 interface TrailerContext {
@@ -436,18 +483,20 @@ function trailersFor(ctx: TrailerContext, msg: MailMessage, fromVersion: number,
     for (const t of attached.get(ownCover.messageId) ?? []) consider(t, ' (a reply to the cover letter)', '');
   }
   if (fromVersion === ctx.revision && cover && cover !== ownCover) {
-    // Acks of the earlier version's cover were given before this patch was rewritten.
-    const stale = (attached.get(cover.messageId) ?? []).filter((t) => !seen.has(trailerKey(t)));
-    if (stale.length > 0) {
-      const list = stale.map((t) => `"${t.name}: ${t.value}"`).join(', ');
-      warnings.push(`${slotName} was resent after ${list} answered the v${cover.subject.revision} cover letter; not applied to it`);
-    }
+    // A partial reroll stays the series that cover describes, so its acks apply, as b4 has
+    // it; but they were given before this patch was rewritten, which the reviewer must know.
+    const before = added.length;
+    for (const t of attached.get(cover.messageId) ?? []) consider(t, ' (a reply to the cover letter)', '');
+    const list = added.slice(before).map((t) => `"${t.name}: ${t.value}"`).join(', ');
+    if (list) warnings.push(`${slotName} was resent after ${list} answered the v${cover.subject.revision} cover letter; applied to it as to the rest of the series (check it still holds)`);
   }
-  // Reviews of another version (or of a resent copy) carry over when the diff did not change, as b4 does.
+  // Reviews of an earlier version (or of a resent copy) carry over when the diff did not change,
+  // as b4 does; never backwards: a review of v3 says nothing about the v2 it replaced.
   const hash = ctx.hashes.get(msg.messageId);
   if (hash) {
     for (const other of ctx.thread.messages) {
       if (other === msg || selected.has(other.messageId) || ctx.hashes.get(other.messageId) !== hash) continue;
+      if (revisionOf(ctx.thread, other) > fromVersion) continue;
       const before = added.length;
       for (const t of attached.get(other.messageId) ?? []) consider(t, ` (a review of ${other.subject.full}, same diff)`);
       for (const t of added.slice(before)) {

@@ -3,21 +3,26 @@ import type { Command } from 'commander';
 import { action, positiveInt } from '../common/command.js';
 import { InputError } from '../common/errors.js';
 import { info, printJson } from '../common/output.js';
+import { NO_CACHE_HELP } from './cache.js';
 import { fetchSeries } from './fetch.js';
 import { DEFAULT_LORE } from './input.js';
-import { startLoreServer } from './server.js';
+import { parseTestFaults, startLoreServer } from './server.js';
 import { SERIES_JSON, SERIES_MBOX, writeSeries } from './store.js';
 
 interface FetchFlags {
   output?: string;
   useVersion?: number;
   lore?: string;
+  /** false with --no-cache */
+  cache: boolean;
   json?: boolean;
 }
 
 interface ServeFlags {
   port: number;
+  testFaults?: string;
 }
+
 
 function port(value: string): number {
   const n = Number(value);
@@ -34,17 +39,23 @@ export function registerLoreCommands(program: Command): void {
     // Not --version: the root program owns that flag and commander would print the version instead.
     .option('-v, --use-version <n>', 'take this version of the series (default: the newest in the thread)', positiveInt('-v'))
     .option('--lore <base>', `lore server to ask, also for full lore URLs (default: $KHARNESS_LORE or ${DEFAULT_LORE})`)
+    .option('--no-cache', NO_CACHE_HELP)
     .option('--json', 'print series.json (plus the paths written) on stdout instead of progress')
     .addHelpText(
       'after',
       `
 Trailers (Reviewed-by, Acked-by, Tested-by, ...) from replies are added to each patch's commit
 message; one naming someone other than its sender is not applied and shows as a warning.
-Nothing is written unless the whole series is found; ${SERIES_JSON} is written last.`,
+Nothing is written unless the whole series is found; ${SERIES_JSON} is written last.
+
+A thread fetched over HTTP is kept for 10 minutes in $KHARNESS_CACHE/lore (default
+~/.cache/kharness/lore). Rate limiting (429, 403), 5xx answers and dropped connections are
+asked again, up to 4 requests in all, with exponential backoff; a Retry-After is honoured up
+to 60 s (one asking longer ends the fetch at once). A body over 64 MiB is refused.`,
     )
     .action(
       action(async (input: string, flags: FetchFlags) => {
-        const result = await fetchSeries(input, { version: flags.useVersion, lore: flags.lore ?? process.env.KHARNESS_LORE });
+        const result = await fetchSeries(input, { version: flags.useVersion, lore: flags.lore ?? process.env.KHARNESS_LORE, cache: flags.cache ? undefined : false });
         const { series } = result;
         const dir = path.resolve(flags.output ?? series.slug);
         await writeSeries(dir, result);
@@ -66,17 +77,26 @@ Nothing is written unless the whole series is found; ${SERIES_JSON} is written l
     .description('serve a folder of thread mboxes (*.mbox, one thread each) the way lore does, on 127.0.0.1')
     .argument('<dir>', 'folder of thread mboxes')
     .option('--port <port>', 'port to listen on; 0 picks a free one', port, 0)
+    .option('--test-faults <faults>', 'TEST FACILITY: misbehave on purpose, to test lore clients (see below)')
     .addHelpText(
       'after',
       `
 The first line on stdout is the base URL (http://127.0.0.1:<port>). Routes: /<list>/<msgid>/,
 /<list>/<msgid>/raw, /<list>/<msgid>/t.mbox.gz, /<list>/<msgid>/T/ and /t/; <list> is any name.
-Runs until interrupted.`,
+Runs until interrupted.
+
+--test-faults (for testing clients, never for serving) takes comma-separated faults for the
+first requests, in order: STATUS:TIMES[:RETRY_AFTER] answers STATUS (4xx/5xx), with that
+Retry-After in seconds; reset:TIMES drops the connection unanswered; cut:TIMES sends half a
+thread mbox and drops the connection. slow:CHUNK_BYTES:DELAY_MS sends every thread mbox in
+chunks. E.g. --test-faults 429:2:1,reset:1 answers 429 twice, drops the third request, then serves.`,
     )
     .action(
       action(async (dir: string, flags: ServeFlags) => {
-        const server = await startLoreServer(dir, flags.port);
+        const faults = flags.testFaults === undefined ? {} : parseTestFaults(flags.testFaults);
+        const server = await startLoreServer(dir, flags.port, faults);
         process.stdout.write(`${server.url}\n`);
+        if (flags.testFaults !== undefined) info({}, `TEST FAULTS ON (${flags.testFaults}): this server misbehaves on purpose`);
         info({}, `serving ${server.threads} thread(s), ${server.messages} message(s) from ${dir}; Ctrl-C to stop`);
         await new Promise<void>((resolve) => {
           const stop = (): void => {

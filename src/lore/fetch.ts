@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { InputError, errorMessage } from '../common/errors.js';
 import { assembleSeries, type AssembledSeries } from './assemble.js';
-import { httpGet } from './http.js';
+import { cacheThread, readCachedThread } from './cache.js';
+import { httpGet, type HttpOptions } from './http.js';
 import { resolveInput, threadMboxUrl, threadPageUrl, type FetchInput } from './input.js';
 import { maybeGunzip, splitMbox } from './mbox.js';
 import { parseMessage, type MailMessage } from './message.js';
@@ -11,6 +12,13 @@ export interface FetchOptions {
   version?: number;
   /** Lore server to ask instead of lore.kernel.org (and instead of a full URL's own host). */
   lore?: string;
+  /**
+   * Reuse a thread fetched from the same URL in the last 10 minutes (default: true, unless
+   * KHARNESS_LORE_NO_CACHE=1). Without it the server is asked, and its answer still replaces the kept one.
+   */
+  cache?: boolean;
+  /** Retry and size knobs of the HTTP client (tests). */
+  http?: HttpOptions;
 }
 
 export type FetchResult = AssembledSeries;
@@ -31,8 +39,17 @@ function checkLooksLikeMail(data: Buffer, what: string): void {
   }
 }
 
-/** Reads the thread bytes for an input: the file, stdin, or the lore thread mbox over HTTP. */
-export async function readThread(input: FetchInput): Promise<{ data: Buffer; source: string; threadUrl?: string; messageId?: string }> {
+export interface ThreadBytes {
+  data: Buffer;
+  source: string;
+  threadUrl?: string;
+  messageId?: string;
+  /** Keeps a freshly fetched body in the cache; called once the bytes have parsed as a thread. */
+  keep?: () => Promise<void>;
+}
+
+/** Reads the thread bytes for an input: the file, stdin, or the lore thread mbox over HTTP (or the cache). */
+export async function readThread(input: FetchInput, opts: Pick<FetchOptions, 'cache' | 'http'> = {}): Promise<ThreadBytes> {
   switch (input.kind) {
     case 'stdin':
       return { data: maybeGunzip(await readStdin(), 'standard input'), source: '-' };
@@ -47,9 +64,12 @@ export async function readThread(input: FetchInput): Promise<{ data: Buffer; sou
     }
     case 'lore': {
       const url = threadMboxUrl(input);
-      const raw = await httpGet(url, `unknown message-id <${input.messageId}>`);
+      const cached = opts.cache === false ? undefined : await readCachedThread(url);
+      const raw = cached ?? (await httpGet(url, `unknown message-id <${input.messageId}>`, opts.http));
       // lore sends gzip as the body, not as a transfer encoding; a proxy may already have inflated it.
-      return { data: maybeGunzip(raw, `the thread mbox from ${url}`), source: url, threadUrl: threadPageUrl(input), messageId: input.messageId };
+      const data = maybeGunzip(raw, `the thread mbox from ${url}`);
+      const keep = cached ? undefined : () => cacheThread(url, raw);
+      return { data, source: url, threadUrl: threadPageUrl(input), messageId: input.messageId, keep };
     }
   }
 }
@@ -71,14 +91,18 @@ export async function parseThread(data: Buffer, what: string): Promise<MailMessa
   );
 }
 
+const cacheWanted = (opts: FetchOptions): boolean => opts.cache ?? process.env.KHARNESS_LORE_NO_CACHE !== '1';
+
 /**
  * Fetches (or reads) a thread and assembles the series in it. `input` is a lore URL, a
  * message-id, a patch.msgid.link URL, an mbox(.gz) file, or `-` for stdin.
  */
 export async function fetchSeries(input: string, opts: FetchOptions = {}): Promise<FetchResult> {
   const resolved = resolveInput(input, opts.lore ?? process.env.KHARNESS_LORE);
-  const { data, source, threadUrl, messageId } = await readThread(resolved);
+  const { data, source, threadUrl, messageId, keep } = await readThread(resolved, { cache: cacheWanted(opts), http: opts.http });
   const what = resolved.kind === 'lore' ? `the thread of <${resolved.messageId}> (${source})` : resolved.kind === 'stdin' ? 'standard input' : source;
   const messages = await parseThread(data, what);
+  // Only a body that is a thread is kept: an HTML page or a truncated gzip is asked for again.
+  await keep?.();
   return assembleSeries(messages, { version: opts.version, source, threadUrl, wantedMessageId: messageId });
 }

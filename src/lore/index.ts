@@ -6,3 +6,4 @@ export { writeSeries, readSeries, SERIES_JSON, SERIES_MBOX } from './store.js';
 export { startLoreServer, type LoreServer } from './server.js';
 export { parseSubject, type ParsedSubject } from './subject.js';
 export { resolveInput, DEFAULT_LORE, type FetchInput } from './input.js';
+export { NO_CACHE_HELP } from './cache.js';

@@ -15,12 +15,18 @@ export function isGzip(data: Uint8Array): boolean {
   return data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b;
 }
 
+/** The most a thread may inflate to: the largest real threads are a few MiB; a gzip bomb is not. */
+export const MAX_INFLATED_BYTES = 512 * 1024 * 1024;
+
 /** Gunzips when the bytes are gzip; `what` names the source in the error. */
-export function maybeGunzip(data: Buffer, what: string): Buffer {
+export function maybeGunzip(data: Buffer, what: string, maxBytes = MAX_INFLATED_BYTES): Buffer {
   if (!isGzip(data)) return data;
   try {
-    return gunzipSync(data);
+    return gunzipSync(data, { maxOutputLength: maxBytes });
   } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new InputError(`${what} inflates to more than ${maxBytes / 1024 / 1024} MiB: not a mail thread`, 'a lore thread mbox is a few MiB at most');
+    }
     throw new InputError(`${what} is not a valid gzip file (${errorMessage(err)})`);
   }
 }

@@ -41,8 +41,12 @@ export const SeriesSchema = z.object({
   slug: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
   subject: z.string(),
   cover: SeriesCoverSchema.optional(),
+  /** The message outside the series that it answers (a bug report the fix replies to). */
+  inReplyTo: SeriesCoverSchema.omit({ body: true }).optional(),
   patches: z.array(SeriesPatchSchema).min(1),
   baseCommit: z.string().optional(),
+  /** The tree the series names (a subject prefix like `mm-new`, or a `Based-on:` ref). */
+  baseTree: z.object({ name: z.string(), from: z.enum(['subject', 'based-on']) }).optional(),
   prerequisitePatchIds: z.array(z.string()),
   prerequisiteMessageIds: z.array(z.string()),
   warnings: z.array(z.string()),

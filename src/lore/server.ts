@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { simpleParser } from 'mailparser';
 import { InfraError, InputError, errorMessage } from '../common/errors.js';
@@ -13,8 +14,36 @@ export interface LoreServer {
   url: string;
   threads: number;
   messages: number;
+  /** Requests received so far, faulted ones included (tests count them). */
+  readonly requests: number;
   close(): Promise<void>;
 }
+
+/**
+ * TEST FACILITY: a misbehaviour serve-lore can be told to show, so that the lore client's
+ * retries and limits are tested against real HTTP. Off unless asked for.
+ */
+export type LoreFault =
+  /** Answer `status` instead of serving (with `Retry-After: <retryAfter>` seconds when given). */
+  | { kind: 'status'; status: number; times: number; retryAfter?: number }
+  /** Destroy the connection without answering. */
+  | { kind: 'reset'; times: number }
+  /** Send a thread mbox's headers and half its body, then drop the connection. */
+  | { kind: 'cut'; times: number };
+
+/** TEST FACILITY: what serve-lore does wrong, and when. */
+export interface LoreTestFaults {
+  /**
+   * Faults for the first requests, in order: [429 ×2, reset ×1] answers requests 1 and 2 with
+   * 429, drops the 3rd, then serves normally. A `cut` on anything but a thread mbox is served whole.
+   */
+  sequence?: LoreFault[];
+  /** Send every thread mbox `chunkBytes` at a time, `delayMs` apart, chunked (no Content-Length). */
+  slowBody?: { chunkBytes: number; delayMs: number };
+}
+
+/** How a thread mbox's body goes out this time. */
+type BodyDelivery = { kind: 'whole' } | { kind: 'cut' } | { kind: 'slow'; chunkBytes: number; delayMs: number };
 
 interface ThreadFile {
   file: string;
@@ -108,7 +137,27 @@ async function messagePage(list: string, thread: ThreadFile, index: number): Pro
   );
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, threads: ThreadFile[], byId: Map<string, Indexed>): Promise<void> {
+async function sendThreadMbox(res: ServerResponse, gz: Buffer, delivery: BodyDelivery): Promise<void> {
+  const disposition = { 'Content-Disposition': 'inline; filename=t.mbox.gz' };
+  if (delivery.kind === 'whole' || res.req.method === 'HEAD') {
+    send(res, 200, 'application/gzip', gz, disposition);
+    return;
+  }
+  if (delivery.kind === 'cut') {
+    res.writeHead(200, { 'Content-Type': 'application/gzip', 'Content-Length': String(gz.length), ...disposition });
+    res.write(gz.subarray(0, Math.floor(gz.length / 2)), () => res.destroy());
+    return;
+  }
+  // No Content-Length: the body goes out chunked, as it would from a server still producing it.
+  res.writeHead(200, { 'Content-Type': 'application/gzip', ...disposition });
+  for (let at = 0; at < gz.length && !res.destroyed; at += delivery.chunkBytes) {
+    if (at > 0) await sleep(delivery.delayMs);
+    if (!res.destroyed) res.write(gz.subarray(at, at + delivery.chunkBytes));
+  }
+  if (!res.destroyed) res.end();
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, threads: ThreadFile[], byId: Map<string, Indexed>, delivery: BodyDelivery): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     send(res, 405, 'text/plain; charset=utf-8', 'only GET and HEAD\n', { Allow: 'GET, HEAD' });
     return;
@@ -154,7 +203,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, threads: Thread
       return;
     case 't.mbox.gz':
       found.thread.gz ??= gzipSync(joinMboxrd(found.thread.messages));
-      send(res, 200, 'application/gzip', found.thread.gz, { 'Content-Disposition': 'inline; filename=t.mbox.gz' });
+      await sendThreadMbox(res, found.thread.gz, delivery);
       return;
     case 'T':
     case 't':
@@ -169,14 +218,43 @@ async function handle(req: IncomingMessage, res: ServerResponse, threads: Thread
   }
 }
 
+/** The fault for the `n`th request (from 1), if the sequence has one for it. */
+function faultFor(sequence: LoreFault[], n: number): LoreFault | undefined {
+  let first = 1;
+  for (const fault of sequence) {
+    if (n < first + fault.times) return fault;
+    first += fault.times;
+  }
+  return undefined;
+}
+
+/** Acts out a status or reset fault; false when the request is to be served (perhaps with a cut body). */
+function actOutFault(req: IncomingMessage, res: ServerResponse, fault: LoreFault | undefined): boolean {
+  if (fault?.kind === 'reset') {
+    req.socket.destroy();
+    return true;
+  }
+  if (fault?.kind === 'status') {
+    const retryAfter: Record<string, string> = fault.retryAfter === undefined ? {} : { 'Retry-After': String(fault.retryAfter) };
+    send(res, fault.status, 'text/plain; charset=utf-8', `${fault.status}: serve-lore test fault\n`, retryAfter);
+    return true;
+  }
+  return false;
+}
+
 /**
  * A lore-shaped HTTP server on 127.0.0.1 over a folder of thread mboxes (one thread per file).
  * Every Message-ID in a file resolves to that file's thread. Port 0 picks a free port.
+ * `testFaults` makes it misbehave on purpose, for testing clients (see LoreTestFaults).
  */
-export async function startLoreServer(dir: string, port = 0): Promise<LoreServer> {
+export async function startLoreServer(dir: string, port = 0, testFaults: LoreTestFaults = {}): Promise<LoreServer> {
   const { threads, byId } = await loadThreads(dir);
+  let requests = 0;
   const server = createServer((req, res) => {
-    handle(req, res, threads, byId).catch((err) => {
+    const fault = faultFor(testFaults.sequence ?? [], ++requests);
+    if (actOutFault(req, res, fault)) return;
+    const delivery: BodyDelivery = fault?.kind === 'cut' ? { kind: 'cut' } : testFaults.slowBody ? { kind: 'slow', ...testFaults.slowBody } : { kind: 'whole' };
+    handle(req, res, threads, byId, delivery).catch((err) => {
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `500: ${errorMessage(err)}\n`);
       else res.destroy();
     });
@@ -190,10 +268,48 @@ export async function startLoreServer(dir: string, port = 0): Promise<LoreServer
     url: `http://127.0.0.1:${address.port}`,
     threads: threads.length,
     messages: byId.size,
+    get requests() {
+      return requests;
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),
   };
+}
+
+/** A whole number of at least `min` from a --test-faults field, or a usage error naming the item. */
+function faultNumber(value: string | undefined, item: string, min: number, what: string): number {
+  const n = Number(value);
+  if (value === undefined || value === '' || !Number.isInteger(n) || n < min) throw new InputError(`--test-faults: "${item}" needs ${what} (a whole number, at least ${min})`);
+  return n;
+}
+
+/** One --test-faults item into `faults`. */
+function addTestFault(faults: LoreTestFaults & { sequence: LoreFault[] }, item: string): void {
+  const [kind = '', first, second, ...extra] = item.split(':');
+  if (extra.length > 0) throw new InputError(`--test-faults: too many fields in "${item}"`);
+  if (kind === 'slow') {
+    faults.slowBody = { chunkBytes: faultNumber(first, item, 1, 'a chunk size'), delayMs: faultNumber(second, item, 0, 'a delay in ms') };
+  } else if (kind === 'reset' || kind === 'cut') {
+    if (second !== undefined) throw new InputError(`--test-faults: "${item}" takes only a count`);
+    faults.sequence.push({ kind, times: faultNumber(first, item, 1, 'a count') });
+  } else if (/^[45]\d\d$/.test(kind)) {
+    const retryAfter = second === undefined ? undefined : faultNumber(second, item, 0, 'a Retry-After in seconds');
+    faults.sequence.push({ kind: 'status', status: Number(kind), times: faultNumber(first, item, 1, 'a count'), retryAfter });
+  } else {
+    throw new InputError(`--test-faults: unknown fault "${item}"`, 'one of STATUS:TIMES[:RETRY_AFTER] (a 4xx or 5xx), reset:TIMES, cut:TIMES, slow:CHUNK_BYTES:DELAY_MS');
+  }
+}
+
+/**
+ * Reads serve-lore's `--test-faults` (a test facility): comma-separated, in order.
+ * `STATUS:TIMES[:RETRY_AFTER]` (429:2:1 answers the first two requests 429 with Retry-After: 1),
+ * `reset:TIMES`, `cut:TIMES`, and `slow:CHUNK_BYTES:DELAY_MS` for every thread mbox.
+ */
+export function parseTestFaults(spec: string): LoreTestFaults {
+  const faults: LoreTestFaults & { sequence: LoreFault[] } = { sequence: [] };
+  for (const item of spec.split(',').map((s) => s.trim())) if (item !== '') addTestFault(faults, item);
+  return faults;
 }

@@ -71,11 +71,12 @@ export function senderMatch(value: string, sender: Person): 'email' | 'name' | f
   return false;
 }
 
-/** Two trailers are the same if name and person (by address) or value agree, case aside. */
+/**
+ * Two trailers are the same when the whole trailer is, case and spacing aside, as b4 compares
+ * them: `Reviewed-by: Nhat Pham <n@x>` and `Reviewed-by: Nhat <n@x>` are two trailers.
+ */
 export function trailerKey(t: Trailer): string {
-  const email = emailOf(t.value);
-  const what = email ? email.toLowerCase() : t.value.replace(/\s+/g, ' ').trim().toLowerCase();
-  return `${t.name.toLowerCase()}\0${what}`;
+  return `${t.name.toLowerCase()}\0${t.value.replace(/\s+/g, ' ').trim().toLowerCase()}`;
 }
 
 export interface FollowupTrailers {
@@ -151,12 +152,21 @@ export function extractFollowupTrailers(body: string): FollowupTrailers {
   return { trailers, rejected };
 }
 
-/** Index of the line where a patch's commit message ends: its `---`, or the diff if none. */
+/**
+ * Whether git's mailinfo ends the commit message at this line (its `patchbreak`): a `---`
+ * separator, `diff -` of any diff program, a CVS `Index: `, or `--- <file>` opening a diff made
+ * without git (quilt, `diff -u`), which has no separator before it.
+ */
+export function isPatchBreak(line: string): boolean {
+  if (line.startsWith('diff -') || line.startsWith('Index: ')) return true;
+  if (!line.startsWith('---')) return false;
+  if (line[3] === ' ' && line.length > 4 && !/\s/.test(line[4] as string)) return true;
+  return /^---\s*$/.test(line);
+}
+
+/** Index of the line where a patch's commit message ends (where git am ends it), or the end. */
 function commitMessageEnd(lines: readonly string[]): number {
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i] as string;
-    if (/^---\s*$/.test(line) || /^diff --git /.test(line) || /^Index: /.test(line)) return i;
-  }
+  for (let i = 0; i < lines.length; i++) if (isPatchBreak(lines[i] as string)) return i;
   return lines.length;
 }
 

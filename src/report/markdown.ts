@@ -81,13 +81,14 @@ function seriesSection(report: RunReport): string[] {
   lines.push(`- Source: ${mdCode(s.source)}`);
   lines.push(`- Replying to: ${mdCode(`<${s.replyTo}>`)}`);
   if (s.baseCommit) lines.push(`- base-commit in the series: ${mdCode(s.baseCommit)}`);
+  if (s.baseTree) lines.push(`- tree named by the series: ${mdCode(s.baseTree)}`);
   for (const w of s.warnings) lines.push(`- Warning: ${md(w)}`);
   lines.push('');
   return lines;
 }
 
 function baseSection(report: RunReport): string[] {
-  const sources = { option: 'given with --base', series: 'named by the series', head: 'HEAD of the tree' } as const;
+  const sources = { option: 'given with --base', series: 'named by the series', ref: 'a branch or tag the series applies on', head: 'HEAD of the tree' } as const;
   return ['## Base', '', `${mdCode(report.base.commit)} (${sources[report.base.source]}): ${md(report.base.reason)}`, ''];
 }
 

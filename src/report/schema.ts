@@ -32,6 +32,7 @@ export const SeriesInfoSchema = z.object({
   ),
   warnings: z.array(z.string()),
   baseCommit: z.string().optional(),
+  baseTree: z.string().optional(),
 });
 
 const ConfigInfoSchema = z.object({ name: z.string(), hash: z.string(), fragments: z.array(z.string()) });
@@ -180,7 +181,7 @@ export const RunReportSchema = z
     firstBadPatch: z.number().int().positive().optional(),
     series: SeriesInfoSchema,
     environment: EnvironmentInfoSchema,
-    base: z.object({ commit: z.string(), source: z.enum(['option', 'series', 'head']), reason: z.string() }),
+    base: z.object({ commit: z.string(), source: z.enum(['option', 'series', 'ref', 'head']), reason: z.string() }),
     patches: z.array(PatchReportSchema),
     files: z.record(z.string(), z.string()),
     phases: z.record(z.string(), z.number().nonnegative()).optional(),

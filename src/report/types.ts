@@ -26,7 +26,7 @@ export interface RunReport {
   firstBadPatch?: number;
   series: SeriesInfo;
   environment: EnvironmentInfo;
-  base: { commit: string; source: 'option' | 'series' | 'head'; reason: string };
+  base: { commit: string; source: 'option' | 'series' | 'ref' | 'head'; reason: string };
   /**
    * index 0 is the base (the first patch's parent), then patch 1..N in order; with several
    * configs, that for each config in environment.configs order (base/zswap, 1/zswap, ...,
@@ -60,6 +60,8 @@ export interface SeriesInfo {
   patches: { index: number; total: number; subject: string; author: PersonInfo; messageId: string; trailers: { name: string; value: string }[] }[];
   warnings: string[];
   baseCommit?: string;
+  /** the tree the series names (`[PATCH mm-new ...]`, `Based-on:`) */
+  baseTree?: string;
 }
 
 export interface EnvironmentInfo {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { action, positiveInt } from '../common/command.js';
 import { info, printJson } from '../common/output.js';
+import { NO_CACHE_HELP } from '../lore/index.js';
 import { TREE_OPTION_HELP } from '../common/paths.js';
 import { listConfigs, resolveConfigList } from '../build/config.js';
 import { ALL_TESTS, PROFILES } from '../guest/profiles.js';
@@ -20,6 +21,7 @@ export function registerRunCommands(program: Command): void {
     .option('--profile <name>', `guest suite profile: ${Object.keys(PROFILES).join(', ')}`, 'quick')
     .option('--out <dir>', 'report folder (default: reports/<series-slug>)')
     .option('--lore <url>', 'lore server to fetch from (or KHARNESS_LORE)')
+    .option('--no-cache', NO_CACHE_HELP)
     .option('-v, --use-version <n>', 'series version (default: the newest in the thread)', positiveInt('--use-version'))
     .option('--runs <n>', 'run a failing guest suite up to N times; an outcome that changes is reported flaky', positiveInt('--runs'), 1)
     .option('--no-trace', 'do not trace zswap in the guest (no model replay or counter oracle)')
@@ -30,7 +32,7 @@ export function registerRunCommands(program: Command): void {
     .option('--work <dir>', 'where worktrees and build dirs live (default: ~/.cache/kharness/work)')
     .option('--json', 'print report.json to stdout instead of progress')
     .action(
-      action(async (input: string, opts: { tree?: string; base?: string; baseTest: boolean; config: string; tests?: string; variants?: string; profile: string; out?: string; lore?: string; useVersion?: number; runs: number; trace: boolean; keepTraces?: boolean; budget?: number; accel?: string; work?: string; json?: boolean }) => {
+      action(async (input: string, opts: { tree?: string; base?: string; baseTest: boolean; config: string; tests?: string; variants?: string; profile: string; out?: string; lore?: string; cache: boolean; useVersion?: number; runs: number; trace: boolean; keepTraces?: boolean; budget?: number; accel?: string; work?: string; json?: boolean }) => {
         const outcome = await runSeries({
           input,
           tree: opts.tree,
@@ -42,6 +44,7 @@ export function registerRunCommands(program: Command): void {
           profile: opts.profile,
           out: opts.out,
           lore: opts.lore,
+          cache: opts.cache ? undefined : false,
           version: opts.useVersion,
           runs: opts.runs,
           trace: opts.trace,

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { InfraError, InputError, KharnessError, errorMessage, type ExitCodeValue } from '../common/errors.js';
 import { killChildren, onInterrupt } from '../common/exec.js';
 import type { OutputOptions } from '../common/output.js';
-import { managedTreeName, projectRoot, treeArgPath, venvBin } from '../common/paths.js';
+import { managedTreeName, projectRoot, venvBin } from '../common/paths.js';
 import { planForCommit, resolveConfig } from '../build/index.js';
 import { probeAccel } from '../boot/kvm.js';
 import { resolveProfile, type GuestTestName } from '../guest/index.js';
@@ -16,7 +16,8 @@ import type { EnvironmentInfo, PatchReport, RunReport, SeriesInfo } from '../rep
 import { applySeries, chooseBase, type ApplyResult } from '../tree/apply.js';
 import { loadSeries } from '../tree/input.js';
 import { saveApplied } from '../tree/state.js';
-import { lockTree, openKernelTree, type KernelTree } from '../tree/worktree.js';
+import { openTreeArg } from '../tree/managed.js';
+import { lockTree, type KernelTree } from '../tree/worktree.js';
 import { runOutcome } from './outcome.js';
 import { makeProgress, type Progress } from './progress.js';
 import { applyPreExisting, relativeTo } from './stages.js';
@@ -34,6 +35,8 @@ export interface RunOptions extends OutputOptions {
   profile: string;
   out?: string;
   lore?: string;
+  /** false: ask the lore server even for a thread fetched minutes ago (--no-cache) */
+  cache?: boolean;
   version?: number;
   /** repeat a failing guest run up to this many times in all; a changing outcome is `flaky` */
   runs: number;
@@ -106,6 +109,7 @@ export function seriesInfo(series: Series): SeriesInfo {
     patches: series.patches.map((p) => ({ index: p.index, total: p.total, subject: p.subject, author: p.author, messageId: p.messageId, trailers: p.trailers.map((t) => ({ name: t.name, value: t.value })) })),
     warnings: series.warnings,
     baseCommit: series.baseCommit,
+    baseTree: series.baseTree?.name,
   };
 }
 
@@ -227,7 +231,7 @@ async function prepare(st: RunState): Promise<{ loaded: Awaited<ReturnType<typeo
   if (!opts.configs.length) throw new InputError('no kernel config named', 'give --config zswap, or several: --config zswap,zswap-debug');
   for (const c of opts.configs) resolveConfig(c);
   const fetchStarted = Date.now();
-  const loaded = await loadSeries(opts.input, { version: opts.version, lore: opts.lore });
+  const loaded = await loadSeries(opts.input, { version: opts.version, lore: opts.lore, cache: opts.cache });
   st.phases.fetch = Date.now() - fetchStarted;
   st.series = loaded.series;
   st.total = loaded.series.patches.length;
@@ -235,7 +239,7 @@ async function prepare(st: RunState): Promise<{ loaded: Awaited<ReturnType<typeo
   mkdirSync(st.reportDir, { recursive: true });
   await copyFile(loaded.mboxPath, path.join(st.reportDir, 'series.mbox'));
   await copyFile(path.join(loaded.dir, 'series.json'), path.join(st.reportDir, 'series.json'));
-  st.tree = await openKernelTree(treeArgPath(opts.tree), opts.work);
+  st.tree = await openTreeArg(opts.tree, opts.work);
   return { loaded };
 }
 
@@ -244,7 +248,7 @@ async function applyAll(st: RunState, p: { loaded: Awaited<ReturnType<typeof loa
   const { opts, series, tree } = st as Required<Pick<RunState, 'series' | 'tree'>> & RunState;
   const started = Date.now();
   const accel = await probeAccel();
-  const chosen = await chooseBase(tree, { base: opts.base, seriesBase: series.baseCommit });
+  const chosen = await chooseBase(tree, { base: opts.base, seriesBase: series.baseCommit, namedTree: series.baseTree?.name, mboxPath: p.loaded.mboxPath });
   st.env = await environment(tree, opts, { accel: opts.accel ?? accel.accel, reason: opts.accel ? 'forced by --accel' : accel.reason }, chosen.commit);
   st.base = chosen;
   const applied = await applySeries(tree, p.loaded.mboxPath, chosen, series.patches.map((x) => x.subject));

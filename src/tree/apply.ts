@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { InputError } from '../common/errors.js';
+import { newestRefThatApplies } from './base-refs.js';
 import { git, prepareWorktree, resolveCommit, type KernelTree } from './worktree.js';
 
 export type ApplyStatus = 'applied' | 'applied-3way' | 'failed' | 'skipped';
@@ -28,7 +29,8 @@ export interface PatchApplyResult {
 
 export interface BaseChoice {
   commit: string;
-  source: 'option' | 'series' | 'head';
+  /** `ref`: a branch or tag of the tree, found by applying the series (the named base was missing) */
+  source: 'option' | 'series' | 'ref' | 'head';
   reason: string;
 }
 
@@ -43,7 +45,7 @@ export interface ApplyResult {
  * Picks the base: --base, else the series' base-commit when the tree has it, else the tree's HEAD.
  * The reason is kept for the report so a reviewer knows what the series was tested on.
  */
-export async function chooseBase(tree: KernelTree, opts: { base?: string; seriesBase?: string }): Promise<BaseChoice> {
+export async function chooseBase(tree: KernelTree, opts: { base?: string; seriesBase?: string; namedTree?: string; mboxPath?: string }): Promise<BaseChoice> {
   if (opts.base) {
     const commit = await resolveCommit(tree.repo, opts.base);
     if (!commit) throw new InputError(`--base ${opts.base} is not a commit in ${tree.repo}`);
@@ -54,9 +56,30 @@ export async function chooseBase(tree: KernelTree, opts: { base?: string; series
   if (opts.seriesBase) {
     const commit = await resolveCommit(tree.repo, opts.seriesBase);
     if (commit) return { commit, source: 'series', reason: `base-commit ${opts.seriesBase} named by the series` };
-    return { commit: head, source: 'head', reason: `the series names base-commit ${opts.seriesBase}, which ${tree.repo} does not have; using HEAD` };
+    const missing = `the series names base-commit ${opts.seriesBase}, which ${tree.repo} does not have`;
+    return (await refWhereSeriesApplies(tree, opts, missing)) ?? { commit: head, source: 'head', reason: `${missing}; using HEAD` };
+  }
+  if (opts.namedTree) {
+    const named = `the series names the tree ${opts.namedTree} and no base-commit`;
+    return (await refWhereSeriesApplies(tree, opts, named)) ?? { commit: head, source: 'head', reason: `${named}; using HEAD` };
   }
   return { commit: head, source: 'head', reason: 'the series names no base-commit; using the tree HEAD' };
+}
+
+/**
+ * Without the named base, the newest branch or tag where the whole series applies cleanly (the
+ * ref named like the series' tree first), as 0-day picks a base; undefined when none does.
+ */
+async function refWhereSeriesApplies(tree: KernelTree, opts: { namedTree?: string; mboxPath?: string }, why: string): Promise<BaseChoice | undefined> {
+  if (!opts.mboxPath) return undefined;
+  const { dir, files } = await splitMbox(opts.mboxPath);
+  try {
+    const { found, tried } = await newestRefThatApplies(tree.repo, files, opts.namedTree);
+    if (!found) return undefined;
+    return { commit: found.commit, source: 'ref', reason: `${why}; the series applies cleanly on ${found.ref} (${found.commit.slice(0, 12)}), the newest of ${tried} branch or tag head(s) tried` };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Splits an mbox into one file per message with git's own splitter, in order. */

@@ -2,11 +2,13 @@ import type { Command } from 'commander';
 import { action, positiveInt } from '../common/command.js';
 import { ExitCode } from '../common/errors.js';
 import { info, printJson } from '../common/output.js';
-import { TREE_OPTION_HELP, treeArgPath } from '../common/paths.js';
+import { NO_CACHE_HELP } from '../lore/index.js';
+import { TREE_OPTION_HELP } from '../common/paths.js';
 import { applySeries, chooseBase } from './apply.js';
 import { loadSeries } from './input.js';
 import { saveApplied } from './state.js';
-import { lockTree, openKernelTree } from './worktree.js';
+import { openTreeArg } from './managed.js';
+import { lockTree } from './worktree.js';
 
 export function registerTreeCommands(program: Command): void {
   program
@@ -18,14 +20,15 @@ export function registerTreeCommands(program: Command): void {
     .option('--work <dir>', 'where worktrees and builds live (default: ~/.cache/kharness/work)')
     .option('-v, --version <n>', 'series version to use when fetching', positiveInt('--version'))
     .option('--lore <url>', 'lore server to fetch from')
+    .option('--no-cache', NO_CACHE_HELP)
     .option('--json', 'print the result as JSON')
     .action(
-      action(async (input: string, opts: { tree?: string; base?: string; work?: string; version?: number; lore?: string; json?: boolean }) => {
-        const loaded = await loadSeries(input, { version: opts.version, lore: opts.lore });
-        const tree = await openKernelTree(treeArgPath(opts.tree), opts.work);
+      action(async (input: string, opts: { tree?: string; base?: string; work?: string; version?: number; lore?: string; cache: boolean; json?: boolean }) => {
+        const loaded = await loadSeries(input, { version: opts.version, lore: opts.lore, cache: opts.cache ? undefined : false });
+        const tree = await openTreeArg(opts.tree, opts.work);
         const unlock = await lockTree(tree);
         try {
-          const base = await chooseBase(tree, { base: opts.base, seriesBase: loaded.series.baseCommit });
+          const base = await chooseBase(tree, { base: opts.base, seriesBase: loaded.series.baseCommit, namedTree: loaded.series.baseTree?.name, mboxPath: loaded.mboxPath });
           info(opts, `base ${base.commit.slice(0, 12)}: ${base.reason}`);
           const result = await applySeries(tree, loaded.mboxPath, base, loaded.series.patches.map((p) => p.subject));
           await saveApplied(tree, { slug: loaded.series.slug, seriesDir: loaded.dir, apply: result });

@@ -97,10 +97,11 @@ describe('series shapes from the fixtures', () => {
     expect(series.warnings).toContain(
       'v3 resends only some patches (a partial reroll): took 1/2 from v2, <20240201100000.1-1-alice.chen@example.com> ("[PATCH v2 1/2] mm: zswap: clear the tree pointers before freeing them in zswap_swapoff()")',
     );
-    // The v2 cover's ack covers the v2 patch it still applies to, not the rewritten one.
-    expect(trailerLines(series, 1)).toContain('Acked-by: Dana Ruiz <dana@example.org>');
-    expect(trailerLines(series, 2)).not.toContain('Acked-by: Dana Ruiz <dana@example.org>');
-    expect(series.warnings.some((w) => w.startsWith('v3 2/2 was resent after "Acked-by: Dana Ruiz'))).toBe(true);
+    // The v2 cover's ack covers the series the reroll completes, the rewritten patch too (as b4
+    // has it), with a warning that it was given before the rewrite.
+    expect(trailerLines(series, 1)).toEqual(['Signed-off-by: Alice Chen <alice.chen@example.com>', 'Reviewed-by: Bob Okafor <bob@kernel.example.org>', 'Acked-by: Dana Ruiz <dana@example.org>']);
+    expect(trailerLines(series, 2)).toEqual(['Signed-off-by: Alice Chen <alice.chen@example.com>', 'Acked-by: Dana Ruiz <dana@example.org>']);
+    expect(series.warnings.some((w) => w.startsWith('v3 2/2 was resent after "Acked-by: Dana Ruiz') && w.includes('applied to it'))).toBe(true);
     expect(series.cover?.messageId).toBe('20240201100000.1-0-alice.chen@example.com');
     expect(series.baseCommit).toBe(SWAPOFF.base);
   });
@@ -118,10 +119,10 @@ describe('series shapes from the fixtures', () => {
     expect((err as Error).message).toMatch(/^v1 is missing patch 2\/3 \(the thread has 1\/3, 3\/3\)/);
   });
 
-  it('drops duplicate Message-IDs with a warning', async () => {
+  it('takes a message archived twice (the same copy) once, without a warning', async () => {
     const { series } = await fetchSeries(fixture('duplicates'));
     expect(series.patches.map((p) => p.messageId)).toEqual(['dup-1@example.com', 'dup-2@example.com']);
-    expect(series.warnings.filter((w) => w.startsWith('dropped a second message with Message-ID'))).toHaveLength(2);
+    expect(series.warnings.filter((w) => w.includes('dup-'))).toEqual([]);
   });
 
   it('takes a single patch rerolled as a reply to v1, and not the fix-up diff a reviewer sent', async () => {

@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerLoreCommands } from '../../../src/lore/cli.js';
 import { startLoreServer, type LoreServer } from '../../../src/lore/server.js';
-import { SWAPOFF, THREADS, closedPort, fixture, tempDir } from './helpers.js';
+import { SWAPOFF, THREADS, closedPort, fixture, tempDir, useTempCache } from './helpers.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const viteNode = path.join(repoRoot, 'node_modules', '.bin', 'vite-node');
@@ -35,6 +35,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   return { code, stdout, stderr };
 }
 
+useTempCache();
 let lore: LoreServer;
 beforeAll(async () => {
   lore = await startLoreServer(THREADS, 0);
@@ -103,6 +104,42 @@ describe('kharness fetch', () => {
     }
   });
 
+  it('answers a repeated fetch from the cache, and asks the server again with --no-cache', async () => {
+    const counted = await startLoreServer(THREADS, 0);
+    const { dir, cleanup } = await tempDir();
+    try {
+      const fetchTo = (out: string, ...extra: string[]) => cli(['fetch', SWAPOFF.v2cover, '--lore', counted.url, '-o', path.join(dir, out), '--json', ...extra]);
+      const first = await fetchTo('first');
+      const cached = await fetchTo('cached');
+      expect([first.code, cached.code, counted.requests]).toEqual([0, 0, 1]);
+      const fresh = await fetchTo('fresh', '--no-cache');
+      expect([fresh.code, counted.requests]).toEqual([0, 2]);
+      // The cache changes where the bytes came from, nothing the series says.
+      const series = async (out: string) => readFile(path.join(dir, out, 'series.json'), 'utf8');
+      expect(await series('cached')).toBe(await series('first'));
+      expect(await series('fresh')).toBe(await series('first'));
+    } finally {
+      await counted.close();
+      await cleanup();
+    }
+  });
+
+  it('exits 3 saying the server is rate limiting when its 429s persist', async () => {
+    const limited = await startLoreServer(THREADS, 0, { sequence: [{ kind: 'status', status: 429, times: 100, retryAfter: 0 }] });
+    const saved = process.env.KHARNESS_LORE_RETRY_BASE_MS;
+    process.env.KHARNESS_LORE_RETRY_BASE_MS = '5';
+    try {
+      const r = await cli(['fetch', SWAPOFF.v2cover, '--lore', limited.url, '--no-cache']);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(/^kharness: .* answered 429 Too Many Requests 4 times: the server is rate limiting us \(Retry-After: 0 s\)\n/);
+      expect(limited.requests).toBe(4);
+    } finally {
+      if (saved === undefined) delete process.env.KHARNESS_LORE_RETRY_BASE_MS;
+      else process.env.KHARNESS_LORE_RETRY_BASE_MS = saved;
+      await limited.close();
+    }
+  });
+
   it('takes --use-version as the long form of -v (not the root --version)', async () => {
     const { dir, cleanup } = await tempDir();
     try {
@@ -120,10 +157,18 @@ describe('kharness fetch', () => {
   });
 });
 
+describe('kharness serve-lore', () => {
+  it('exits 2 on --test-faults it cannot read', async () => {
+    const r = await cli(['serve-lore', THREADS, '--test-faults', '429:often']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^kharness: --test-faults: "429:often" needs a count/);
+  });
+});
+
 describe('as a process', () => {
-  it('serve-lore prints its URL first, and fetch defaults to ./<slug>', async () => {
+  it('serve-lore prints its URL first, and fetch defaults to ./<slug> (retrying --test-faults 503:1)', async () => {
     const { dir, cleanup } = await tempDir();
-    const server = execa(viteNode, ['--root', repoRoot, entry, 'serve-lore', THREADS, '--port', '0'], { cwd: repoRoot, reject: false });
+    const server = execa(viteNode, ['--root', repoRoot, entry, 'serve-lore', THREADS, '--port', '0', '--test-faults', '503:1'], { cwd: repoRoot, reject: false });
     try {
       const lines = createInterface({ input: server.stdout as NodeJS.ReadableStream });
       const url = await new Promise<string>((resolve, reject) => {
@@ -132,8 +177,8 @@ describe('as a process', () => {
       });
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
 
-      const fetched = await execa(viteNode, ['--root', repoRoot, entry, 'fetch', SWAPOFF.v2cover], { cwd: dir, env: { KHARNESS_LORE: url }, reject: false });
-      expect(fetched.exitCode).toBe(0);
+      const fetched = await execa(viteNode, ['--root', repoRoot, entry, 'fetch', SWAPOFF.v2cover], { cwd: dir, env: { KHARNESS_LORE: url, KHARNESS_LORE_RETRY_BASE_MS: '10' }, reject: false });
+      expect(fetched.exitCode, fetched.stderr).toBe(0);
       const slugDir = path.join(dir, 'v2-mm-zswap-remove-unnecessary-tree-cleanups-in-zswap-swapoff');
       expect((await readdir(slugDir)).sort()).toEqual(['series.json', 'series.mbox']);
     } finally {
@@ -143,5 +188,6 @@ describe('as a process', () => {
     // It must stop when told to (under vite-node, vite's own SIGTERM handler may pick the code).
     const stopped = await server;
     expect(stopped.exitCode === 0 || stopped.exitCode === 143 || stopped.signal === 'SIGTERM').toBe(true);
+    expect(stopped.stderr).toContain('TEST FAULTS ON (503:1)');
   });
 });

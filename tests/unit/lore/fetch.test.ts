@@ -7,8 +7,9 @@ import { InfraError, InputError } from '../../../src/common/errors.js';
 import { fetchSeries } from '../../../src/lore/fetch.js';
 import { resolveInput } from '../../../src/lore/input.js';
 import { startLoreServer, type LoreServer } from '../../../src/lore/server.js';
-import { SWAPOFF, THREADS, adHocServer, closedPort, fixture, tempDir } from './helpers.js';
+import { SWAPOFF, THREADS, adHocServer, closedPort, fixture, tempDir, useTempCache } from './helpers.js';
 
+useTempCache();
 let lore: LoreServer;
 beforeAll(async () => {
   lore = await startLoreServer(THREADS, 0);
@@ -225,14 +226,16 @@ describe('bad input, each with a clear error', () => {
     expect((err as Error).message).toBe(`connection refused by 127.0.0.1:${port} while fetching http://127.0.0.1:${port}/all/a@b/t.mbox.gz`);
   });
 
-  it('a server error (5xx) is an infrastructure error', async () => {
+  it('a server error (5xx) that persists is an infrastructure error', async () => {
     await withServer(
       (_req, res) => {
         res.writeHead(503);
         res.end();
       },
       async (url) => {
-        await expect(fetchSeries('a@b', { lore: url })).rejects.toBeInstanceOf(InfraError);
+        const err = await fetchSeries('a@b', { lore: url, http: { retryBaseMs: 5 } }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(InfraError);
+        expect((err as Error).message).toMatch(/answered 503 Service Unavailable 4 times: the server is having trouble$/);
       },
     );
   });

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { parseMessage, type MailMessage } from '../../../src/lore/message.js';
 
 export const THREADS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/lore/threads');
@@ -118,4 +119,29 @@ export async function closedPort(): Promise<number> {
   const port = Number(new URL(s.url).port);
   await s.close();
   return port;
+}
+
+/**
+ * Points KHARNESS_CACHE at a fresh folder for the calling file's tests: a thread cached by an
+ * earlier run, from a server that had the same port, must not answer for this file's servers.
+ */
+export function useTempCache(): { dir: () => string } {
+  let saved: string | undefined;
+  let temp: Awaited<ReturnType<typeof tempDir>> | undefined;
+  beforeAll(async () => {
+    saved = process.env.KHARNESS_CACHE;
+    temp = await tempDir('kh-lore-cache-');
+    process.env.KHARNESS_CACHE = temp.dir;
+  });
+  afterAll(async () => {
+    if (saved === undefined) delete process.env.KHARNESS_CACHE;
+    else process.env.KHARNESS_CACHE = saved;
+    await temp?.cleanup();
+  });
+  return {
+    dir: () => {
+      if (!temp) throw new Error('useTempCache: the cache folder exists only inside tests');
+      return temp.dir;
+    },
+  };
 }

@@ -72,6 +72,13 @@ describe('maybeGunzip', () => {
     expect(() => maybeGunzip(corrupt, 'the thread of <x@y>')).toThrow(InputError);
     expect(() => maybeGunzip(corrupt, 'the thread of <x@y>')).toThrow(/the thread of <x@y> is not a valid gzip/);
   });
+
+  it('refuses a gzip that inflates past the cap (a bomb) as bad input, and inflates one just under it', () => {
+    const bomb = gzipSync(Buffer.alloc(2 * 1024 * 1024));
+    expect(bomb.length).toBeLessThan(10_000);
+    expect(() => maybeGunzip(bomb, 'the thread of <x@y>', 1024 * 1024)).toThrow(/the thread of <x@y> inflates to more than 1 MiB/);
+    expect(maybeGunzip(bomb, 'the thread of <x@y>', 2 * 1024 * 1024)).toHaveLength(2 * 1024 * 1024);
+  });
 });
 
 describe('headers', () => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../../src/common/errors.js';
 import { encodeMessageId } from '../../../src/lore/input.js';
 import { msgidsIn, rawHeaders, splitMbox } from '../../../src/lore/mbox.js';
-import { startLoreServer, type LoreServer } from '../../../src/lore/server.js';
+import { parseTestFaults, startLoreServer, type LoreServer, type LoreTestFaults } from '../../../src/lore/server.js';
 import { SWAPOFF, THREADS } from './helpers.js';
 
 let server: LoreServer;
@@ -97,5 +97,74 @@ describe('serve-lore', () => {
 
   it('refuses a folder that does not exist', async () => {
     await expect(startLoreServer('/nonexistent/kharness-threads', 0)).rejects.toBeInstanceOf(InputError);
+  });
+});
+
+describe('serve-lore test faults', () => {
+  const mboxPath = `/all/${encodeMessageId(SWAPOFF.v2cover)}/t.mbox.gz`;
+  async function withFaults(faults: LoreTestFaults, fn: (s: LoreServer) => Promise<void>): Promise<void> {
+    const s = await startLoreServer(THREADS, 0, faults);
+    try {
+      await fn(s);
+    } finally {
+      await s.close();
+    }
+  }
+  const whole = async (s: LoreServer): Promise<Buffer> => Buffer.from(await (await fetch(`${s.url}${mboxPath}`)).arrayBuffer());
+
+  it('acts out its sequence in order, then serves normally, counting every request', async () => {
+    const faults = parseTestFaults('429:2:1,503:1,reset:1,cut:1');
+    await withFaults(faults, async (s) => {
+      for (const want of [429, 429]) {
+        const res = await fetch(`${s.url}${mboxPath}`);
+        expect(res.status).toBe(want);
+        expect(res.headers.get('retry-after')).toBe('1');
+        await res.arrayBuffer();
+      }
+      const unavailable = await fetch(`${s.url}${mboxPath}`);
+      expect(unavailable.status).toBe(503);
+      expect(unavailable.headers.get('retry-after')).toBeNull();
+      await unavailable.arrayBuffer();
+      await expect(fetch(`${s.url}${mboxPath}`)).rejects.toThrow(/fetch failed/);
+      // The cut: a 200 whose body stops short of its Content-Length.
+      const cut = await fetch(`${s.url}${mboxPath}`);
+      expect(cut.status).toBe(200);
+      await expect(cut.arrayBuffer()).rejects.toThrow(/terminated/);
+      const served = await whole(s);
+      expect(ids(gunzipSync(served))).toHaveLength(13);
+      expect(s.requests).toBe(6);
+    });
+  });
+
+  it('sends a slow body chunked, and the same bytes', async () => {
+    const plain = await whole(server);
+    await withFaults({ slowBody: { chunkBytes: 512, delayMs: 20 } }, async (s) => {
+      const res = await fetch(`${s.url}${mboxPath}`);
+      expect(res.headers.get('content-length')).toBeNull();
+      expect(res.headers.get('transfer-encoding')).toBe('chunked');
+      const reader = res.body!.getReader();
+      const sizes: number[] = [];
+      for (let r = await reader.read(); !r.done; r = await reader.read()) sizes.push(r.value.byteLength);
+      expect(sizes.length).toBeGreaterThanOrEqual(Math.ceil(plain.length / 512));
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(512);
+    });
+    await withFaults({ slowBody: { chunkBytes: 512, delayMs: 1 } }, async (s) => {
+      expect((await whole(s)).equals(plain)).toBe(true);
+    });
+  });
+
+  it('reads --test-faults, and refuses what it cannot read', () => {
+    expect(parseTestFaults('429:2:1, 503:1,reset:3,cut:1,slow:64:20')).toEqual({
+      sequence: [
+        { kind: 'status', status: 429, times: 2, retryAfter: 1 },
+        { kind: 'status', status: 503, times: 1, retryAfter: undefined },
+        { kind: 'reset', times: 3 },
+        { kind: 'cut', times: 1 },
+      ],
+      slowBody: { chunkBytes: 64, delayMs: 20 },
+    });
+    for (const bad of ['429', '429:0', '200:1', 'reset:1:2', 'slow:64', 'boom:1', '429:1:soon', '503:1:2:3']) {
+      expect(() => parseTestFaults(bad), bad).toThrow(InputError);
+    }
   });
 });

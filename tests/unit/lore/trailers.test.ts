@@ -116,8 +116,10 @@ describe('senderMatch', () => {
 });
 
 describe('trailerKey', () => {
-  it('treats the same person under another case or name spelling as a duplicate', () => {
-    expect(trailerKey({ name: 'Reviewed-by', value: 'Bob <BOB@x.org>' })).toBe(trailerKey({ name: 'reviewed-by', value: 'Robert <bob@x.org>' }));
+  it('is the whole trailer, case and spacing aside, as b4 compares them', () => {
+    expect(trailerKey({ name: 'Reviewed-by', value: 'Bob  <BOB@x.org>' })).toBe(trailerKey({ name: 'reviewed-by', value: 'bob <bob@x.org>' }));
+    // the same address under another display name is another trailer (b4: name and value)
+    expect(trailerKey({ name: 'Reviewed-by', value: 'Bob <bob@x.org>' })).not.toBe(trailerKey({ name: 'Reviewed-by', value: 'Robert <bob@x.org>' }));
     expect(trailerKey({ name: 'Reviewed-by', value: 'Bob <bob@x.org>' })).not.toBe(trailerKey({ name: 'Acked-by', value: 'Bob <bob@x.org>' }));
   });
 });

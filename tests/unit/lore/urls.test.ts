@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../../src/common/errors.js';
 import { fetchSeries } from '../../../src/lore/fetch.js';
 import { resolveInput, threadMboxUrl, threadPageUrl } from '../../../src/lore/input.js';
-import { adHocServer, fixture } from './helpers.js';
+import { adHocServer, fixture, useTempCache } from './helpers.js';
 
 /**
  * The lore client against hand-written URLs: what people paste (lore list URLs, /all/, /r/,
@@ -17,6 +17,7 @@ import { adHocServer, fixture } from './helpers.js';
 const CHENGMING = '20240126083015.3557006-1-chengming.zhou@linux.dev';
 const ALICE_COVER = '20240125024007.3010002-1-alice.chen@example.com';
 
+useTempCache();
 let server: { url: string; close: () => Promise<void> };
 let requests: { path: string; headers: IncomingHttpHeaders }[] = [];
 
