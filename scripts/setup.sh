@@ -7,6 +7,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${KHARNESS_CACHE:-$HOME/.cache/kharness}
 mkdir -p "$cache"
 log() { printf '[setup] %s\n' "$*" >&2; }
+# One setup at a time per cache: two at once would unpack a managed tree into the same
+# temporary folder and leave a tree with half the kernel in it. flock(1) is util-linux's.
+exec 9>"$cache/setup.lock"
+flock 9
 
 # Which managed trees to unpack (at the end): the default always, others when named as
 # arguments (`setup.sh debian-6.1`) or for the long tests. Checked first, so a wrong name costs nothing.

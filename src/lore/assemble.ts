@@ -545,6 +545,11 @@ function fillPartialReroll(
   }
 }
 
+/** A patch mail (not a `Re:`) with a diff, answering a patch: a fix-up proposed as a patch. */
+function isFixupProposal(m: MailMessage): boolean {
+  return m.hasDiff && !m.subject.reply;
+}
+
 /**
  * Trailers from every follow-up, keyed by the patch or cover letter they answer: a reply to a
  * reply counts for the patch at the top of its branch.
@@ -555,9 +560,18 @@ function collectFollowups(thread: Thread, warnings: string[]): Map<string, Colle
     if (thread.role.get(f.messageId) !== 'followup') continue;
     const { trailers, rejected } = extractFollowupTrailers(f.body);
     if (trailers.length === 0 && rejected.length === 0) continue;
-    const target = thread.ancestors(f).find((a) => thread.role.get(a.messageId) !== 'followup' || (!a.subject.reply && !a.hasDiff && thread.parent(a) === undefined));
+    const ancestors = thread.ancestors(f);
+    const targetAt = ancestors.findIndex((a) => thread.role.get(a.messageId) !== 'followup' || (!a.subject.reply && !a.hasDiff && thread.parent(a) === undefined));
+    const target = ancestors[targetAt];
     if (!target) {
       if (trailers.length > 0) warnings.push(`trailers in ${label(f)} answer no patch of this thread; ignored`);
+      continue;
+    }
+    // A fix-up patch sent into the thread has trailers of its own (its Fixes:, Closes:, its
+    // acks), as b4 has it: they are not the patch's it answers.
+    const proposal = [f, ...ancestors.slice(0, targetAt)].find(isFixupProposal);
+    if (proposal) {
+      if (trailers.length > 0) warnings.push(`trailers in ${label(f)} belong to the fix-up ${label(proposal)}, not to ${label(target)}; not applied`);
       continue;
     }
     for (const r of rejected) warnings.push(`ignored ${r} in ${label(f)}`);

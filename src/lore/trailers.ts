@@ -131,6 +131,8 @@ export function extractFollowupTrailers(body: string): FollowupTrailers {
       }
     }
     value = value.replace(/\s+/g, ' ').trim();
+    // `Acked-by: Name <addr> (Company)`: the affiliation is not part of the ack (b4 drops it too).
+    if (known.kind === 'person') value = value.replace(/(<[^<>\s]+@[^<>\s]+>)\s*\([^()]*\)$/, '$1');
 
     const line = `${known.name}: ${value}`;
     if (known.kind === 'person' || known.name === 'Cc') {

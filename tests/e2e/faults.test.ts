@@ -545,11 +545,17 @@ describe('fault matrix on the real 6.12 tree (boots)', () => {
   async function interruptRun(r: Row, id: string, when: 'boot' | 'test', signal: 'SIGINT' | 'SIGKILL'): Promise<void> {
     const { out } = rowDir(id);
     const child = startKharness(['run', CLEAN_1, ...CHEAP, '--out', out]);
+    // A run that ends before the moment to signal it (a broken build) fails the row at once,
+    // instead of the wait running out its 15 minutes.
+    const running = (): true => {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`kharness exited (${child.exitCode ?? child.signalCode}) before the ${when} began: see ${out}/report.md`);
+      return true;
+    };
     try {
       if (when === 'boot') {
-        await waitFor('QEMU to start', 900_000, () => qemuOf(out, child.pid).length > 0, 250);
+        await waitFor('QEMU to start', 900_000, () => running() && qemuOf(out, child.pid).length > 0, 250);
       } else {
-        await waitFor('the first guest test to start', 900_000, () => consoleHas(out, TEST_STARTED), 250);
+        await waitFor('the first guest test to start', 900_000, () => running() && consoleHas(out, TEST_STARTED), 250);
         await new Promise((res) => setTimeout(res, 1500)); // swap-cycle runs ~10s of guest time
       }
       r.note(`signalled ${when === 'boot' && consoleHas(out, /kharness-guest: start/) ? 'after the guest started (too late for "boot")' : `during ${when}`}`);

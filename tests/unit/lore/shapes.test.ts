@@ -66,7 +66,7 @@ describe('a patch sent in reply to someone else’s bug report', () => {
     expect(series.subject).toBe('mm/zswap: fix race between writeback and swapoff');
     expect(trailerLines(series, 1)).toEqual(['Signed-off-by: Alice Chen <alice@example.com>', `Reviewed-by: ${BOB}`]);
     expect(series.warnings.some((w) => w.includes('<report@bugs>') && w.includes('linked as context'))).toBe(true);
-    const b4 = await b4am(file, 'fix@alice', { dir: scratch.dir });
+    const b4 = (await b4am(file, 'fix@alice', { dir: scratch.dir })).patches;
     expect(b4.map((p) => p.trailers)).toEqual([trailerLines(series, 1)]);
   });
 
@@ -113,7 +113,7 @@ describe('a patch not made by git (quilt: no --- separator)', () => {
     expect((await git(['log', '-1', '--format=%(trailers:only,unfold)'])).stdout.trim().split('\n')).toEqual(trailerLines(series, 1));
     expect((await git(['show', 'HEAD:file1.c'])).stdout).toBe('int x;\nint y1;');
 
-    const b4 = await b4am(file, 'q1@alice', { dir: scratch.dir });
+    const b4 = (await b4am(file, 'q1@alice', { dir: scratch.dir })).patches;
     expect(b4.map((p) => p.trailers)).toEqual([trailerLines(series, 1)]);
   });
 });
@@ -129,7 +129,7 @@ describe('trailer identity is the whole trailer', () => {
     ]);
     expect(trailerLines(series, 1)).toEqual(['Signed-off-by: Alice Chen <alice@example.com>', `Reviewed-by: ${BOB}`, 'Reviewed-by: Bob O. <bob@kernel.example.org>']);
     expect(trailerLines(series, 2)).toEqual(['Signed-off-by: Alice Chen <alice@example.com>', 'Reviewed-by: Bob O. <bob@kernel.example.org>']);
-    const b4 = await b4am(file, 'c@alice', { dir: scratch.dir });
+    const b4 = (await b4am(file, 'c@alice', { dir: scratch.dir })).patches;
     expect(b4.map((p) => [...p.trailers].sort())).toEqual([[...trailerLines(series, 1)].sort(), [...trailerLines(series, 2)].sort()]);
   });
 });
@@ -148,7 +148,7 @@ describe('trailers flow forward only', () => {
     expect(series.version).toBe(3);
     expect(trailerLines(series, 1)).toEqual(['Signed-off-by: Alice Chen <alice@example.com>', `Reviewed-by: ${BOB}`, 'Acked-by: Dana <dana@x.org>']);
     expect(series.warnings.some((w) => w.includes('carried "Acked-by: Dana <dana@x.org>" over'))).toBe(true);
-    expect((await b4am(file, 'v3p@alice', { version: 3, dir: scratch.dir })).map((p) => p.trailers)).toEqual([trailerLines(series, 1)]);
+    expect((await b4am(file, 'v3p@alice', { version: 3, dir: scratch.dir })).patches.map((p) => p.trailers)).toEqual([trailerLines(series, 1)]);
   });
 
   it('never adds a review of v3 to v2', async () => {
@@ -158,7 +158,7 @@ describe('trailers flow forward only', () => {
     expect(series.warnings.some((w) => w.includes('Bob Okafor'))).toBe(false);
     // Where we differ from b4 on purpose: b4 carries v3's review back to the unchanged v2. Bob
     // reviewed v3; whoever applies v2 (a stable backport, a bisect) must not claim he saw it.
-    const b4 = await b4am(file, 'v2p@alice', { version: 2, dir: scratch.dir });
+    const b4 = (await b4am(file, 'v2p@alice', { version: 2, dir: scratch.dir })).patches;
     expect(b4.map((p) => p.trailers)).toEqual([[...trailerLines(series, 1), `Reviewed-by: ${BOB}`]]);
   });
 });
@@ -166,7 +166,7 @@ describe('trailers flow forward only', () => {
 describe('a partial reroll (v3 2/2 sent as a reply in the v2 thread)', () => {
   it('applies the replaced version’s cover-letter trailers to every patch, the reroll too, as b4 does', async () => {
     const { series } = await fetchSeries(fixture('partial-reroll'));
-    const b4 = await b4am(fixture('partial-reroll'), '20240202100000.2-2-alice.chen@example.com', { dir: scratch.dir });
+    const b4 = (await b4am(fixture('partial-reroll'), '20240202100000.2-2-alice.chen@example.com', { dir: scratch.dir })).patches;
     expect(b4.map((p) => p.trailers)).toEqual([trailerLines(series, 1), trailerLines(series, 2)]);
     expect(series.warnings.some((w) => w.startsWith('v3 2/2 was resent after') && w.includes('check it still holds'))).toBe(true);
   });

@@ -12,6 +12,11 @@ import { patchBody } from './helpers.js';
 const names = (body: string): string[] => extractFollowupTrailers(body).trailers.map((t) => `${t.name}: ${t.value}`);
 
 describe('extractFollowupTrailers', () => {
+  it('drops an affiliation after the address, as b4 does, and keeps a # comment', () => {
+    const { trailers } = extractFollowupTrailers('Acked-by: Chris Li <chrisl@kernel.org> (Google)\nReviewed-by: Bob <bob@x.org> # for the mm part\n');
+    expect(trailers.map((t) => `${t.name}: ${t.value}`)).toEqual(['Acked-by: Chris Li <chrisl@kernel.org>', 'Reviewed-by: Bob <bob@x.org> # for the mm part']);
+  });
+
   it('takes every kind of follow-up trailer, in canonical spelling', () => {
     const body = `Looks good.
 
