@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from './common/errors.js';
+import { KHARNESS_VERSION } from './common/paths.js';
 import { installSignalHandlers } from './common/exec.js';
 import { registerLoreCommands } from './lore/cli.js';
 import { registerTreeCommands } from './tree/cli.js';
@@ -25,7 +26,7 @@ Exit codes:
 export function buildProgram(): Command {
   const program = new Command('kharness')
     .description('Review and test Linux kernel patch series for zswap: lore → apply → build → boot → stress → model → report')
-    .version('0.1.0')
+    .version(KHARNESS_VERSION)
     .showHelpAfterError()
     .addHelpText('after', EXIT_CODES)
     .exitOverride();

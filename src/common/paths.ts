@@ -6,6 +6,15 @@ import { fileURLToPath } from 'node:url';
 /** The kharness checkout (the folder holding package.json). */
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/** kharness's version, from package.json: one place for --version and the lore User-Agent. */
+export const KHARNESS_VERSION: string = (() => {
+  try {
+    return (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+})();
+
 export function cacheDir(): string {
   return process.env.KHARNESS_CACHE ?? path.join(homedir(), '.cache', 'kharness');
 }
@@ -35,7 +44,12 @@ export const TREE_OPTION_HELP = 'a managed tree (debian-6.12, debian-6.1) or any
 export function managedTrees(): { name: string; path: string; ready: boolean }[] {
   const dir = treesDir();
   const names = existsSync(dir) ? readdirSync(dir).filter((n) => MANAGED_TREE_NAME.test(n)) : [];
-  return names.sort().map((name) => ({ name, path: path.join(dir, name), ready: existsSync(path.join(dir, name, '.git', 'kharness-ready')) }));
+  return names.sort().map((name) => ({ name, path: path.join(dir, name), ready: treeIsReady(path.join(dir, name)) }));
+}
+
+/** Whether scripts/setup.sh finished unpacking the managed tree at REPO (its marker file). */
+export function treeIsReady(repo: string): boolean {
+  return existsSync(path.join(repo, '.git', 'kharness-ready'));
 }
 
 /**

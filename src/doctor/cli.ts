@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { action } from '../common/command.js';
 import { ExitCode } from '../common/errors.js';
 import { info, printJson } from '../common/output.js';
-import { cacheDir, defaultTreePath, managedTrees, projectRoot, venvBin } from '../common/paths.js';
+import { cacheDir, defaultTreePath, managedTrees, projectRoot, treeIsReady, venvBin } from '../common/paths.js';
 import { probeAccel } from '../boot/kvm.js';
 
 export interface DoctorCheck {
@@ -63,7 +63,7 @@ export async function runDoctor(): Promise<DoctorCheck[]> {
   for (const v of ['6.12', '6.1']) add(`linux-source-${v}`, { ok: existsSync(`/usr/src/linux-source-${v}.tar.xz`), detail: `/usr/src/linux-source-${v}.tar.xz` });
   const byDefault = defaultTreePath();
   const trees = managedTrees();
-  if (!trees.some((t) => t.path === byDefault)) trees.unshift({ name: 'default', path: byDefault, ready: existsSync(path.join(byDefault, '.git', 'kharness-ready')) });
+  if (!trees.some((t) => t.path === byDefault)) trees.unshift({ name: 'default', path: byDefault, ready: treeIsReady(byDefault) });
   for (const t of trees) {
     const head = await execa('git', ['-C', t.path, 'log', '-1', '--format=%h %s'], { reject: false });
     const dflt = t.path === byDefault ? ' (the default)' : '';

@@ -23,7 +23,6 @@ interface ServeFlags {
   testFaults?: string;
 }
 
-
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InputError(`--port must be 0..65535, got "${value}"`);

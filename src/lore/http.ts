@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import ky, { isHTTPError, isTimeoutError, type Options as KyOptions } from 'ky';
 import { InfraError, InputError, KharnessError, errorMessage } from '../common/errors.js';
-import { projectRoot } from '../common/paths.js';
+import { KHARNESS_VERSION } from '../common/paths.js';
 
 /** Knobs tests turn; everything else about the client is fixed. */
 export interface HttpOptions {
@@ -25,15 +23,7 @@ const RATE_LIMIT_STATUSES = new Set([403, 429]);
 /** A connection the peer dropped; undici reports a peer's close as UND_ERR_SOCKET ("other side closed"). */
 const DROPPED_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
 
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
-export const USER_AGENT = `kharness/${packageVersion()} (Linux kernel patch series tester; fetches lore thread mboxes)`;
+export const USER_AGENT = `kharness/${KHARNESS_VERSION} (Linux kernel patch series tester; fetches lore thread mboxes)`;
 
 /** The body stopped before its end: a dropped connection, worth another attempt. */
 class BodyCutOffError extends Error {}

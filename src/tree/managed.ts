@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { InfraError, InputError } from '../common/errors.js';
-import { managedTreeName, projectRoot, treeArgPath } from '../common/paths.js';
+import { managedTreeName, projectRoot, treeArgPath, treeIsReady } from '../common/paths.js';
 import { openKernelTree, type KernelTree } from './worktree.js';
 
 /**
@@ -13,7 +12,7 @@ import { openKernelTree, type KernelTree } from './worktree.js';
 export async function openTreeArg(arg: string | undefined, work?: string): Promise<KernelTree> {
   const repo = treeArgPath(arg);
   const name = managedTreeName(repo);
-  if (name && !existsSync(path.join(repo, '.git', 'kharness-ready'))) await unpackManagedTree(name);
+  if (name && !treeIsReady(repo)) await unpackManagedTree(name);
   return openKernelTree(repo, work);
 }
 
