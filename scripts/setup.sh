@@ -26,7 +26,7 @@ done
 # --- Debian packages -------------------------------------------------------
 apt_packages=(
   qemu-system-x86 gcc make bc bison flex libelf-dev libssl-dev cpio zstd xz-utils ccache
-  linux-source-6.12 linux-source-6.1 python3-venv busybox-static kmod dwarves perl git
+  linux-source-6.12 linux-source-6.1 python3-venv busybox-static kmod dwarves perl git bubblewrap
 )
 missing=()
 for p in "${apt_packages[@]}"; do

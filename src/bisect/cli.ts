@@ -4,18 +4,21 @@ import { action, positiveInt } from '../common/command.js';
 import { ExitCode, InputError, type ExitCodeValue } from '../common/errors.js';
 import { info, printJson } from '../common/output.js';
 import { NO_CACHE_HELP } from '../lore/index.js';
+import { NO_SANDBOX_HELP, settleSandbox } from '../sandbox/index.js';
 import { TREE_OPTION_HELP, projectRoot } from '../common/paths.js';
 import { listConfigs, resolveConfig } from '../build/config.js';
 import { ALL_TESTS, PROFILES } from '../guest/profiles.js';
 import { VARIANTS, resolveProfile, resolveTests, variantsFor, type GuestTestName } from '../guest/index.js';
 import { applySeries, chooseBase } from '../tree/apply.js';
-import { loadSeries } from '../tree/input.js';
+import { loadSeries, MAX_PATCHES_HELP } from '../tree/input.js';
 import { openTreeArg } from '../tree/managed.js';
 import { lockTree } from '../tree/worktree.js';
 import { bisectSeries, writeBisect, type BadWhen, type BisectResult } from './index.js';
 import { bisectRange, runRangeStep } from './range.js';
 
 interface BisectOpts {
+  sandbox: boolean;
+  maxPatches?: number;
   series?: string;
   tree?: string;
   base?: string;
@@ -72,19 +75,22 @@ export function registerBisectCommands(program: Command): void {
     .option('--no-trace', 'do not trace zswap in the guest')
     .option('--accel <kvm|tcg>', 'force an accelerator')
     .option('--work <dir>', 'where worktrees and build dirs live')
+    .option('--no-sandbox', NO_SANDBOX_HELP)
+    .option('--max-patches <n>', MAX_PATCHES_HELP, positiveInt('--max-patches'))
     .option('--json', 'print bisect.json to stdout')
     .action(
       action(async (opts: BisectOpts): Promise<ExitCodeValue> => {
         const badWhen = badWhenFrom(opts);
         resolveProfile(opts.profile);
         resolveConfig(opts.config);
+        await settleSandbox(!opts.sandbox);
         const tests = opts.test && !opts.tests ? resolveTests(opts.test) : resolveTests(opts.tests);
         const accel = opts.accel === 'kvm' || opts.accel === 'tcg' ? opts.accel : undefined;
         let result: BisectResult;
         let outDir: string;
         if (opts.series) {
           if (opts.good || opts.bad) throw new InputError('--series finds the first bad patch itself; --good/--bad are for a commit range');
-          const loaded = await loadSeries(opts.series, { lore: opts.lore, cache: opts.cache ? undefined : false });
+          const loaded = await loadSeries(opts.series, { lore: opts.lore, cache: opts.cache ? undefined : false, maxPatches: opts.maxPatches });
           outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', loaded.series.slug, 'bisect'));
           const tree = await openTreeArg(opts.tree, opts.work);
           const unlock = await lockTree(tree);
@@ -123,6 +129,8 @@ export function registerBisectCommands(program: Command): void {
     .argument('<plan>', 'plan.json written by kharness bisect')
     .action(async (plan: string) => {
       try {
+        // The parent's choice reaches us as KHARNESS_NO_SANDBOX.
+        await settleSandbox(false);
         process.exitCode = await runRangeStep(plan);
       } catch (err) {
         process.stderr.write(`kharness bisect-step: ${(err as Error).message}\n`);

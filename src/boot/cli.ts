@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import path from 'node:path';
+import { NO_SANDBOX_HELP, settleSandbox } from '../sandbox/index.js';
 import { action, positiveInt } from '../common/command.js';
 import { ExitCode } from '../common/errors.js';
 import { info, printJson } from '../common/output.js';
@@ -25,9 +26,11 @@ export function registerBootCommands(program: Command): void {
     .option('--accel <kvm|tcg>', 'force an accelerator (default: probe, cached)')
     .option('--swap-disk <mib>', 'attach an empty disk image of this size (/dev/vda in the guest), made per run', positiveInt('--swap-disk'))
     .option('--out <dir>', 'run directory (console log, exit status)')
+    .option('--no-sandbox', NO_SANDBOX_HELP)
     .option('--json', 'print the outcome as JSON')
     .action(
-      action(async (target: string, opts: { exec: string; memory: string; cpus: number; timeout: number; silence: number; accel?: string; swapDisk?: number; out?: string; json?: boolean }) => {
+      action(async (target: string, opts: { exec: string; memory: string; cpus: number; timeout: number; silence: number; accel?: string; swapDisk?: number; out?: string; json?: boolean; sandbox: boolean }) => {
+        await settleSandbox(!opts.sandbox);
         const kernel = resolveKernel(target);
         const runDir = path.resolve(opts.out ?? path.join(cacheDir(), 'runs', `boot-${runStamp()}`));
         const accel = opts.accel === 'kvm' || opts.accel === 'tcg' ? opts.accel : undefined;

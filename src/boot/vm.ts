@@ -7,6 +7,7 @@ import { InfraError } from '../common/errors.js';
 import { readUntrustedText } from '../common/untrusted-file.js';
 import { spawnTracked, withBackstop } from '../common/exec.js';
 import { projectRoot, venvBin } from '../common/paths.js';
+import { wrapCommand, type SandboxSpec } from '../sandbox/index.js';
 import { probeAccel } from './kvm.js';
 import { triageConsole, type Finding } from './triage.js';
 
@@ -31,6 +32,12 @@ export interface BootOptions {
   accel?: 'kvm' | 'tcg';
   /** called with each console line as it arrives (progress, live logs) */
   onLine?: (line: string) => void;
+  /**
+   * host folders the guest may read (through the 9p root) beyond the system folders, the
+   * kernel's own folder, virtme-ng and the run dir: QEMU and virtme-ng run in the sandbox, so
+   * the guest's root filesystem is the sandbox's view of the host, not the host.
+   */
+  readable?: string[];
 }
 
 export type BootStatus = 'completed' | 'panic' | 'hang' | 'crashed' | 'error';
@@ -236,6 +243,29 @@ export async function bootAndRun(opts: BootOptions): Promise<BootOutcome> {
   return outcome;
 }
 
+/**
+ * The sandbox virtme-ng and QEMU run in. The guest kernel is the patched one, and virtme-ng
+ * gives it the host's root over 9p: in the sandbox that root holds only the system folders,
+ * the kernel's folder, virtme-ng and what the caller names, and only the run dir is writable.
+ */
+function guestSandbox(opts: BootOptions, vng: string, accel: 'kvm' | 'tcg', timeoutS: number): SandboxSpec {
+  const cpus = opts.cpus ?? 2;
+  return {
+    cwd: opts.runDir,
+    writable: [opts.runDir],
+    // virtme-ng's venv (its python and virtme-ng-init), or the folder of another vng (KHARNESS_VNG)
+    readable: [path.dirname(path.resolve(opts.image)), vng === venvBin('vng') ? path.join(projectRoot, '.venv') : path.dirname(vng), ...(opts.readable ?? [])],
+    devices: accel === 'kvm' && existsSync('/dev/kvm') ? ['/dev/kvm'] : [],
+    // The guest's root is the sandbox's: virtme-ng-init mounts over these and writes its script in /run/tmp.
+    dirs: ['/var', '/var/log', '/var/lib', '/var/cache', '/sys', '/mnt', '/srv', '/home'],
+    tmpfs: ['/run'],
+    env: { PATH: `${path.dirname(vng)}:${process.env.PATH ?? ''}`, TERM: 'dumb' },
+    // QEMU reserves its guest's RAM and TCG's code buffer as address space; its CPU time is
+    // every vCPU thread's for the whole budget.
+    limits: { addressSpace: 'unlimited', cpuSeconds: (timeoutS + BACKSTOP_MARGIN_S + BACKSTOP_KILL_S + 60) * (cpus + 1) },
+  };
+}
+
 async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg', accelReason: string): Promise<BootOutcome> {
   const runDir = opts.runDir;
   const statusFile = path.join(runDir, 'exit-status');
@@ -290,10 +320,12 @@ async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg', accelReason: st
   // shell, virtme-run and the QEMU virtme-run forks) the moment we die, SIGKILL included, and
   // timeout(1) kills it past the budget even if the reaper were gone too.
   const [wrapper, wrapperArgs] = withBackstop(timeoutS + BACKSTOP_MARGIN_S, BACKSTOP_KILL_S, vng, args);
-  const child = spawnTracked(wrapper, wrapperArgs, {
+  const sandboxed = wrapCommand(wrapper, wrapperArgs, guestSandbox(opts, vng, accel, timeoutS));
+  const child = spawnTracked(sandboxed.file, sandboxed.args, {
     deathSignal: false,
     cwd: runDir,
-    env: { PATH: `${path.dirname(vng)}:${process.env.PATH ?? ''}`, TERM: 'dumb' },
+    env: sandboxed.env,
+    extendEnv: sandboxed.extendEnv,
     stdin: 'ignore',
     all: true,
     buffer: false,

@@ -1,5 +1,9 @@
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
+import { wrapCommand } from '../sandbox/index.js';
+import { treeSandbox } from './make.js';
 
 export interface CheckpatchFinding {
   level: 'ERROR' | 'WARNING' | 'CHECK';
@@ -18,6 +22,8 @@ export interface CheckpatchResult {
   output: string;
   /** checkpatch.pl could not run (no perl, script missing): not the patch's fault */
   infraError?: string;
+  /** the folder of the base tree's review scripts checkpatch ran from */
+  reviewedWith?: string;
 }
 
 /** Parses `checkpatch.pl --show-types` output. Pure, for tests. */
@@ -42,20 +48,44 @@ export function parseCheckpatch(output: string): CheckpatchFinding[] {
 }
 
 /**
- * Runs the tree's own scripts/checkpatch.pl on one commit (as `git format-patch` would send it).
- * --strict adds the CHECK level the mm tree's reviewers also look at.
+ * The review scripts checkpatch runs or reads. They are taken from the series' base, never from
+ * the patched tree: a series that edits checkpatch.pl (or the get_maintainer.pl and
+ * spdxcheck.py it calls) must not change how it is judged.
  */
-export async function checkpatchCommit(worktree: string, commit: string): Promise<CheckpatchResult> {
-  const script = path.join(worktree, 'scripts', 'checkpatch.pl');
+export const REVIEW_SCRIPTS = ['checkpatch.pl', 'spelling.txt', 'const_structs.checkpatch', 'get_maintainer.pl', 'spdxcheck.py'];
+
+/** Writes the base's review scripts once into TOOLSDIR/scripts/ (keyed by the caller). Missing ones are left out. */
+export async function extractReviewTools(worktree: string, base: string, toolsDir: string): Promise<string> {
+  const scripts = path.join(toolsDir, 'scripts');
+  if (existsSync(path.join(scripts, '.complete'))) return scripts;
+  await mkdir(scripts, { recursive: true });
+  for (const name of REVIEW_SCRIPTS) {
+    const r = await execa('git', ['show', `${base}:scripts/${name}`], { cwd: worktree, reject: false, stripFinalNewline: false, encoding: 'buffer' });
+    if (r.exitCode === 0) await writeFile(path.join(scripts, name), r.stdout as Uint8Array, { mode: name.endsWith('.txt') || name.endsWith('.checkpatch') ? 0o644 : 0o755 });
+  }
+  await writeFile(path.join(scripts, '.complete'), `${base}\n`);
+  return scripts;
+}
+
+/**
+ * Runs the base tree's scripts/checkpatch.pl (from REVIEWSCRIPTS, see extractReviewTools) on one
+ * commit of the worktree, as `git format-patch` would send it, in the tree's sandbox: checkpatch
+ * runs scripts of the tree it checks (get_maintainer.pl, spdxcheck.py), and those are the
+ * base's too, shown over the worktree's. --strict adds the CHECK level mm reviewers look at.
+ */
+export async function checkpatchCommit(worktree: string, commit: string, reviewScripts: string): Promise<CheckpatchResult> {
+  const script = path.join(reviewScripts, 'checkpatch.pl');
+  if (!existsSync(script)) return empty(`the base tree has no scripts/checkpatch.pl`);
   const patch = await execa('git', ['format-patch', '-1', '--stdout', commit], { cwd: worktree, reject: false });
   if (patch.exitCode !== 0) return empty(`git format-patch failed: ${String(patch.stderr)}`);
-  const r = await execa('perl', [script, '--strict', '--show-types', '--no-signoff', '--mailback', '-'], {
-    cwd: worktree,
-    input: String(patch.stdout),
-    reject: false,
-    all: true,
-    env: { NO_COLOR: '1' },
-  });
+  const spec = treeSandbox(worktree, [], { NO_COLOR: '1' }, [reviewScripts]);
+  // Only over a file the worktree has: a bind cannot make one (and must not write into the tree).
+  spec.overlays = REVIEW_SCRIPTS.filter((n) => n !== 'checkpatch.pl' && existsSync(path.join(reviewScripts, n)) && existsSync(path.join(worktree, 'scripts', n))).map((n) => ({
+    source: path.join(reviewScripts, n),
+    target: path.join(worktree, 'scripts', n),
+  }));
+  const cmd = wrapCommand('perl', [script, '--strict', '--show-types', '--no-signoff', '--mailback', '-'], spec);
+  const r = await execa(cmd.file, cmd.args, { cwd: worktree, env: cmd.env, extendEnv: cmd.extendEnv, input: String(patch.stdout), reject: false, all: true });
   const output = String(r.all ?? '');
   // checkpatch exits 1 when it found something; anything else without findings means it broke.
   const findings = parseCheckpatch(output);
@@ -67,6 +97,7 @@ export async function checkpatchCommit(worktree: string, commit: string): Promis
     warnings: findings.filter((f) => f.level === 'WARNING').length,
     checks: findings.filter((f) => f.level === 'CHECK').length,
     output,
+    reviewedWith: reviewScripts,
   };
 }
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import path from 'node:path';
+import { NO_SANDBOX_HELP, settleSandbox } from '../sandbox/index.js';
 import { action, positiveInt } from '../common/command.js';
 import { ExitCode, InputError } from '../common/errors.js';
 import { info, printJson } from '../common/output.js';
@@ -26,10 +27,12 @@ export function registerBuildCommands(program: Command): void {
     .option('--patch <k>', 'build only patch K of the applied series (0 = the base)', (v) => (v === '0' ? 0 : positiveInt('--patch')(v)))
     .option('--no-checkpatch', 'skip scripts/checkpatch.pl')
     .option('--logs <dir>', 'where build logs go (default: the tree work folder)')
+    .option('--no-sandbox', NO_SANDBOX_HELP)
     .option('--json', 'print results as JSON')
     .action(
-      action(async (dir: string, opts: { config: string; patch?: number; checkpatch: boolean; logs?: string; json?: boolean }) => {
+      action(async (dir: string, opts: { config: string; patch?: number; checkpatch: boolean; logs?: string; json?: boolean; sandbox: boolean }) => {
         resolveConfig(opts.config);
+        await settleSandbox(!opts.sandbox);
         const { tree, ours } = await treeFromDir(dir);
         const unlock = await lockTree(tree);
         try {
@@ -57,7 +60,7 @@ export function registerBuildCommands(program: Command): void {
           const results: BuildResult[] = [];
           for (const step of selected) {
             info(opts, `${step.label} building ${step.commit.slice(0, 12)} with config ${opts.config} ...`);
-            const r = await buildCommit({ tree, commit: step.commit, configName: opts.config, previousCommit: step.previous, checkpatch: step.checkpatch, logDir });
+            const r = await buildCommit({ tree, commit: step.commit, configName: opts.config, previousCommit: step.previous, checkpatch: step.checkpatch, reviewBase: steps[0]!.commit, logDir });
             results.push(r);
             if (!opts.json) printBuild(opts, step.label, r);
           }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { InfraError, InputError } from '../common/errors.js';
 import { kernelConfigsDir } from '../common/paths.js';
+import { inTreeSandbox } from './make.js';
 
 /**
  * A named kernel config: `kernel-configs/NAME.config`, whose `# kharness-base: a b` line lists
@@ -236,7 +237,8 @@ export async function makeConfig(src: string, buildDir: string, plan: ConfigPlan
     return { reused: true };
   }
   const run = async (file: string, args: string[], env: Record<string, string> = {}): Promise<void> => {
-    const r = await execa(file, args, { cwd: src, reject: false, all: true, env });
+    const cmd = inTreeSandbox(src, [buildDir], env, file, args, [...new Set(plan.fragments.map((f) => path.dirname(path.resolve(f))))]);
+    const r = await execa(cmd.file, cmd.args, { ...cmd.options, reject: false, all: true });
     log(String(r.all ?? ''));
     if (r.exitCode !== 0) throw new InfraError(`${[file, ...args].join(' ')} failed (exit ${r.exitCode}):\n${String(r.all ?? '').split('\n').slice(-15).join('\n')}`);
   };

@@ -4,12 +4,13 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { InfraError, InputError } from '../common/errors.js';
 import type { Verdict } from '../common/verdict.js';
+import { deniedBySandbox } from '../sandbox/index.js';
 import { git, type KernelTree } from '../tree/worktree.js';
 import { CALLS_FILE, writeObjectCalls } from './call-sites.js';
-import { checkpatchCommit, type CheckpatchResult } from './checkpatch.js';
+import { checkpatchCommit, extractReviewTools, type CheckpatchResult } from './checkpatch.js';
 import { makeConfig, parseKernelVersion, resolveConfig, type ConfigPlan } from './config.js';
 import { allWarnings, newWarnings, parseDiagnostics, updateWarningDb, type Diagnostic, type WarningDb } from './diagnostics.js';
-import { runMake, type MakeOutcome } from './make.js';
+import { inTreeSandbox, makeEnv, runMake, type MakeOutcome } from './make.js';
 
 export * from './config.js';
 export * from './diagnostics.js';
@@ -45,6 +46,8 @@ export interface BuildResult {
   objectsBuilt: number;
   /** the whole result came from an earlier identical build (same commit and config) */
   cached: boolean;
+  /** what the sandbox refused the tree's config and build (writes, connections, hidden paths), as their output said */
+  sandboxDenied?: string[];
   artifactVersion?: number;
   /**
    * Building the tree's own test_zswap: `fail` when gcc rejected the tree's code, `error` when the
@@ -63,6 +66,11 @@ export interface BuildOptions {
   previousCommit?: string;
   /** run checkpatch on the commit (patches of a series; not the base) */
   checkpatch?: boolean;
+  /**
+   * the commit whose review scripts (checkpatch.pl and what it calls) judge this one: the
+   * series' base. Absent, the commit's parent (a single commit on its own base).
+   */
+  reviewBase?: string;
   logDir: string;
   /** reuse an earlier result for the same commit and config (default true) */
   reuse?: boolean;
@@ -130,7 +138,11 @@ const ENVIRONMENT_ALTERNATIVES = [
   '(?:gcc|cc|ld|as|ccache): (?:No such file or directory|Command not found)',
   'cannot execute',
   'cannot find -l(?:c|pthread|m|rt|dl)\\b',
+  // the sandbox could not start the program, or could not be made (bwrap's and prlimit's own words)
+  'execvp [^:]+: (?:No such file or directory|Permission denied)',
 ];
+/** The sandbox itself failing: its tools' own prefixes, never the tree's output. */
+const SANDBOX_FAILURE = /^(?:bwrap|prlimit): /;
 /** The prefixes a tool's own diagnostic starts with: program names, paths, `fatal error:`, a shell's line number. */
 const DIAGNOSTIC_PREFIX = "(?:(?:[\\w./+\\-\\[\\]{}]+|\\{standard input\\}|fatal error|error|Fatal error|\\d+): ?)*";
 const ENVIRONMENT_FAILURE = new RegExp(`^${DIAGNOSTIC_PREFIX}(${ENVIRONMENT_ALTERNATIVES.join('|')})`);
@@ -147,6 +159,7 @@ const CODE_LINE = /^\s|^[^\s:{]+:\d+(?::\d+)?: |^\{standard input\}:\d+: (?!Fata
 export function environmentFailure(log: string): string | undefined {
   for (const raw of log.split('\n')) {
     const line = raw.replace(/\r$/, '');
+    if (SANDBOX_FAILURE.test(line) && !/^bwrap: execvp /.test(line)) return line;
     if (CODE_LINE.test(line)) continue;
     const m = ENVIRONMENT_FAILURE.exec(line);
     if (m) return m[1];
@@ -174,7 +187,7 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
       const baseline = opts.previousCommit ? await readJson<WarningDb>(path.join(await artifactDir(opts.tree, plan, opts.previousCommit), 'warnings.json')) : undefined;
       const mine = await readJson<WarningDb>(path.join(artifacts, 'warnings.json'));
       const fresh = baseline && mine ? newWarnings(allWarnings(baseline), allWarnings(mine)) : cached.newWarnings;
-      const checkpatch = opts.checkpatch ? (cached.checkpatch ?? (await checkpatchCommit(opts.tree.worktree, opts.commit))) : undefined;
+      const checkpatch = opts.checkpatch ? (cached.checkpatch ?? (await checkpatchWithBaseTools(opts))) : undefined;
       return finish({ ...cached, commit: opts.commit, logPath: existsSync(logPath) ? logPath : cached.logPath, newWarnings: fresh, checkpatch, cached: true });
     }
   }
@@ -190,7 +203,8 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
     // Objects without a record of their warnings cannot give an honest delta: start clean.
     const keep = path.join(buildDir, '.config');
     if (existsSync(path.join(buildDir, 'vmlinux'))) {
-      await execa('make', [`O=${buildDir}`, 'clean'], { cwd: opts.tree.worktree, reject: false });
+      const clean = inTreeSandbox(opts.tree.worktree, [buildDir], makeEnv(), 'make', [`O=${buildDir}`, 'clean']);
+      await execa(clean.file, clean.args, { ...clean.options, reject: false });
     }
     if (!existsSync(keep)) throw new InfraError(`build dir ${buildDir} lost its .config`);
     db = {};
@@ -209,11 +223,12 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
   mkdirSync(artifacts, { recursive: true });
   await writeFile(path.join(artifacts, 'warnings.json'), JSON.stringify(db));
   const objectsBuilt = outcome.log.split('\n').filter((l) => /^\s+CC\s/.test(l)).length;
+  const sandboxDenied = deniedBySandbox([...configLog, outcome.log].join('\n'));
 
   const baseline = opts.previousCommit ? await readJson<WarningDb>(path.join(await artifactDir(opts.tree, plan, opts.previousCommit), 'warnings.json')) : undefined;
   const warnings = allWarnings(db);
   const fresh = baseline ? newWarnings(allWarnings(baseline), warnings) : [];
-  const checkpatch = opts.checkpatch ? await checkpatchCommit(opts.tree.worktree, opts.commit) : undefined;
+  const checkpatch = opts.checkpatch ? await checkpatchWithBaseTools(opts) : undefined;
 
   const base = {
     commit: opts.commit,
@@ -226,6 +241,7 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
     logPath,
     objectsBuilt,
     cached: false,
+    ...(sandboxDenied.length ? { sandboxDenied } : {}),
   };
 
   const failed = classifyMakeFailure(outcome, errors);
@@ -260,6 +276,14 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
   };
   await writeFile(resultPath, JSON.stringify({ ...result, checkpatch: undefined, artifactVersion: ARTIFACT_VERSION }, null, 2));
   return finish(result);
+}
+
+/** checkpatch of the commit, with the review scripts of its base (BuildOptions.reviewBase). */
+async function checkpatchWithBaseTools(opts: BuildOptions): Promise<CheckpatchResult> {
+  const base = (await git(opts.tree.worktree).raw(['rev-parse', opts.reviewBase ?? `${opts.commit}^`]).catch(() => '')).trim();
+  if (!base) return { findings: [], errors: 0, warnings: 0, checks: 0, output: '', infraError: `no base commit to take checkpatch.pl from (${opts.reviewBase ?? `${opts.commit}^`})` };
+  const scripts = await extractReviewTools(opts.tree.worktree, base, path.join(opts.tree.workDir, 'review-tools', base.slice(0, 16)));
+  return checkpatchCommit(opts.tree.worktree, opts.commit, scripts);
 }
 
 /**
@@ -331,7 +355,8 @@ export async function buildSelftest(src: string, outDir: string, cacheDir?: stri
   // deletes the selftest's write-then-free allocations, and test_zswap_usage then sees no
   // zswap traffic at all. -static so the guest needs nothing but the binary.
   const cc = opts.cc ?? 'gcc';
-  const r = await execa(cc, ['-Wall', '-pthread', '-static', '-o', out, source, path.join(dir, 'cgroup_util.c')], { cwd: dir, reject: false, all: true });
+  const gcc = inTreeSandbox(src, [outDir], {}, cc, ['-Wall', '-pthread', '-static', '-o', out, source, path.join(dir, 'cgroup_util.c')]);
+  const r = await execa(gcc.file, gcc.args, { ...gcc.options, cwd: dir, reject: false, all: true });
   if (r.exitCode !== 0) {
     const output = String(r.all ?? '') || String((r as { message?: string }).message ?? '');
     const logPath = path.join(outDir, 'test_zswap.build.log');

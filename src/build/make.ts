@@ -3,7 +3,8 @@ import { cpus } from 'node:os';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { spawnTracked } from '../common/exec.js';
-import { cacheDir } from '../common/paths.js';
+import { cacheDir, kernelConfigsDir } from '../common/paths.js';
+import { gitCommonDir, wrapCommand, type SandboxSpec } from '../sandbox/index.js';
 
 export interface MakeOutcome {
   exitCode: number | undefined;
@@ -39,6 +40,31 @@ export function makeEnv(): Record<string, string> {
 }
 
 /**
+ * The sandbox of a command run in the tree SRC: it writes SRC, WRITABLE (the build dir) and
+ * the ccache dir, and reads the repository's git dir (for the kernel's setlocalversion) and our
+ * config fragments; nothing else of the host but the system folders.
+ */
+export function treeSandbox(src: string, writable: string[], env: Record<string, string>, readable: string[] = []): SandboxSpec {
+  const gitDir = gitCommonDir(src);
+  const ccacheDir = path.join(cacheDir(), 'ccache');
+  mkdirSync(ccacheDir, { recursive: true });
+  return { cwd: src, writable: [src, ...writable, ccacheDir], readable: [...(gitDir ? [gitDir] : []), kernelConfigsDir, ...readable], env };
+}
+
+/** Runs FILE ARGS of the tree at SRC in its sandbox (see treeSandbox), as execa would. */
+export function inTreeSandbox(
+  src: string,
+  writable: string[],
+  env: Record<string, string>,
+  file: string,
+  args: readonly string[],
+  readable: string[] = [],
+): { file: string; args: string[]; options: { env: Record<string, string>; extendEnv: boolean; cwd: string } } {
+  const w = wrapCommand(file, args, treeSandbox(src, writable, env, readable));
+  return { file: w.file, args: w.args, options: { env: w.env, extendEnv: w.extendEnv, cwd: src } };
+}
+
+/**
  * Runs `make` in SRC with O=BUILD for the given targets, streaming the combined output to
  * LOGFILE. make's exit code is returned, never thrown: the caller decides fail versus error.
  */
@@ -46,9 +72,9 @@ export async function runMake(src: string, buildDir: string, targets: string[], 
   mkdirSync(path.dirname(logFile), { recursive: true });
   const out = createWriteStream(logFile);
   const started = Date.now();
-  const child = spawnTracked('make', [`-j${makeJobs()}`, `O=${buildDir}`, ...compilerArgs(), ...extraArgs, ...targets], {
-    cwd: src,
-    env: makeEnv(),
+  const cmd = inTreeSandbox(src, [buildDir], makeEnv(), 'make', [`-j${makeJobs()}`, `O=${buildDir}`, ...compilerArgs(), ...extraArgs, ...targets]);
+  const child = spawnTracked(cmd.file, cmd.args, {
+    ...cmd.options,
     all: true,
     buffer: { all: true },
     maxBuffer: 256 * 1024 * 1024,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { existsSync, readdirSync, statfsSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { probeSandbox } from '../sandbox/index.js';
 import { execa } from 'execa';
 import { action } from '../common/command.js';
 import { ExitCode } from '../common/errors.js';
@@ -56,6 +57,10 @@ export async function runDoctor(): Promise<DoctorCheck[]> {
   add('ccache', await version('ccache'), true);
   // Locks (flock), no orphan VM or make after a kill -9 (setpriv --pdeathsig, timeout backstop).
   for (const tool of ['flock', 'setpriv', 'timeout']) add(tool, await version(tool));
+  // The tree's Makefiles and scripts run in it; without it a run refuses unless --no-sandbox.
+  const sandbox = await probeSandbox();
+  add('sandbox (bubblewrap)', sandbox.ok ? { ok: true, detail: `${sandbox.version}: new user, PID and network namespaces work` } : { ok: false, detail: `${sandbox.reason}; runs refuse unless --no-sandbox` });
+  add('prlimit', await version('prlimit'));
   const libelf = await execa('dpkg-query', ['-W', '-f=${Version}', 'libelf-dev'], { reject: false });
   add('libelf-dev', { ok: libelf.exitCode === 0, detail: libelf.exitCode === 0 ? String(libelf.stdout) : 'not installed' });
   const libssl = await execa('dpkg-query', ['-W', '-f=${Version}', 'libssl-dev'], { reject: false });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import path from 'node:path';
+import { NO_SANDBOX_HELP, settleSandbox } from '../sandbox/index.js';
 import { action, positiveInt } from '../common/command.js';
 import { ExitCode, InputError } from '../common/errors.js';
 import { info, printJson } from '../common/output.js';
@@ -44,9 +45,11 @@ export function registerGuestCommands(program: Command): void {
     .option('--silence <s>', "seconds of console silence before the guest counts as hung (default: the profile's)", positiveInt('--silence'))
     .option('--accel <kvm|tcg>', 'force an accelerator (default: probe, cached)')
     .option('--out <dir>', 'run directory (results, traces, console log)')
+    .option('--no-sandbox', NO_SANDBOX_HELP)
     .option('--json', 'print the result as JSON')
     .action(
-      action(async (target: string, opts: { tests?: string; variants?: string; profile: string; duration?: number; trace: boolean; swap?: string; timeout?: number; silence?: number; accel?: string; out?: string; json?: boolean }) => {
+      action(async (target: string, opts: { tests?: string; variants?: string; profile: string; duration?: number; trace: boolean; swap?: string; timeout?: number; silence?: number; accel?: string; out?: string; json?: boolean; sandbox: boolean }) => {
+        await settleSandbox(!opts.sandbox);
         const kernel = resolveKernel(target);
         const tests = resolveTests(opts.tests);
         const variants = variantsFor(opts.variants, tests);

@@ -214,6 +214,7 @@ export async function bootGuest(opts: SuiteOptions): Promise<GuestRun> {
     image: opts.kernel.image,
     runDir,
     command: `bash ${path.join(projectRoot, 'src', 'guest', 'suite.sh')} ${runDir}`,
+    readable: [path.join(projectRoot, 'src', 'guest')],
     memory: profile.memory,
     cpus: profile.cpus,
     timeoutS: budgetS,

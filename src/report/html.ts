@@ -108,6 +108,7 @@ function header(report: RunReport): string {
     ['Source', `<code>${h(s.source)}</code>`],
     ['Base', `<code>${h(report.base.commit)}</code> (${h(report.base.source)}): ${h(report.base.reason)}`],
     ['Accelerator', `${accelName(report)}: ${h(e.accel.reason)}`],
+    ...(e.sandbox ? ([['Sandbox', e.sandbox.mode === 'none' ? `<strong>${h(e.sandbox.detail)}</strong>` : h(e.sandbox.detail)]] as [string, string][]) : []),
     [e.configs ? 'Configs' : 'Config', (e.configs ?? [e.config]).map((c) => `${h(c.name)} <code>${h(c.hash)}</code>: ${c.fragments.map((f) => `<code>${h(f)}</code>`).join(', ')}`).join('; ')],
     ['Profile', `${h(e.profile)}; tests: ${h(e.tests.join(', '))}`],
     ['Host', `${h(e.host.hostname)}, Linux ${h(e.host.kernel)}, ${plural(e.host.cpus, 'CPU')}, ${e.host.memoryGiB} GiB${e.arch ? `, ${h(e.arch)}` : ''}`],

@@ -299,7 +299,7 @@ function testsOf(report: RunReport, p: PatchReport, ids: Ids, opts: KcidbOptions
   const env = report.environment;
   const environment = {
     comment: `QEMU under ${accelName(report)} on ${cleanLine(env.host.hostname)} (${env.host.cpus} CPUs, ${env.host.memoryGiB} GiB)`,
-    misc: { accel: env.accel.accel, accel_reason: env.accel.reason, host_kernel: env.host.kernel, profile: env.profile },
+    misc: { accel: env.accel.accel, accel_reason: env.accel.reason, host_kernel: env.host.kernel, profile: env.profile, ...(env.sandbox ? { sandbox: env.sandbox.mode } : {}) },
   };
   const stageTest = (stage: StageName, testPath: string): void => {
     const st = p.stages[stage];

@@ -96,6 +96,7 @@ function environmentSection(report: RunReport): string[] {
   const e = report.environment;
   const rows: [string, string][] = [
     ['Accelerator', `${accelName(report)}: ${md(e.accel.reason)}`],
+    ...(e.sandbox ? ([['Sandbox', e.sandbox.mode === 'none' ? `**${md(e.sandbox.detail)}**` : md(e.sandbox.detail)]] as [string, string][]) : []),
     ['Host', `${md(e.host.hostname)}, Linux ${md(e.host.kernel)}, ${plural(e.host.cpus, 'CPU')}, ${e.host.memoryGiB} GiB`],
     ['Tree', `${cellCode(e.tree.repo)}${e.tree.name ? ` (${md(e.tree.name)})` : ''}${e.tree.url ? `, ${md(e.tree.url)}` : ''}${e.tree.head ? ` at ${cellCode(shortCommit(e.tree.head))}` : ''}`],
     [e.configs ? 'Configs' : 'Config', (e.configs ?? [e.config]).map((c) => `${md(c.name)} (${cellCode(c.hash)}): ${c.fragments.map(cellCode).join(', ') || 'no fragments'}`).join('; ')],

@@ -211,6 +211,7 @@ export function renderReply(report: RunReport): string {
 
   const env = report.environment;
   out.push(para(`kharness tested this series on ${shortCommit(report.base.commit)} (${cleanLine(report.base.reason)}) with ${env.configs ? `configs ${listText(env.configs.map((c) => cleanLine(c.name)))} (each patch built and booted with each)` : `config ${cleanLine(env.config.name)}`}, under ${accelName(report)}.`), '');
+  if (env.sandbox?.mode === 'none') out.push(para(`The series' code ran unsandboxed on this machine (${cleanLine(env.sandbox.detail)}).`), '');
   if (report.status !== 'complete') {
     out.push(para(`The run did not finish (${statusText(report)}${report.statusReason ? `: ${cleanLine(report.statusReason)}` : ''}), so this covers only what ran before it stopped.`), '');
   }

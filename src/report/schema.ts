@@ -54,6 +54,7 @@ export const EnvironmentInfoSchema = z.object({
   tests: z.array(z.string()),
   variants: z.array(z.string()).optional(),
   arch: z.string().optional(),
+  sandbox: z.object({ mode: z.enum(['bubblewrap', 'none']), detail: z.string() }).optional(),
 });
 
 export const StageNameSchema = z.enum(['apply', 'build', 'boot', 'test', 'model']);

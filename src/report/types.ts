@@ -87,6 +87,8 @@ export interface EnvironmentInfo {
   variants?: string[];
   /** kernel architecture built and booted (x86_64), for KCIDB's build architecture */
   arch?: string;
+  /** how the tree's code ran: in bubblewrap, or unsandboxed (--no-sandbox); absent in reports before sandboxing */
+  sandbox?: { mode: 'bubblewrap' | 'none'; detail: string };
 }
 
 export interface ConfigInfo {

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, statfsSync } from 'node:fs';
 import { copyFile, writeFile } from 'node:fs/promises';
 import { cpus, hostname, release, totalmem } from 'node:os';
 import path from 'node:path';
+import { describeSandbox, sandboxInfo, settleSandbox } from '../sandbox/index.js';
 import { execa } from 'execa';
 import { InfraError, InputError, KharnessError, errorMessage, type ExitCodeValue } from '../common/errors.js';
 import { killChildren, onInterrupt } from '../common/exec.js';
@@ -25,6 +26,10 @@ import { runStep, skippedStep, stepTitle, type Step, type StepContext } from './
 
 export interface RunOptions extends OutputOptions {
   input: string;
+  /** false: --no-sandbox, the tree's code runs unsandboxed (and the report says so) */
+  sandbox?: boolean;
+  /** refuse a longer series (default DEFAULT_MAX_PATCHES) */
+  maxPatches?: number;
   tree?: string;
   base?: string;
   /** kernel configs, each built and booted for every step, in this order (at least one) */
@@ -94,6 +99,7 @@ async function environment(tree: KernelTree | undefined, opts: RunOptions, accel
     profile: opts.profile,
     tests: opts.tests,
     variants: opts.variants,
+    sandbox: { mode: sandboxInfo().mode, detail: describeSandbox(sandboxInfo()) },
   };
 }
 
@@ -188,6 +194,8 @@ async function writeRunReport(st: RunState, status: RunReport['status'], statusR
  * "passed" (src/run/outcome.ts).
  */
 export async function runSeries(opts: RunOptions): Promise<RunResult> {
+  // Before anything of the series runs: refuse here rather than run a tree's code unsandboxed.
+  await settleSandbox(opts.sandbox === false);
   const st: RunState = { opts, startedAt: new Date(), steps: [], total: 0, phases: { fetch: 0, prepare: 0, 'build-extra': 0, reports: 0 }, interrupted: false };
   if (opts.out) st.reportDir = path.resolve(opts.out);
   const onSigint = (): void => {
@@ -231,7 +239,7 @@ async function prepare(st: RunState): Promise<{ loaded: Awaited<ReturnType<typeo
   if (!opts.configs.length) throw new InputError('no kernel config named', 'give --config zswap, or several: --config zswap,zswap-debug');
   for (const c of opts.configs) resolveConfig(c);
   const fetchStarted = Date.now();
-  const loaded = await loadSeries(opts.input, { version: opts.version, lore: opts.lore, cache: opts.cache });
+  const loaded = await loadSeries(opts.input, { version: opts.version, lore: opts.lore, cache: opts.cache, maxPatches: opts.maxPatches });
   st.phases.fetch = Date.now() - fetchStarted;
   st.series = loaded.series;
   st.total = loaded.series.patches.length;
@@ -290,6 +298,7 @@ async function fold(st: RunState, steps: Step[]): Promise<void> {
     interrupted: () => st.interrupted,
     addBuildExtra: (ms) => (st.phases['build-extra'] += ms),
     progress,
+    reviewBase: steps[0]?.commit,
   }));
   try {
     let row = 0;

@@ -48,6 +48,7 @@ export function buildStage(b: BuildResult, rel: (p: string) => string): StageRep
     ...(b.checkpatch?.findings.filter((f) => f.level === 'ERROR').map((f) => `checkpatch ERROR: ${f.type ? `${f.type}: ` : ''}${f.message}${f.location ? ` (${f.location})` : ''}`) ?? []),
   ];
   if (b.checkpatch?.infraError) evidence.push(`checkpatch could not run: ${b.checkpatch.infraError}`);
+  for (const d of b.sandboxDenied ?? []) evidence.push(`sandbox blocked: ${d}`);
   const logs: Record<string, string> = { build: rel(b.logPath) };
   // The tree's own test_zswap.c is part of what the build builds: a patch that breaks it fails
   // (the kernel is still booted and tested); a toolchain that cannot build it is ours.

@@ -41,6 +41,8 @@ export interface StepContext {
   progressIndex?: number;
   /** the commit built before this one: its warnings are the new-warning baseline */
   previousBuilt?: string;
+  /** the series' base: its review scripts (checkpatch.pl) judge every patch */
+  reviewBase?: string;
   /** the stage functions (the real ones by default; the fold's unit test injects failing ones) */
   fns?: Partial<StageFns>;
 }
@@ -172,7 +174,7 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
 
 async function buildStep(step: Step, ctx: StepContext): Promise<BuildResult> {
   const started = Date.now();
-  const build = await fn(ctx, 'build')({ tree: ctx.tree, commit: step.commit!, configName: ctx.config, previousCommit: ctx.previousBuilt, checkpatch: step.index > 0, logDir: ctx.logsDir });
+  const build = await fn(ctx, 'build')({ tree: ctx.tree, commit: step.commit!, configName: ctx.config, previousCommit: ctx.previousBuilt, checkpatch: step.index > 0, reviewBase: ctx.reviewBase, logDir: ctx.logsDir });
   ctx.addBuildExtra(Math.max(0, Date.now() - started - (build.cached ? 0 : build.durationMs)));
   return build;
 }

@@ -5,7 +5,7 @@ import { info, printJson } from '../common/output.js';
 import { NO_CACHE_HELP } from '../lore/index.js';
 import { TREE_OPTION_HELP } from '../common/paths.js';
 import { applySeries, chooseBase } from './apply.js';
-import { loadSeries } from './input.js';
+import { loadSeries, MAX_PATCHES_HELP } from './input.js';
 import { saveApplied } from './state.js';
 import { openTreeArg } from './managed.js';
 import { lockTree } from './worktree.js';
@@ -21,10 +21,11 @@ export function registerTreeCommands(program: Command): void {
     .option('-v, --version <n>', 'series version to use when fetching', positiveInt('--version'))
     .option('--lore <url>', 'lore server to fetch from')
     .option('--no-cache', NO_CACHE_HELP)
+    .option('--max-patches <n>', MAX_PATCHES_HELP, positiveInt('--max-patches'))
     .option('--json', 'print the result as JSON')
     .action(
-      action(async (input: string, opts: { tree?: string; base?: string; work?: string; version?: number; lore?: string; cache: boolean; json?: boolean }) => {
-        const loaded = await loadSeries(input, { version: opts.version, lore: opts.lore, cache: opts.cache ? undefined : false });
+      action(async (input: string, opts: { tree?: string; base?: string; work?: string; version?: number; lore?: string; cache: boolean; json?: boolean; maxPatches?: number }) => {
+        const loaded = await loadSeries(input, { version: opts.version, lore: opts.lore, cache: opts.cache ? undefined : false, maxPatches: opts.maxPatches });
         const tree = await openTreeArg(opts.tree, opts.work);
         const unlock = await lockTree(tree);
         try {

@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { InputError } from '../common/errors.js';
 import { fetchSeries, readSeries, writeSeries, SERIES_JSON, type Series } from '../lore/index.js';
 
 export interface LoadedSeries {
@@ -15,7 +16,21 @@ export interface LoadedSeries {
  * A series from what the user typed: a folder written by `kharness fetch`, or anything fetch
  * takes (lore URL, message-id, mbox file, `-`), fetched and written to OUTDIR (or a temp dir).
  */
-export async function loadSeries(input: string, opts: { version?: number; lore?: string; outDir?: string; cache?: boolean } = {}): Promise<LoadedSeries> {
+/** The most patches a series may have unless --max-patches says otherwise: mm's longest series stay well under it. */
+export const DEFAULT_MAX_PATCHES = 200;
+
+export const MAX_PATCHES_HELP = `refuse a series of more than N patches (default ${DEFAULT_MAX_PATCHES}): each is a build and a boot`;
+
+export async function loadSeries(input: string, opts: { version?: number; lore?: string; outDir?: string; cache?: boolean; maxPatches?: number } = {}): Promise<LoadedSeries> {
+  const loaded = await loadAnySeries(input, opts);
+  const max = opts.maxPatches ?? DEFAULT_MAX_PATCHES;
+  if (loaded.series.patches.length > max) {
+    throw new InputError(`the series has ${loaded.series.patches.length} patches, more than the ${max} allowed`, `--max-patches ${loaded.series.patches.length} tests it all (a build and a boot per patch)`);
+  }
+  return loaded;
+}
+
+async function loadAnySeries(input: string, opts: { version?: number; lore?: string; outDir?: string; cache?: boolean }): Promise<LoadedSeries> {
   if (existsSync(input) && statSync(input).isDirectory() && existsSync(path.join(input, SERIES_JSON))) {
     const { series, mboxPath } = await readSeries(input);
     return { series, mboxPath, dir: input };

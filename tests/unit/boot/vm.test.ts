@@ -8,6 +8,9 @@ import { bootAndRun, makeDiskImage } from '../../../src/boot/vm.js';
 // A stand-in for vng: it never runs the guest entry (that would reboot a root host through
 // sysrq), it plays the guest by FAKE_MODE, writing into the --rwdir share as a guest could.
 const FAKE_VNG = `#!/bin/bash
+# FAKE_MODE and FAKE_TARGET come in a file beside us: vng runs in the sandbox, which passes no
+# environment of ours.
+. "$(dirname "$0")/fake.env"
 run=""; kvm=1
 while [ $# -gt 0 ]; do
   case $1 in --rwdir) run=$2; shift ;; --disable-kvm) kvm=0 ;; esac
@@ -89,7 +92,11 @@ afterEach(() => {
   }
 });
 
-const boot = (over: Partial<Parameters<typeof bootAndRun>[0]> = {}) => bootAndRun({ image: '/nonexistent/bzImage', runDir, command: 'true', accel: 'tcg', timeoutS: 60, silenceS: 60, ...over });
+const boot = async (over: Partial<Parameters<typeof bootAndRun>[0]> = {}) => {
+  await writeFile(path.join(scratch, 'fake.env'), `FAKE_MODE='${process.env.FAKE_MODE ?? ''}'\nFAKE_TARGET='${process.env.FAKE_TARGET ?? ''}'\n`);
+  return bootRun(over);
+};
+const bootRun = (over: Partial<Parameters<typeof bootAndRun>[0]> = {}) => bootAndRun({ image: '/nonexistent/bzImage', runDir, command: 'true', accel: 'tcg', timeoutS: 60, silenceS: 60, ...over });
 
 describe('bootAndRun in a run dir the guest can write', () => {
   it('never follows links planted at the names the host writes', async () => {
