@@ -103,8 +103,9 @@ export async function probeSandbox(): Promise<{ ok: true; version: string } | { 
   if (version.exitCode !== 0) return { ok: false, reason: 'bubblewrap (bwrap) is not installed: run `bash scripts/setup.sh`' };
   const tmp = path.join(cacheDir(), 'tmp');
   const spec: SandboxSpec = { cwd: '/', writable: [], env: {} };
-  const [cmd, argv] = sandboxArgv(spec, 'sh', ['-c', 'test ! -e "$1" && [ "$(wc -l < /proc/net/route)" -le 1 ]', 'probe', tmp], hostLayout());
-  const r = await execa(cmd, argv, { reject: false, all: true, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, timeout: 20_000 });
+  // The system's own shell and PATH: this checks the sandbox, not the user's PATH.
+  const [cmd, argv] = sandboxArgv(spec, '/bin/sh', ['-c', 'test ! -e "$1" && [ "$(wc -l < /proc/net/route)" -le 1 ]', 'probe', tmp], hostLayout());
+  const r = await execa(cmd, argv, { reject: false, all: true, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, extendEnv: false, timeout: 20_000 });
   if (r.exitCode !== 0) return { ok: false, reason: `bubblewrap cannot make a sandbox here (exit ${r.exitCode}): ${String(r.all ?? '').trim().slice(0, 300) || 'no output'} (user namespaces off?)` };
   return { ok: true, version: String(version.stdout).trim() };
 }
