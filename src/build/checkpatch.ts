@@ -22,8 +22,6 @@ export interface CheckpatchResult {
   output: string;
   /** checkpatch.pl could not run (no perl, script missing): not the patch's fault */
   infraError?: string;
-  /** the folder of the base tree's review scripts checkpatch ran from */
-  reviewedWith?: string;
 }
 
 /** Parses `checkpatch.pl --show-types` output. Pure, for tests. */
@@ -68,7 +66,7 @@ export async function extractReviewTools(worktree: string, base: string, toolsDi
 }
 
 /**
- * Runs the base tree's scripts/checkpatch.pl (from REVIEWSCRIPTS, see extractReviewTools) on one
+ * Runs the base tree's scripts/checkpatch.pl (in REVIEWSCRIPTS, see extractReviewTools) on one
  * commit of the worktree, as `git format-patch` would send it, in the tree's sandbox: checkpatch
  * runs scripts of the tree it checks (get_maintainer.pl, spdxcheck.py), and those are the
  * base's too, shown over the worktree's. --strict adds the CHECK level mm reviewers look at.
@@ -97,7 +95,6 @@ export async function checkpatchCommit(worktree: string, commit: string, reviewS
     warnings: findings.filter((f) => f.level === 'WARNING').length,
     checks: findings.filter((f) => f.level === 'CHECK').length,
     output,
-    reviewedWith: reviewScripts,
   };
 }
 
