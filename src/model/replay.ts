@@ -1,4 +1,5 @@
 import { InputError } from '../common/errors.js';
+import { canonicalCalls, originalOf } from './canonical.js';
 import type { RuleId, Violation } from './rules.js';
 import { slotName } from './rules.js';
 import {
@@ -142,20 +143,43 @@ const PARENT_KINDS = new Set<TraceCall['kind']>(['store', 'load', 'invalidate', 
 const MAX_FRONTIER = 64;
 const MAX_SEGMENT = 4000;
 
-/** A task is its pid; pid 0 is the per-CPU idle/interrupt context, so it is told apart by CPU. */
-function taskOf(call: TraceCall): string {
-  return call.pid !== 0 ? `p${call.pid}` : `c${call.cpu}`;
+/** A task is its pid; pid 0 is the per-CPU idle/interrupt context, so it is told apart by CPU (as -1 - cpu). */
+function taskOf(call: TraceCall): number {
+  return call.pid !== 0 ? call.pid : -1 - call.cpu;
 }
 
-function slotKey(slot: Slot): string {
-  return slotName(slot);
+/** Offsets below this pack with their type into one exact number key (a string key costs a string per call). */
+const PACKED_OFFSET_LIMIT = 2 ** 40;
+
+/** A Map key for a slot: a number for every real offset, the slot's name beyond that. */
+export function slotKey(slot: Slot): number | string {
+  return slot.offset < PACKED_OFFSET_LIMIT && slot.type >= -1 && slot.type < 1024 ? (slot.type + 1) * PACKED_OFFSET_LIMIT + slot.offset : slotName(slot);
+}
+
+/** Whether `calls` are already in (start, seq) order, as decoded traces are: no sort needed then. */
+export function inTimeOrder(calls: readonly TraceCall[]): boolean {
+  for (let i = 1; i < calls.length; i++) {
+    const a = calls[i - 1]!;
+    const b = calls[i]!;
+    if (a.start > b.start || (a.start === b.start && a.seq > b.seq)) return false;
+  }
+  return true;
+}
+
+/** `calls` in (start, seq) order; the same array when they already are. */
+export function byTimeOrder<T extends TraceCall>(calls: readonly T[]): readonly T[] {
+  return inTimeOrder(calls) ? calls : [...calls].sort((a, b) => a.start - b.start || a.seq - b.seq);
 }
 
 export function validate(calls: readonly TraceCall[]): void {
+  // Decoded traces number their calls 0..n-1: a byte per seq beats a Set of them.
+  const dense = new Uint8Array(calls.length);
   const seqs = new Set<number>();
   for (const c of calls) {
-    if (seqs.has(c.seq)) throw new InputError(`trace: seq ${c.seq} appears twice`);
-    seqs.add(c.seq);
+    const seen = c.seq >= 0 && c.seq < dense.length && Number.isInteger(c.seq) ? dense[c.seq] === 1 : seqs.has(c.seq);
+    if (seen) throw new InputError(`trace: seq ${c.seq} appears twice`);
+    if (c.seq >= 0 && c.seq < dense.length && Number.isInteger(c.seq)) dense[c.seq] = 1;
+    else seqs.add(c.seq);
     if (!Number.isFinite(c.start)) throw new InputError(`trace: call #${c.seq} has no start time`);
     if (c.end !== undefined && c.end < c.start) throw new InputError(`trace: call #${c.seq} ends (${c.end}) before it starts (${c.start})`);
   }
@@ -168,7 +192,7 @@ function nestFrees(calls: readonly TraceCall[]): Map<FreeCall, ParentCall | null
 
 /** Finds, for every point event `isPoint` picks, the innermost call of the same task whose interval contains it. */
 export function nestWithin<T extends TraceCall>(calls: readonly TraceCall[], isPoint: (c: TraceCall) => c is T): Map<T, ParentCall | null> {
-  const byTask = new Map<string, ParentCall[]>();
+  const byTask = new Map<number, ParentCall[]>();
   for (const c of calls) {
     if (!PARENT_KINDS.has(c.kind)) continue;
     const key = taskOf(c);
@@ -176,7 +200,7 @@ export function nestWithin<T extends TraceCall>(calls: readonly TraceCall[], isP
     if (!list) byTask.set(key, (list = []));
     list.push(c as ParentCall);
   }
-  for (const list of byTask.values()) list.sort((a, b) => a.start - b.start || a.seq - b.seq);
+  for (const [task, list] of byTask) byTask.set(task, byTimeOrder(list) as ParentCall[]);
   const parents = new Map<T, ParentCall | null>();
   for (const c of calls) {
     if (!isPoint(c)) continue;
@@ -303,7 +327,7 @@ function countStats(calls: readonly TraceCall[], freesOf: Map<ParentCall, FreeCa
  * page in, so these are the entries that were live when swapoff began.
  */
 export function countSwapoffUnuse(calls: readonly TraceCall[], freesOf: Map<ParentCall, FreeCall[]>): number {
-  const byTime = [...calls].sort((a, b) => a.start - b.start || a.seq - b.seq);
+  const byTime = byTimeOrder(calls);
   const windows: Array<{ type: number; from: number; to: number }> = [];
   const lastBoundary = new Map<number, number>();
   const openBegin = new Map<number, number>();
@@ -351,15 +375,15 @@ export function countSwapoffUnuse(calls: readonly TraceCall[], freesOf: Map<Pare
  */
 function writtenBackUnsettled(calls: readonly TraceCall[]): number {
   const nextStart = new Map<TraceCall, number>();
-  const byTask = new Map<string, TraceCall[]>();
+  const byTask = new Map<number, TraceCall[]>();
   for (const c of calls) {
     const key = taskOf(c);
     let list = byTask.get(key);
     if (!list) byTask.set(key, (list = []));
     list.push(c);
   }
-  for (const list of byTask.values()) {
-    list.sort((a, b) => a.start - b.start || a.seq - b.seq);
+  for (const unsorted of byTask.values()) {
+    const list = byTimeOrder(unsorted);
     for (const c of list) {
       if (c.kind !== 'writeback' || c.ret !== 0 || c.end === undefined) continue;
       const end = c.end;
@@ -438,23 +462,21 @@ function relevantSwaps(swaps: ReadonlyArray<{ lo: number; hi: number }>, ops: re
 }
 
 function buildHistories(calls: readonly TraceCall[], parents: Map<FreeCall, ParentCall | null>, slack: number): SlotHistory[] {
-  const histories = new Map<string, SlotHistory>();
+  const histories = new Map<number | string, SlotHistory>();
   const history = (slot: Slot): SlotHistory => {
     const key = slotKey(slot);
     let h = histories.get(key);
     if (!h) histories.set(key, (h = { slot: { type: slot.type, offset: slot.offset }, ops: [], events: [] }));
     return h;
   };
-  const opOf = new Map<string, Map<TraceCall, SlotOp>>();
+  // Each call is an op of one slot only: the op, and that slot's history.
+  const opOf = new Map<TraceCall, { op: SlotOp; history: SlotHistory }>();
   const addOp = (slot: Slot, call: SlotOp['call'], end: number | undefined, pending: boolean): SlotOp => {
     const op: SlotOp = { call, frees: [], lo: call.start - slack, hi: end === undefined ? Infinity : end + slack, pending };
     const h = history(slot);
     h.ops.push(op);
     h.events.push(call);
-    const key = slotKey(slot);
-    let m = opOf.get(key);
-    if (!m) opOf.set(key, (m = new Map()));
-    m.set(call, op);
+    opOf.set(call, { op, history: h });
     return op;
   };
   const swapCalls: SwapCall[] = [];
@@ -487,11 +509,12 @@ function buildHistories(calls: readonly TraceCall[], parents: Map<FreeCall, Pare
   for (const c of calls) {
     if (c.kind !== 'free') continue;
     const parent = parents.get(c) ?? null;
-    const parentOp = parent && parent.kind !== 'swapoff' ? opOf.get(slotKey(c.slot))?.get(parent) : undefined;
+    const owner = parent && parent.kind !== 'swapoff' ? opOf.get(parent) : undefined;
+    const parentOp = owner && owner.history === history(c.slot) ? owner.op : undefined;
     if (parentOp) {
       parentOp.frees.push(c);
       parentOp.hi = Math.min(parentOp.hi, c.start + slack);
-      history(c.slot).events.push(c);
+      owner!.history.events.push(c);
     } else if (parent?.kind === 'swapoff') {
       // Matched below, when the swapoff is added to the slots of its type.
       history(c.slot);
@@ -504,7 +527,7 @@ function buildHistories(calls: readonly TraceCall[], parents: Map<FreeCall, Pare
     }
   }
   // zswap_swapoff/zswap_swapon act on every slot of their type.
-  const swapoffFrees = new Map<TraceCall, Map<string, FreeCall[]>>();
+  const swapoffFrees = new Map<TraceCall, Map<number | string, FreeCall[]>>();
   for (const [f, p] of parents) {
     if (p?.kind !== 'swapoff') continue;
     let bySlot = swapoffFrees.get(p);
@@ -579,9 +602,41 @@ interface SearchResult {
 
 class BudgetExceeded extends Error {}
 
+/**
+ * searchSegment for a segment of one call, the common case (a slot's calls rarely overlap): the
+ * same outputs and failure as the search, without its memo keys and bitmasks.
+ */
+function searchSingle(op: SlotOp, starts: readonly SlotState[], budget: { left: number }): SearchResult {
+  const outcomes = outcomesOf(op);
+  const optional = isOptional(op);
+  if (starts.length === 1 && outcomes.length === 1 && !optional) {
+    if (--budget.left < 0) return { outputs: [], failure: null, overBudget: true };
+    const r = applyOp(starts[0]!, op, outcomes[0]!);
+    if (r.ok) return { outputs: [r.state], failure: null, overBudget: false };
+    const broken: Broken = { rule: r.rule, message: r.message, entry: r.entry, related: r.related };
+    return { outputs: [], failure: { done: 0n, doneCount: 0, state: starts[0]!, opIndex: 0, broken }, overBudget: false };
+  }
+  const outputs = new Map<string, SlotState>();
+  const keep = (state: SlotState): void => {
+    if (outputs.size < MAX_FRONTIER) outputs.set(slotStateKey(state), state);
+  };
+  let failure: Failure | null = null;
+  for (const state of starts) {
+    for (const success of outcomes) {
+      if (--budget.left < 0) return { outputs: [], failure: null, overBudget: true };
+      const r = applyOp(state, op, success);
+      if (r.ok) keep(r.state);
+      else failure ??= { done: 0n, doneCount: 0, state, opIndex: 0, broken: { rule: r.rule, message: r.message, entry: r.entry, related: r.related } };
+    }
+    if (optional) keep(state);
+  }
+  return { outputs: [...outputs.values()], failure: outputs.size > 0 ? null : failure, overBudget: false };
+}
+
 /** All end states of the legal orders of `ops` from any of `starts` (or the deepest failure). */
 function searchSegment(ops: readonly SlotOp[], starts: readonly SlotState[], budget: { left: number }): SearchResult {
   const n = ops.length;
+  if (n === 1 && ops[0]!.lo <= ops[0]!.hi) return searchSingle(ops[0]!, starts, budget);
   const all = (1n << BigInt(n)) - 1n;
   const outputs = new Map<string, SlotState>();
   const seen = new Set<string>();
@@ -677,7 +732,7 @@ function checkSlot(h: SlotHistory, opts: Required<ReplayOptions>, found: Found[]
       message: broken.message,
       slot: h.slot,
       ...(broken.entry !== undefined ? { entry: broken.entry } : {}),
-      events: windowFor(h, op, broken, opts.window),
+      events: windowFor(h, op, broken, opts.window).map(originalOf),
     };
     found.push({ violation, at: op });
   };
@@ -720,12 +775,13 @@ function checkSlot(h: SlotHistory, opts: Required<ReplayOptions>, found: Found[]
 }
 
 /** Checks a decoded kernel trace against the model; see the file comment. */
-export function replayTrace(calls: readonly TraceCall[], options: ReplayOptions = {}): ReplayResult {
+export function replayTrace(given: readonly TraceCall[], options: ReplayOptions = {}): ReplayResult {
   const opts: Required<ReplayOptions> = {
     window: options.window ?? 5,
     clockSlackNs: options.clockSlackNs ?? 0,
     searchBudget: options.searchBudget ?? 200_000,
   };
+  const calls = canonicalCalls(given);
   validate(calls);
   const parents = nestFrees(calls);
   const freesOf = new Map<ParentCall, FreeCall[]>();

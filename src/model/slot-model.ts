@@ -106,8 +106,9 @@ function where(op: SlotOp): string {
 
 function slotOf(op: SlotOp): string {
   const c = op.call;
-  if ('slot' in c) return slotName(c.slot);
-  return 'type' in c ? `type ${c.type}` : 'every slot';
+  // By kind, not `'slot' in c`: the replay's one-shape copies (canonical.ts) carry every field.
+  if (c.kind === 'swapon' || c.kind === 'swapoff') return `type ${c.type}`;
+  return c.kind === 'lost' ? 'every slot' : slotName(c.slot);
 }
 
 /** A free the model cannot attribute to a live entry: name the most specific rule that explains it. */

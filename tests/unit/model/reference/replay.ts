@@ -1,0 +1,746 @@
+// The reference for the fast path (issue 16): src/model/replay.ts as it was at 61dded1. Tests only.
+import { InputError } from '../../../../src/common/errors.js';
+import type { RuleId, Violation } from '../../../../src/model/rules.js';
+import { slotName } from '../../../../src/model/rules.js';
+import {
+  INITIAL_SLOT_STATE,
+  applyOp,
+  forceOp,
+  isOptional,
+  outcomesOf,
+  slotStateKey,
+  type Broken,
+  type FreeCall,
+  type SlotOp,
+  type SlotState,
+} from './slot-model.js';
+import type { Slot, TraceCall } from '../../../../src/model/trace-types.js';
+
+/**
+ * Trace conformance: replays the kernel's zswap calls through the slot model (slot-model.ts).
+ *
+ * The calls of different CPUs overlap, and their timestamps are taken at function entry and exit,
+ * not where the call takes effect (the xarray or tree update). So, as in a linearizability check,
+ * each call may take effect at any instant of its [start, end]; a free takes effect with the call
+ * it is nested in. Slots are independent objects (P-compositionality), so each slot's calls are
+ * checked on their own: a depth-first search, memoized on (calls done, slot state), looks for an
+ * order of the calls that respects real time and passes every rule. A violation is reported only
+ * when no such order exists, naming the rule of the call that got furthest.
+ */
+
+export interface LifetimeStats {
+  /** zswap_store returned true */
+  store: number;
+  /** ... and freed the older entry it replaced */
+  storeReplaced: number;
+  /** zswap_store returned false (rejected or failed) */
+  storeFailed: number;
+  /** ... and erased and freed the existing entry at the slot (the failed-store rule) */
+  storeFailedOverEntry: number;
+  /** zswap_load hit and freed the entry (swap cache swapin: exclusive load) */
+  loadHit: number;
+  /** zswap_load hit and kept the entry (read outside the swap cache) */
+  loadHitNonExclusive: number;
+  loadMiss: number;
+  /** zswap_invalidate found a live entry and freed it */
+  invalidateLive: number;
+  /** zswap_invalidate found nothing (written back, loaded, or never stored) */
+  invalidateEmpty: number;
+  /**
+   * 6.1: a load or writeback dropped the last reference of an entry a concurrent invalidate (or
+   * replacing store) had taken out of the tree meanwhile, and freed it: what the refcount is for
+   */
+  holderLastPut: number;
+  /** zswap_writeback_entry returned 0: written to disk and freed */
+  writeback: number;
+  /** zswap_writeback_entry returned an error: entry untouched (raced with swapin, invalidation, swapoff) */
+  writebackAborted: number;
+  /** entries freed by load/invalidate while a swapoff of their type ran (try_to_unuse) before zswap_swapoff */
+  swapoffUnuse: number;
+  swapoff: number;
+  swapon: number;
+  /** zswap_entry_free */
+  free: number;
+  /** ... not nested in any traced call (its parent started before tracing did) */
+  orphanFree: number;
+  /** calls whose return was not captured (trace cut), by kind; their outcome is not counted above */
+  pending: { store: number; load: number; invalidate: number; writeback: number; swapoff: number; swapon: number; freesInPendingCalls: number };
+  /**
+   * Successful writebacks whose `zswap_written_back_pages++` (a plain u64, bumped in shrink_memcg_cb
+   * after the traced call returned) may have been lost to a concurrent bump or may not have happened
+   * yet when tracing stopped; the counter oracle allows that many fewer.
+   */
+  writtenBackUnsettled: number;
+  /** ring-buffer overruns in the trace: gaps, and events dropped (null: ftrace did not say how many) */
+  lost: { gaps: number; events: number | null };
+}
+
+export type LifetimePath = Exclude<keyof LifetimeStats, 'pending' | 'writtenBackUnsettled' | 'lost'>;
+
+/** Every lifetime path, in report order, with what it means. */
+export const LIFETIME_PATHS: Record<LifetimePath, string> = {
+  store: 'store ok',
+  storeReplaced: 'store ok over an older entry (old one freed)',
+  storeFailed: 'store failed/rejected',
+  storeFailedOverEntry: 'store failed over an existing entry (old one erased and freed)',
+  loadHit: 'load hit, exclusive (swapin: entry freed)',
+  loadHitNonExclusive: 'load hit, entry kept',
+  loadMiss: 'load miss',
+  invalidateLive: 'invalidate of a live entry',
+  invalidateEmpty: 'invalidate with nothing to free',
+  holderLastPut: "entry freed by a load's or writeback's last reference, after a concurrent invalidate",
+  writeback: 'writeback to disk (ret 0)',
+  writebackAborted: 'writeback aborted (ret != 0)',
+  swapoffUnuse: 'entry freed by swapoff (try_to_unuse) before zswap_swapoff',
+  swapoff: 'zswap_swapoff',
+  swapon: 'zswap_swapon',
+  free: 'entry free',
+  orphanFree: 'entry free outside any traced call',
+};
+
+/**
+ * Paths the kernels of one replay model never take (6.1 loads are never exclusive and a 6.1
+ * failed store erases nothing; only 6.1 has references), and the path that stands in for one.
+ */
+const MODEL_PATHS: Record<'xarray' | 'refcount', { never: LifetimePath[]; instead: Partial<Record<LifetimePath, LifetimePath>> }> = {
+  xarray: { never: ['holderLastPut'], instead: {} },
+  refcount: { never: ['loadHit', 'storeFailedOverEntry'], instead: { loadHit: 'loadHitNonExclusive' } },
+};
+
+/** `paths` as a kernel of `model` takes them. */
+export function pathsOfModel(paths: readonly LifetimePath[], model: 'xarray' | 'refcount'): LifetimePath[] {
+  const m = MODEL_PATHS[model];
+  return [...new Set(paths.map((p) => m.instead[p] ?? p).filter((p) => !m.never.includes(p)))];
+}
+
+export interface ReplayOptions {
+  /** events shown before the offending one in a violation (default 5) */
+  window?: number;
+  /** widen every call's interval by this much, for clocks that are not perfectly synchronized (default 0) */
+  clockSlackNs?: number;
+  /** model steps one slot's search may take before it is reported inconclusive (default 200000) */
+  searchBudget?: number;
+}
+
+export interface InconclusiveSlot {
+  slot: Slot;
+  reason: string;
+}
+
+export interface ReplayResult {
+  violations: Violation[];
+  stats: LifetimeStats;
+  /** slots whose concurrent history was too large to search fully: not checked, not blamed */
+  inconclusive: InconclusiveSlot[];
+  slotsChecked: number;
+}
+
+export type ParentCall = Extract<TraceCall, { kind: 'store' | 'load' | 'invalidate' | 'writeback' | 'swapoff' }>;
+type SwapCall = Extract<TraceCall, { kind: 'swapon' | 'swapoff' }>;
+type LostCall = Extract<TraceCall, { kind: 'lost' }>;
+
+const PARENT_KINDS = new Set<TraceCall['kind']>(['store', 'load', 'invalidate', 'writeback', 'swapoff']);
+const MAX_FRONTIER = 64;
+const MAX_SEGMENT = 4000;
+
+/** A task is its pid; pid 0 is the per-CPU idle/interrupt context, so it is told apart by CPU. */
+function taskOf(call: TraceCall): string {
+  return call.pid !== 0 ? `p${call.pid}` : `c${call.cpu}`;
+}
+
+function slotKey(slot: Slot): string {
+  return slotName(slot);
+}
+
+export function validate(calls: readonly TraceCall[]): void {
+  const seqs = new Set<number>();
+  for (const c of calls) {
+    if (seqs.has(c.seq)) throw new InputError(`trace: seq ${c.seq} appears twice`);
+    seqs.add(c.seq);
+    if (!Number.isFinite(c.start)) throw new InputError(`trace: call #${c.seq} has no start time`);
+    if (c.end !== undefined && c.end < c.start) throw new InputError(`trace: call #${c.seq} ends (${c.end}) before it starts (${c.start})`);
+  }
+}
+
+/** Finds, for every free, the innermost call of the same task whose interval contains it. */
+function nestFrees(calls: readonly TraceCall[]): Map<FreeCall, ParentCall | null> {
+  return nestWithin(calls, (c): c is FreeCall => c.kind === 'free');
+}
+
+/** Finds, for every point event `isPoint` picks, the innermost call of the same task whose interval contains it. */
+export function nestWithin<T extends TraceCall>(calls: readonly TraceCall[], isPoint: (c: TraceCall) => c is T): Map<T, ParentCall | null> {
+  const byTask = new Map<string, ParentCall[]>();
+  for (const c of calls) {
+    if (!PARENT_KINDS.has(c.kind)) continue;
+    const key = taskOf(c);
+    let list = byTask.get(key);
+    if (!list) byTask.set(key, (list = []));
+    list.push(c as ParentCall);
+  }
+  for (const list of byTask.values()) list.sort((a, b) => a.start - b.start || a.seq - b.seq);
+  const parents = new Map<T, ParentCall | null>();
+  for (const c of calls) {
+    if (!isPoint(c)) continue;
+    const list = byTask.get(taskOf(c)) ?? [];
+    // Last call starting at or before the free; walk back to the innermost one still open then.
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid]!.start <= c.start) lo = mid + 1;
+      else hi = mid;
+    }
+    let parent: ParentCall | null = null;
+    for (let i = lo - 1; i >= 0; i--) {
+      const p = list[i]!;
+      if (p.end === undefined || p.end >= c.start) {
+        parent = p;
+        break;
+      }
+    }
+    parents.set(c, parent);
+  }
+  return parents;
+}
+
+export function emptyStats(): LifetimeStats {
+  return {
+    store: 0,
+    storeReplaced: 0,
+    storeFailed: 0,
+    storeFailedOverEntry: 0,
+    loadHit: 0,
+    loadHitNonExclusive: 0,
+    loadMiss: 0,
+    invalidateLive: 0,
+    invalidateEmpty: 0,
+    holderLastPut: 0,
+    writeback: 0,
+    writebackAborted: 0,
+    swapoffUnuse: 0,
+    swapoff: 0,
+    swapon: 0,
+    free: 0,
+    orphanFree: 0,
+    pending: { store: 0, load: 0, invalidate: 0, writeback: 0, swapoff: 0, swapon: 0, freesInPendingCalls: 0 },
+    writtenBackUnsettled: 0,
+    lost: { gaps: 0, events: 0 },
+  };
+}
+
+/** The swapoff, swapon and lost-events counts, the same in every era's replay. */
+export function countSwapAndLoss(stats: LifetimeStats, c: Extract<TraceCall, { kind: 'swapoff' | 'swapon' | 'lost' }>): void {
+  if (c.kind === 'swapoff') {
+    if (c.end === undefined) stats.pending.swapoff++;
+    else stats.swapoff++;
+  } else if (c.kind === 'swapon') {
+    if (c.end === undefined && c.ret === undefined) stats.pending.swapon++;
+    else if ((c.ret ?? 0) === 0) stats.swapon++;
+  } else {
+    stats.lost.gaps++;
+    stats.lost.events = c.count === undefined || stats.lost.events === null ? null : stats.lost.events + c.count;
+  }
+}
+
+/** A free, counted by the call it ran in: none traced (orphan), or one whose return was not seen. */
+export function countFree(stats: LifetimeStats, parent: ParentCall | null | undefined): void {
+  stats.free++;
+  if (!parent) stats.orphanFree++;
+  else if (parent.end === undefined) stats.pending.freesInPendingCalls++;
+}
+
+function countStats(calls: readonly TraceCall[], freesOf: Map<ParentCall, FreeCall[]>, parents: Map<FreeCall, ParentCall | null>): LifetimeStats {
+  const stats = emptyStats();
+  const freed = (c: ParentCall): boolean => (freesOf.get(c)?.length ?? 0) > 0;
+  for (const c of calls) {
+    switch (c.kind) {
+      case 'store':
+        if (c.ok === undefined) stats.pending.store++;
+        else if (c.ok) {
+          stats.store++;
+          if (freed(c)) stats.storeReplaced++;
+        } else {
+          stats.storeFailed++;
+          if (freed(c)) stats.storeFailedOverEntry++;
+        }
+        break;
+      case 'load':
+        if (c.hit === undefined) stats.pending.load++;
+        else if (!c.hit) stats.loadMiss++;
+        else if (freed(c)) stats.loadHit++;
+        else stats.loadHitNonExclusive++;
+        break;
+      case 'invalidate':
+        if (freed(c)) stats.invalidateLive++;
+        else if (c.end === undefined) stats.pending.invalidate++;
+        else stats.invalidateEmpty++;
+        break;
+      case 'writeback':
+        if (c.ret === undefined) stats.pending.writeback++;
+        else if (c.ret === 0) stats.writeback++;
+        else stats.writebackAborted++;
+        break;
+      case 'swapoff':
+      case 'swapon':
+      case 'lost':
+        countSwapAndLoss(stats, c);
+        break;
+      case 'free':
+        countFree(stats, parents.get(c));
+        break;
+      case 'marker':
+        break;
+    }
+  }
+  stats.swapoffUnuse = countSwapoffUnuse(calls, freesOf);
+  stats.writtenBackUnsettled = writtenBackUnsettled(calls);
+  return stats;
+}
+
+/**
+ * Entries freed while a swapoff of their type was in progress: frees nested in load/invalidate
+ * calls between the start of the swapoff syscall (the `swapoff-begin` marker; without it, the first
+ * call the swapoff task itself made on that type) and zswap_swapoff(). try_to_unuse() swaps every
+ * page in, so these are the entries that were live when swapoff began.
+ */
+export function countSwapoffUnuse(calls: readonly TraceCall[], freesOf: Map<ParentCall, FreeCall[]>): number {
+  const byTime = [...calls].sort((a, b) => a.start - b.start || a.seq - b.seq);
+  const windows: Array<{ type: number; from: number; to: number }> = [];
+  const lastBoundary = new Map<number, number>();
+  const openBegin = new Map<number, number>();
+  for (const c of byTime) {
+    if (c.kind === 'marker') {
+      if (c.name === 'swapoff-begin') openBegin.set(c.type, c.start);
+      else {
+        const from = openBegin.get(c.type);
+        // A swapoff that failed (no zswap_swapoff) still ran try_to_unuse over this window.
+        if (from !== undefined) windows.push({ type: c.type, from, to: c.start });
+        openBegin.delete(c.type);
+        lastBoundary.set(c.type, c.start);
+      }
+    } else if (c.kind === 'swapoff') {
+      let from = openBegin.get(c.type);
+      if (from === undefined) {
+        const since = lastBoundary.get(c.type) ?? -Infinity;
+        const own = byTime.find(
+          (x) => (x.kind === 'load' || x.kind === 'invalidate') && x.slot.type === c.type && x.pid === c.pid && x.start > since && x.start <= c.start,
+        );
+        from = own?.start ?? c.start;
+      }
+      windows.push({ type: c.type, from, to: c.start });
+      openBegin.delete(c.type);
+      lastBoundary.set(c.type, c.start);
+    } else if (c.kind === 'swapon') {
+      lastBoundary.set(c.type, c.start);
+    }
+  }
+  let count = 0;
+  for (const c of calls) {
+    if (c.kind !== 'load' && c.kind !== 'invalidate') continue;
+    const frees = freesOf.get(c)?.length ?? 0;
+    if (frees === 0) continue;
+    if (windows.some((w) => w.type === c.slot.type && c.start >= w.from && c.start <= w.to)) count += frees;
+  }
+  return count;
+}
+
+/**
+ * shrink_memcg_cb() bumps the plain u64 zswap_written_back_pages after zswap_writeback_entry()
+ * returned 0, i.e. after the traced call, somewhere before its task's next zswap event. Two bumps
+ * whose windows overlap may lose one (non-atomic read-modify-write); a bump with no later event of
+ * its task may come after tracing (and the counter read) ended. Counts how many may be missing.
+ */
+function writtenBackUnsettled(calls: readonly TraceCall[]): number {
+  const nextStart = new Map<TraceCall, number>();
+  const byTask = new Map<string, TraceCall[]>();
+  for (const c of calls) {
+    const key = taskOf(c);
+    let list = byTask.get(key);
+    if (!list) byTask.set(key, (list = []));
+    list.push(c);
+  }
+  for (const list of byTask.values()) {
+    list.sort((a, b) => a.start - b.start || a.seq - b.seq);
+    for (const c of list) {
+      if (c.kind !== 'writeback' || c.ret !== 0 || c.end === undefined) continue;
+      const end = c.end;
+      // First call of the task starting after the writeback returned (binary search by start).
+      let lo = 0;
+      let hi = list.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (list[mid]!.start <= end) lo = mid + 1;
+        else hi = mid;
+      }
+      nextStart.set(c, lo < list.length ? list[lo]!.start : Infinity);
+    }
+  }
+  const windows = [...nextStart.entries()].map(([c, to]) => ({ from: c.end!, to })).sort((a, b) => a.from - b.from);
+  let unsettled = 0;
+  let groupEnd = -Infinity;
+  let groupSize = 0;
+  const close = (): void => {
+    if (groupSize > 1) unsettled += groupSize - 1;
+  };
+  for (const w of windows) {
+    if (w.from <= groupEnd) {
+      groupSize++;
+      groupEnd = Math.max(groupEnd, w.to);
+    } else {
+      close();
+      groupSize = 1;
+      groupEnd = w.to;
+    }
+    if (w.to === Infinity) unsettled++;
+  }
+  close();
+  return unsettled;
+}
+
+interface SlotHistory {
+  slot: Slot;
+  ops: SlotOp[];
+  /** every event touching the slot (calls, nested frees, swapon/swapoff of its type), by time */
+  events: TraceCall[];
+}
+
+/**
+ * The swapon/swapoff calls (indexes into `swaps`, sorted by start) that can matter to a slot:
+ * those overlapping one of its calls, and the nearest one before and after each call. Between
+ * two calls of the slot, the first swap call checks and clears the slot and the last one sets
+ * the tree state the next call sees; the ones in between act on an empty slot and change nothing,
+ * so a trace with many swapoff cycles does not multiply into every slot.
+ */
+function relevantSwaps(swaps: ReadonlyArray<{ lo: number; hi: number }>, ops: readonly SlotOp[]): number[] {
+  // (also used for lost-event gaps: the same reasoning holds for a reset to "unknown")
+  const chosen = new Set<number>();
+  const firstStartingAfter = (t: number): number => {
+    let lo = 0;
+    let hi = swaps.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (swaps[mid]!.lo <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const SCAN = 64;
+  for (const op of ops) {
+    const after = firstStartingAfter(op.hi);
+    if (after < swaps.length) chosen.add(after);
+    // Walk back over the swap calls starting no later than the op ends: overlapping ones, then the
+    // nearest one entirely before it (swap calls rarely overlap each other, so this stays short).
+    for (let k = after - 1, n = 0; k >= 0 && n < SCAN; k--, n++) {
+      chosen.add(k);
+      if (swaps[k]!.hi < op.lo) break;
+    }
+  }
+  return [...chosen].sort((a, b) => a - b);
+}
+
+function buildHistories(calls: readonly TraceCall[], parents: Map<FreeCall, ParentCall | null>, slack: number): SlotHistory[] {
+  const histories = new Map<string, SlotHistory>();
+  const history = (slot: Slot): SlotHistory => {
+    const key = slotKey(slot);
+    let h = histories.get(key);
+    if (!h) histories.set(key, (h = { slot: { type: slot.type, offset: slot.offset }, ops: [], events: [] }));
+    return h;
+  };
+  const opOf = new Map<string, Map<TraceCall, SlotOp>>();
+  const addOp = (slot: Slot, call: SlotOp['call'], end: number | undefined, pending: boolean): SlotOp => {
+    const op: SlotOp = { call, frees: [], lo: call.start - slack, hi: end === undefined ? Infinity : end + slack, pending };
+    const h = history(slot);
+    h.ops.push(op);
+    h.events.push(call);
+    const key = slotKey(slot);
+    let m = opOf.get(key);
+    if (!m) opOf.set(key, (m = new Map()));
+    m.set(call, op);
+    return op;
+  };
+  const swapCalls: SwapCall[] = [];
+  const gaps: Array<{ call: LostCall; lo: number; hi: number }> = [];
+  for (const c of calls) {
+    switch (c.kind) {
+      case 'lost':
+        gaps.push({ call: c, lo: c.start - slack, hi: (c.end ?? c.start) + slack });
+        break;
+      case 'store':
+        addOp(c.slot, c, c.end, c.ok === undefined);
+        break;
+      case 'load':
+        addOp(c.slot, c, c.end, c.hit === undefined);
+        break;
+      case 'invalidate':
+        addOp(c.slot, c, c.end, c.end === undefined);
+        break;
+      case 'writeback':
+        addOp(c.slot, c, c.end, c.ret === undefined);
+        break;
+      case 'swapon':
+      case 'swapoff':
+        swapCalls.push(c);
+        break;
+      default:
+        break;
+    }
+  }
+  for (const c of calls) {
+    if (c.kind !== 'free') continue;
+    const parent = parents.get(c) ?? null;
+    const parentOp = parent && parent.kind !== 'swapoff' ? opOf.get(slotKey(c.slot))?.get(parent) : undefined;
+    if (parentOp) {
+      parentOp.frees.push(c);
+      parentOp.hi = Math.min(parentOp.hi, c.start + slack);
+      history(c.slot).events.push(c);
+    } else if (parent?.kind === 'swapoff') {
+      // Matched below, when the swapoff is added to the slots of its type.
+      history(c.slot);
+    } else {
+      // No enclosing call of this slot: a free on its own, taking effect when it was seen (its
+      // parent was not traced, or freed an entry of another slot, which the slot model flags).
+      const op = addOp(c.slot, c, c.start, false);
+      op.hi = c.start + slack;
+      if (parent) op.lo = parent.start - slack;
+    }
+  }
+  // zswap_swapoff/zswap_swapon act on every slot of their type.
+  const swapoffFrees = new Map<TraceCall, Map<string, FreeCall[]>>();
+  for (const [f, p] of parents) {
+    if (p?.kind !== 'swapoff') continue;
+    let bySlot = swapoffFrees.get(p);
+    if (!bySlot) swapoffFrees.set(p, (bySlot = new Map()));
+    const key = slotKey(f.slot);
+    bySlot.set(key, [...(bySlot.get(key) ?? []), f]);
+  }
+  const swapsByType = new Map<number, Array<{ call: SwapCall; lo: number; hi: number }>>();
+  for (const c of [...swapCalls].sort((a, b) => a.start - b.start || a.seq - b.seq)) {
+    let list = swapsByType.get(c.type);
+    if (!list) swapsByType.set(c.type, (list = []));
+    list.push({ call: c, lo: c.start - slack, hi: c.end === undefined ? Infinity : c.end + slack });
+  }
+  for (const h of histories.values()) {
+    const swaps = swapsByType.get(h.slot.type);
+    if (!swaps) continue;
+    for (const k of relevantSwaps(swaps, h.ops)) {
+      const s = swaps[k]!.call;
+      const pending = s.end === undefined && (s.kind === 'swapoff' || s.ret === undefined);
+      const op: SlotOp = { call: s, frees: [], lo: swaps[k]!.lo, hi: swaps[k]!.hi, pending };
+      h.ops.push(op);
+      h.events.push(s);
+    }
+    for (const [s, bySlot] of swapoffFrees) {
+      const frees = bySlot.get(slotKey(h.slot));
+      if (!frees) continue;
+      let op = h.ops.find((o) => o.call === s);
+      if (!op) {
+        op = { call: s as SwapCall, frees: [], lo: s.start - slack, hi: s.end === undefined ? Infinity : s.end + slack, pending: s.end === undefined };
+        h.ops.push(op);
+        h.events.push(s);
+      }
+      for (const f of frees) {
+        op.frees.push(f);
+        op.hi = Math.min(op.hi, f.start + slack);
+        h.events.push(f);
+      }
+    }
+  }
+  // A gap in the trace makes every slot it may have touched unknown again.
+  gaps.sort((a, b) => a.lo - b.lo || a.call.seq - b.call.seq);
+  if (gaps.length > 0) {
+    for (const h of histories.values()) {
+      const own = [...h.ops];
+      for (const k of relevantSwaps(gaps, own)) {
+        const g = gaps[k]!;
+        h.ops.push({ call: g.call, frees: [], lo: g.lo, hi: g.hi, pending: false });
+        h.events.push(g.call);
+      }
+    }
+  }
+  for (const h of histories.values()) {
+    h.ops.sort((a, b) => a.lo - b.lo || a.call.seq - b.call.seq);
+    h.events.sort((a, b) => a.start - b.start || a.seq - b.seq);
+  }
+  return [...histories.values()].sort((a, b) => a.slot.type - b.slot.type || a.slot.offset - b.slot.offset);
+}
+
+interface Failure {
+  done: bigint;
+  doneCount: number;
+  state: SlotState;
+  opIndex: number;
+  broken: Broken;
+}
+
+interface SearchResult {
+  outputs: SlotState[];
+  failure: Failure | null;
+  overBudget: boolean;
+}
+
+class BudgetExceeded extends Error {}
+
+/** All end states of the legal orders of `ops` from any of `starts` (or the deepest failure). */
+function searchSegment(ops: readonly SlotOp[], starts: readonly SlotState[], budget: { left: number }): SearchResult {
+  const n = ops.length;
+  const all = (1n << BigInt(n)) - 1n;
+  const outputs = new Map<string, SlotState>();
+  const seen = new Set<string>();
+  let failure: Failure | null = null;
+
+  const dfs = (done: bigint, doneCount: number, state: SlotState): void => {
+    if (done === all) {
+      if (outputs.size < MAX_FRONTIER) outputs.set(slotStateKey(state), state);
+      return;
+    }
+    const memo = `${done.toString(36)}#${slotStateKey(state)}`;
+    if (seen.has(memo)) return;
+    seen.add(memo);
+    let minHi = Infinity;
+    for (let j = 0; j < n; j++) if (!(done & (1n << BigInt(j))) && ops[j]!.hi < minHi) minHi = ops[j]!.hi;
+    for (let j = 0; j < n; j++) {
+      const bit = 1n << BigInt(j);
+      if (done & bit) continue;
+      const op = ops[j]!;
+      if (op.lo > minHi) break; // ops are sorted by lo: nothing later may go first either
+      for (const success of outcomesOf(op)) {
+        if (--budget.left < 0) throw new BudgetExceeded();
+        const r = applyOp(state, op, success);
+        if (r.ok) dfs(done | bit, doneCount + 1, r.state);
+        else if (!failure || doneCount > failure.doneCount) {
+          failure = { done, doneCount, state, opIndex: j, broken: { rule: r.rule, message: r.message, entry: r.entry, related: r.related } };
+        }
+      }
+      if (isOptional(op)) dfs(done | bit, doneCount + 1, state);
+    }
+  };
+
+  try {
+    for (const s of starts) dfs(0n, 0, s);
+  } catch (err) {
+    if (err instanceof BudgetExceeded) return { outputs: [], failure: null, overBudget: true };
+    throw err;
+  }
+  return { outputs: [...outputs.values()], failure: outputs.size > 0 ? null : failure, overBudget: false };
+}
+
+/** Applies the calls in start order without judging them: the fallback for a slot too large to search. */
+function replayUnchecked(ops: readonly SlotOp[], start: SlotState): SlotState {
+  let state = start;
+  for (const op of ops) {
+    const r = applyOp(state, op, outcomesOf(op)[0]!);
+    state = r.ok ? r.state : forceOp(state, op);
+  }
+  return state;
+}
+
+/** Groups calls into stretches that no call overlaps across: each is searched on its own. */
+function segments(ops: readonly SlotOp[]): SlotOp[][] {
+  const out: SlotOp[][] = [];
+  let current: SlotOp[] = [];
+  let maxHi = -Infinity;
+  for (const op of ops) {
+    if (current.length > 0 && op.lo > maxHi) {
+      out.push(current);
+      current = [];
+      maxHi = -Infinity;
+    }
+    current.push(op);
+    maxHi = Math.max(maxHi, op.hi);
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+function windowFor(h: SlotHistory, op: SlotOp, broken: Broken, size: number): TraceCall[] {
+  const offending = op.call;
+  const idx = h.events.indexOf(offending);
+  const own = new Set<TraceCall>([offending, ...op.frees]);
+  const before = h.events.slice(0, Math.max(0, idx)).filter((e) => !own.has(e));
+  const picked = new Set<TraceCall>([...before.slice(-size), ...own]);
+  if (broken.related !== undefined) {
+    const rel = h.events.find((e) => e.seq === broken.related);
+    if (rel) picked.add(rel);
+  }
+  return h.events.filter((e) => picked.has(e));
+}
+
+interface Found {
+  violation: Violation;
+  at: SlotOp;
+}
+
+function checkSlot(h: SlotHistory, opts: Required<ReplayOptions>, found: Found[], inconclusive: InconclusiveSlot[]): void {
+  let frontier: SlotState[] = [INITIAL_SLOT_STATE];
+  const report = (op: SlotOp, broken: Broken): void => {
+    const violation: Violation = {
+      rule: broken.rule as RuleId,
+      message: broken.message,
+      slot: h.slot,
+      ...(broken.entry !== undefined ? { entry: broken.entry } : {}),
+      events: windowFor(h, op, broken, opts.window),
+    };
+    found.push({ violation, at: op });
+  };
+  let overBudget = false;
+  for (const segment of segments(h.ops)) {
+    if (overBudget || segment.length > MAX_SEGMENT) {
+      if (!overBudget) inconclusive.push({ slot: h.slot, reason: `${segment.length} overlapping calls (over ${MAX_SEGMENT})` });
+      overBudget = true;
+      frontier = [replayUnchecked(segment, frontier[0]!)];
+      continue;
+    }
+    let pending: SlotOp[] = segment;
+    let starts = frontier;
+    for (;;) {
+      const budget = { left: opts.searchBudget };
+      const r = searchSegment(pending, starts, budget);
+      if (r.overBudget) {
+        inconclusive.push({ slot: h.slot, reason: `search budget of ${opts.searchBudget} steps exhausted at call #${pending[0]!.call.seq}` });
+        overBudget = true;
+        frontier = [replayUnchecked(pending, starts[0]!)];
+        break;
+      }
+      if (r.outputs.length > 0 || !r.failure) {
+        frontier = r.outputs.length > 0 ? r.outputs : starts;
+        break;
+      }
+      // No legal order: report the call that got furthest, resynchronize, and check the rest.
+      const f = r.failure;
+      const op = pending[f.opIndex]!;
+      report(op, f.broken);
+      const rest = pending.filter((_, j) => j !== f.opIndex && !(f.done & (1n << BigInt(j))));
+      starts = [forceOp(f.state, op)];
+      if (rest.length === 0) {
+        frontier = starts;
+        break;
+      }
+      pending = rest;
+    }
+  }
+}
+
+/** Checks a decoded kernel trace against the model; see the file comment. */
+export function replayTrace(calls: readonly TraceCall[], options: ReplayOptions = {}): ReplayResult {
+  const opts: Required<ReplayOptions> = {
+    window: options.window ?? 5,
+    clockSlackNs: options.clockSlackNs ?? 0,
+    searchBudget: options.searchBudget ?? 200_000,
+  };
+  validate(calls);
+  const parents = nestFrees(calls);
+  const freesOf = new Map<ParentCall, FreeCall[]>();
+  for (const [f, p] of parents) {
+    if (!p) continue;
+    let list = freesOf.get(p);
+    if (!list) freesOf.set(p, (list = []));
+    list.push(f);
+  }
+  const stats = countStats(calls, freesOf, parents);
+  const histories = buildHistories(calls, parents, opts.clockSlackNs);
+  const found: Found[] = [];
+  const inconclusive: InconclusiveSlot[] = [];
+  for (const h of histories) checkSlot(h, opts, found, inconclusive);
+  found.sort((a, b) => a.at.call.start - b.at.call.start || a.at.call.seq - b.at.call.seq);
+  return { violations: found.map((f) => f.violation), stats, inconclusive, slotsChecked: histories.length };
+}
