@@ -10,6 +10,7 @@ import { DEFAULT_VARIANTS, runSuite } from '../guest/index.js';
 import { runLoreBench } from '../lore/bench.js';
 import { startLoreServer } from '../lore/index.js';
 import { runModelBench } from '../model/bench.js';
+import { runReplayBench } from './replay.js';
 import { cacheDir, defaultTreePath, patchesDir, projectRoot } from '../common/paths.js';
 import { openTreeArg } from '../tree/managed.js';
 import { git, openKernelTree, prepareWorktree, type KernelTree } from '../tree/worktree.js';
@@ -250,6 +251,8 @@ async function benchDebug(): Promise<void> {
 const SECTIONS: Record<string, () => Promise<void>> = {
   lore: runLoreBench,
   model: runModelBench,
+  // Issue 16: the model stage's trace decoding and replay, in calls/s.
+  replay: runReplayBench,
   build: () => benchBuild(),
   // Issue 12: the 6.1 LTS tree's first build and incremental rebuild, beside raw make.
   lts: () => benchBuild('debian-6.1'),

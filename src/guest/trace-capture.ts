@@ -362,20 +362,29 @@ export interface RawEvent {
   args: Record<string, string>;
 }
 
-/** One event from the named groups of a trace line (pipe or oops-dump format). */
-function rawEvent(g: Record<string, string | undefined>, line: number): RawEvent {
+/** A probe's `name=value` arguments, split on whitespace. */
+function parseArgs(text: string): Record<string, string> {
   const args: Record<string, string> = {};
-  for (const a of (g.args ?? '').trim().split(/\s+/)) {
+  for (const a of text.trim().split(/\s+/)) {
     const eq = a.indexOf('=');
     if (eq > 0) args[a.slice(0, eq)] = a.slice(eq + 1);
   }
-  // The counter clock prints an integer; the global clock seconds.microseconds.
-  const tsText = g.ts!;
-  const ts = tsText.includes('.') ? Math.round(Number(tsText) * 1e9) : Number(tsText);
-  return { line, comm: g.comm!.trim(), pid: Number(g.pid), cpu: Number(g.cpu), ts, event: g.event!, args };
+  return args;
 }
 
-const LINE = /^\s*(?<comm>.+?)-(?<pid>\d+)\s+(?:\(\s*[-\d]+\)\s+)?\[(?<cpu>\d+)\]\s+(?:(?<flags>[\w.]{4,6})\s+)?(?<ts>\d+(?:\.\d+)?): (?<event>\w+): \((?<loc>[^)]*)\)(?<args>.*)$/;
+/** The counter clock prints an integer; the global clock seconds.microseconds. */
+function traceTime(text: string): number {
+  return text.includes('.') ? Math.round(Number(text) * 1e9) : Number(text);
+}
+
+/** One event from the named groups of a trace line (oops-dump format). */
+function rawEvent(g: Record<string, string | undefined>, line: number): RawEvent {
+  return { line, comm: g.comm!.trim(), pid: Number(g.pid), cpu: Number(g.cpu), ts: traceTime(g.ts!), event: g.event!, args: parseArgs(g.args ?? '') };
+}
+
+// Positional groups (comm, pid, cpu, flags, ts, event, loc, args): named ones cost an object per line.
+const LINE = /^\s*(.+?)-(\d+)\s+(?:\(\s*[-\d]+\)\s+)?\[(\d+)\]\s+(?:([\w.]{4,6})\s+)?(\d+(?:\.\d+)?): (\w+): \(([^)]*)\)(.*)$/;
+const LOST = /(?:CPU:(\d+) )?\[?LOST (\d+) EVENTS/;
 
 /** Where tracefs said events were lost: "CPU:n [LOST k EVENTS]" before the event at `index`. */
 export interface TraceLoss {
@@ -399,22 +408,24 @@ export function parseTraceText(text: string): { events: RawEvent[]; lost: number
   const losses: TraceLoss[] = [];
   let lost = 0;
   let unparsed = 0;
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/\r$/, '');
-    if (!line.trim() || line.startsWith('#')) return;
-    const lostMatch = /(?:CPU:(\d+) )?\[?LOST (\d+) EVENTS/.exec(line);
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!;
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.startsWith('#') || !line.trim()) continue;
+    const lostMatch = line.includes('LOST') ? LOST.exec(line) : null;
     if (lostMatch) {
       lost += Number(lostMatch[2]);
       losses.push({ cpu: lostMatch[1] === undefined ? undefined : Number(lostMatch[1]), count: Number(lostMatch[2]), index: events.length });
-      return;
+      continue;
     }
     const m = LINE.exec(line);
     if (!m) {
       unparsed++;
-      return;
+      continue;
     }
-    events.push(rawEvent(m.groups!, i + 1));
-  });
+    events.push({ line: i + 1, comm: m[1]!.trim(), pid: Number(m[2]), cpu: Number(m[3]), ts: traceTime(m[5]!), event: m[6]!, args: parseArgs(m[8]!) });
+  }
   return { events, lost, losses, unparsed };
 }
 
@@ -559,11 +570,13 @@ export function decodeTrace(events: RawEvent[], era?: EraId): { calls: TraceCall
     calls.push(c);
     nesting.point(c);
   };
+  // Calls are object literals, not spreads of `base`: V8 gives each spread object a shape of its
+  // own, which made every later read of a call's field slow (the model's replay, issue 16).
   for (const e of events) {
     const base = { seq: calls.length, cpu: e.cpu, pid: e.pid, start: e.ts };
     switch (e.event) {
       case 'store':
-        push(`${e.pid}/store`, { ...base, kind: 'store', slot: eventSlot(e) });
+        push(`${e.pid}/store`, { seq: base.seq, cpu: base.cpu, pid: base.pid, start: base.start, kind: 'store', slot: eventSlot(e) });
         break;
       case 'store_ret': {
         const c = pop(`${e.pid}/store`);
@@ -571,7 +584,7 @@ export function decodeTrace(events: RawEvent[], era?: EraId): { calls: TraceCall
         break;
       }
       case 'load':
-        push(`${e.pid}/load`, { ...base, kind: 'load', slot: eventSlot(e) });
+        push(`${e.pid}/load`, { seq: base.seq, cpu: base.cpu, pid: base.pid, start: base.start, kind: 'load', slot: eventSlot(e) });
         break;
       case 'load_ret': {
         const c = pop(`${e.pid}/load`);
@@ -579,7 +592,7 @@ export function decodeTrace(events: RawEvent[], era?: EraId): { calls: TraceCall
         break;
       }
       case 'invalidate':
-        push(`${e.pid}/invalidate`, { ...base, kind: 'invalidate', slot: eventSlot(e) });
+        push(`${e.pid}/invalidate`, { seq: base.seq, cpu: base.cpu, pid: base.pid, start: base.start, kind: 'invalidate', slot: eventSlot(e) });
         break;
       case 'invalidate_ret': {
         const c = pop(`${e.pid}/invalidate`);
@@ -587,7 +600,7 @@ export function decodeTrace(events: RawEvent[], era?: EraId): { calls: TraceCall
         break;
       }
       case 'wb':
-        push(`${e.pid}/wb`, { ...base, kind: 'writeback', slot: e.args.swp === undefined ? { type: UNKNOWN_TYPE, offset: 0 } : decodeSlot(num(e.args.swp)), entry: hex(e.args.entry) });
+        push(`${e.pid}/wb`, { seq: base.seq, cpu: base.cpu, pid: base.pid, start: base.start, kind: 'writeback', slot: e.args.swp === undefined ? { type: UNKNOWN_TYPE, offset: 0 } : decodeSlot(num(e.args.swp)), entry: hex(e.args.entry) });
         break;
       case 'wb_ret': {
         const c = pop(`${e.pid}/wb`);
@@ -595,14 +608,14 @@ export function decodeTrace(events: RawEvent[], era?: EraId): { calls: TraceCall
         break;
       }
       case 'free':
-        if (e.args.swp !== undefined) point({ ...base, kind: 'free', slot: decodeSlot(num(e.args.swp)), entry: hex(e.args.entry) });
-        else point({ ...base, kind: 'free', slot: { type: UNKNOWN_TYPE, offset: Number(num(e.args.off)) }, entry: hex(e.args.entry), refcount: signed(e.args.ref) });
+        if (e.args.swp !== undefined) point({ seq: base.seq, cpu: base.cpu, pid: base.pid, start: base.start, kind: 'free', slot: decodeSlot(num(e.args.swp)), entry: hex(e.args.entry) });
+        else point({ seq: base.seq, cpu: base.cpu, pid: base.pid, start: base.start, kind: 'free', slot: { type: UNKNOWN_TYPE, offset: Number(num(e.args.off)) }, entry: hex(e.args.entry), refcount: signed(e.args.ref) });
         break;
       case 'put':
-        point({ ...base, kind: 'put', slot: { type: UNKNOWN_TYPE, offset: Number(num(e.args.off)) }, entry: hex(e.args.entry), tree: hex(e.args.tree), refcount: signed(e.args.ref) });
+        point({ seq: base.seq, cpu: base.cpu, pid: base.pid, start: base.start, kind: 'put', slot: { type: UNKNOWN_TYPE, offset: Number(num(e.args.off)) }, entry: hex(e.args.entry), tree: hex(e.args.tree), refcount: signed(e.args.ref) });
         break;
       case 'swapon':
-        push(`${e.pid}/swapon`, { ...base, kind: 'swapon', type: signed(e.args.type), pages: Number(num(e.args.pages)) });
+        push(`${e.pid}/swapon`, { seq: base.seq, cpu: base.cpu, pid: base.pid, start: base.start, kind: 'swapon', type: signed(e.args.type), pages: Number(num(e.args.pages)) });
         break;
       case 'swapon_ret': {
         const c = pop(`${e.pid}/swapon`);
@@ -611,7 +624,7 @@ export function decodeTrace(events: RawEvent[], era?: EraId): { calls: TraceCall
       }
       case 'swapoff': {
         const type = signed(e.args.type);
-        push(`${e.pid}/swapoff`, { ...base, kind: 'swapoff', type });
+        push(`${e.pid}/swapoff`, { seq: base.seq, cpu: base.cpu, pid: base.pid, start: base.start, kind: 'swapoff', type });
         const sys = sysSwapoff.get(e.pid);
         if (sys) sys.type = type;
         break;
@@ -704,4 +717,53 @@ class Nesting {
 function hex(s: string | undefined): string {
   if (!s) return '0x0';
   return `0x${num(s).toString(16)}`;
+}
+
+// ---- rendering calls as tracefs text (for the bench and tests) ----------------------------
+
+const SWP_TYPE_SHIFT = 58n;
+
+function swpText(slot: Slot): string {
+  return `0x${((BigInt(slot.type) << SWP_TYPE_SHIFT) | BigInt(slot.offset)).toString(16)}`;
+}
+
+/** The probe lines a 6.12-era call makes: [ts, order at that ts (entry 0, point 1, return 2), event, args]. */
+function probeEventsOf(c: TraceCall): Array<[number, number, string, string]> {
+  const ret = (event: string, args: string): Array<[number, number, string, string]> => (c.end === undefined ? [] : [[c.end, 2, event, args]]);
+  switch (c.kind) {
+    case 'store':
+      return [[c.start, 0, 'store', `swp=${swpText(c.slot)}`], ...ret('store_ret', `ret=${c.ok ? 1 : 0}`)];
+    case 'load':
+      return [[c.start, 0, 'load', `swp=${swpText(c.slot)}`], ...ret('load_ret', `ret=${c.hit ? 1 : 0}`)];
+    case 'invalidate':
+      return [[c.start, 0, 'invalidate', `swp=${swpText(c.slot)}`], ...ret('invalidate_ret', '')];
+    case 'writeback':
+      return [[c.start, 0, 'wb', `entry=0x${c.entry.replace(/^0x/, '')} swp=${swpText(c.slot)}`], ...ret('wb_ret', `ret=${c.ret ?? 0}`)];
+    case 'free':
+      return [[c.start, 1, 'free', `entry=0x${c.entry.replace(/^0x/, '')} swp=${swpText(c.slot)}`]];
+    case 'swapon':
+      return [[c.start, 0, 'swapon', `type=${c.type} pages=0x${c.pages.toString(16)}`], ...ret('swapon_ret', `ret=${c.ret ?? 0}`)];
+    case 'swapoff':
+      return [[c.start, 0, 'swapoff', `type=${c.type}`], ...ret('swapoff_ret', '')];
+    default:
+      return [];
+  }
+}
+
+/**
+ * A 6.12-era trace as trace_pipe prints it (counter clock), from calls such as the synthesized
+ * ones: what the decoder above reads back into the same calls. Puts, markers and gaps are not
+ * rendered. For the bench and for tests of the decoder at scale.
+ */
+export function traceTextOf(calls: readonly TraceCall[]): string {
+  const lines: Array<{ ts: number; order: number; seq: number; text: string }> = [];
+  for (const c of calls) {
+    for (const [ts, order, event, args] of probeEventsOf(c)) {
+      const loc = order === 2 ? `x <- ${event.replace(/_ret$/, '')}` : `${event}+0x4/0x100`;
+      const text = `          stress-${c.pid}     [${String(c.cpu).padStart(3, '0')}] .....   ${String(ts).padStart(10)}: ${event}: (${loc})${args ? ` ${args}` : ''}`;
+      lines.push({ ts, order, seq: c.seq, text });
+    }
+  }
+  lines.sort((a, b) => a.ts - b.ts || a.order - b.order || a.seq - b.seq);
+  return `${lines.map((l) => l.text).join('\n')}\n`;
 }

@@ -67,20 +67,25 @@ export interface Broken {
 
 export type StepResult = { ok: true; state: SlotState } | ({ ok: false } & Broken);
 
-/** The outcomes a call may have had: observed ones, or both when its return was not captured. */
-export function outcomesOf(op: SlotOp): boolean[] {
+const SUCCESS: readonly boolean[] = [true];
+const FAILURE: readonly boolean[] = [false];
+const EITHER: readonly boolean[] = [true, false];
+const observed = (success: boolean): readonly boolean[] => (success ? SUCCESS : FAILURE);
+
+/** The outcomes a call may have had: observed ones, or both when its return was not captured. (Shared arrays: one per call was garbage.) */
+export function outcomesOf(op: SlotOp): readonly boolean[] {
   const c = op.call;
   switch (c.kind) {
     case 'store':
-      return c.ok === undefined ? [true, false] : [c.ok];
+      return c.ok === undefined ? EITHER : observed(c.ok);
     case 'load':
-      return c.hit === undefined ? [true, false] : [c.hit];
+      return c.hit === undefined ? EITHER : observed(c.hit);
     case 'writeback':
-      return c.ret === undefined ? [true, false] : [c.ret === 0];
+      return c.ret === undefined ? EITHER : observed(c.ret === 0);
     case 'swapon':
-      return c.ret === undefined ? [true] : [c.ret === 0];
+      return c.ret === undefined ? SUCCESS : observed(c.ret === 0);
     default:
-      return [true];
+      return SUCCESS;
   }
 }
 

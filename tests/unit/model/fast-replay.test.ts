@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeTrace, lossGaps, parseTraceText, withGaps } from '../../../src/guest/trace-capture.js';
+import { decodeTrace, lossGaps, parseTraceText, traceTextOf, withGaps } from '../../../src/guest/trace-capture.js';
 import { replayRefcounted } from '../../../src/model/refcount-replay.js';
 import { replayTrace } from '../../../src/model/replay.js';
 import { prng, synthesizeTrace } from '../../../src/model/synth.js';
@@ -53,6 +53,20 @@ describe('fast replay: the same judgement as the reference replay', () => {
     const calls = withGaps(decodeTrace(fast.events).calls, lossGaps(fast.events, fast.losses));
     expect(calls).toEqual(referenceDecode.withGaps(referenceDecode.decodeTrace(ref.events).calls, referenceDecode.lossGaps(ref.events, ref.losses)));
     expect(replayTrace(calls)).toEqual(reference.replayTrace(calls));
+  });
+
+  it('decodes synthesized traces rendered as tracefs text as the reference decoder does, back into the same calls', () => {
+    for (let seed = 1; seed <= 5; seed++) {
+      const calls = synthesizeTrace({ calls: 800, slots: 16, cpus: 2, seed, swapoffEvery: 200 });
+      const text = traceTextOf(calls);
+      const fast = parseTraceText(text);
+      expect(fast).toEqual(referenceDecode.parseTraceText(text));
+      const decoded = decodeTrace(fast.events);
+      expect(decoded).toEqual(referenceDecode.decodeTrace(fast.events));
+      expect(decoded.calls).toHaveLength(calls.length);
+      expect(replayTrace(decoded.calls)).toEqual(reference.replayTrace(decoded.calls));
+      expect(replayTrace(decoded.calls).violations).toEqual([]);
+    }
   });
 
   it('on randomized 6.12 traces, intact and damaged, with and without clock slack', () => {
