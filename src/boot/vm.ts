@@ -10,6 +10,7 @@ import { projectRoot, venvBin } from '../common/paths.js';
 import { wrapCommand, type SandboxSpec } from '../sandbox/index.js';
 import { probeAccel } from './kvm.js';
 import { triageConsole, type Finding } from './triage.js';
+import { parseMark, type TestMark } from '../guest/console-marks.js';
 
 export interface BootOptions {
   /** bzImage to boot */
@@ -78,7 +79,21 @@ export interface BootOutcome {
   guestAlive?: boolean;
   /** the whole-run budget the VM ran under, in seconds */
   budgetS?: number;
+  /**
+   * The suite's test marks (console-marks.ts) as the host saw them, in ms since vng started: a
+   * test's duration when the guest could not report one (a panic, a hang). The first
+   * MAX_TEST_MARKS only: the console is the guest's.
+   */
+  testMarksMs?: TestMarkTime[];
 }
+
+export interface TestMarkTime {
+  test: string;
+  state: TestMark['state'];
+  atMs: number;
+}
+
+const MAX_TEST_MARKS = 1000;
 
 export const GUEST_MARK = 'kharness-guest:';
 const HEARTBEAT_S = 5;
@@ -338,6 +353,7 @@ async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg', accelReason: st
   let guestAlive: boolean | undefined;
   let partial = '';
   const tailLines: string[] = [];
+  const testMarks: TestMarkTime[] = [];
   const heartbeatAlive = (now: number): boolean => bootToCommandMs !== undefined && now - lastHeartbeat <= ALIVE_PERIODS * HEARTBEAT_S * 1000;
   child.all?.on('data', (chunk: Buffer) => {
     lastOutput = Date.now();
@@ -352,7 +368,11 @@ async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg', accelReason: st
     const lines = partial.split('\n');
     partial = lines.pop() ?? '';
     for (const line of lines) {
-      if (line.includes(GUEST_MARK)) lastHeartbeat = Date.now();
+      if (line.includes(GUEST_MARK)) {
+        lastHeartbeat = Date.now();
+        const mark = testMarks.length < MAX_TEST_MARKS ? parseMark(line) : undefined;
+        if (mark) testMarks.push({ test: mark.test, state: mark.state, atMs: lastHeartbeat - started });
+      }
       if (bootToCommandMs === undefined && line.includes(`${GUEST_MARK} start`)) bootToCommandMs = Date.now() - started;
       tailLines.push(line);
       if (tailLines.length > 60) tailLines.shift();
@@ -406,7 +426,7 @@ async function bootOnce(opts: BootOptions, accel: 'kvm' | 'tcg', accelReason: st
   const statusText = (await readUntrustedText(statusFile, 64))?.trim();
   const guestExit = statusText !== undefined && /^\d{1,3}$/.test(statusText) ? Number(statusText) : undefined;
   const vngSignal = typeof result.signal === 'string' ? result.signal : undefined;
-  const base = { accel, accelReason, consoleLog, consoleTail, findings, durationMs, bootToCommandMs, vngExit: result.exitCode, vngSignal, guestExit, budgetS: timeoutS };
+  const base = { accel, accelReason, consoleLog, consoleTail, findings, durationMs, bootToCommandMs, testMarksMs: testMarks, vngExit: result.exitCode, vngSignal, guestExit, budgetS: timeoutS };
   const vngEnd = `vng ${vngSignal ? `killed by ${vngSignal}` : `exit ${result.exitCode ?? '?'}`}`;
 
   const panic = findings.find((f) => f.kind === 'Kernel panic');

@@ -297,6 +297,24 @@ function judgeBadRecord(input: JudgeInput, base: TestJudgement, errors: string[]
   return { ...base, verdict: 'error', workloadVerdict: 'error', modelVerdict: 'error', summary: errors.join('; ') };
 }
 
+/**
+ * How long a test that left no result record ran, measured: from its start mark to its end mark
+ * (or, after a panic or a hang, to the VM's end) as the host saw them on the console; a run
+ * without host marks (judged from an older run directory) has the last counter sample the guest
+ * took during the test, a lower bound. Undefined only when neither was recorded.
+ */
+export function durationWithoutRecord(boot: Pick<BootOutcome, 'testMarksMs' | 'durationMs'>, name: string, samples: readonly { t: number }[]): number | undefined {
+  const marks = boot.testMarksMs ?? [];
+  const startAt = marks.findIndex((m) => m.test === name && m.state === 'start');
+  if (startAt >= 0) {
+    const start = marks[startAt]!.atMs;
+    const end = marks.slice(startAt + 1).find((m) => m.test === name || m.state === 'start')?.atMs ?? boot.durationMs;
+    return Math.max(0, end - start);
+  }
+  const last = samples.at(-1);
+  return last ? Math.round(last.t * 1000) : undefined;
+}
+
 async function judgeWithoutRecord(input: JudgeInput, base: TestJudgement): Promise<TestJudgement> {
   const { name, boot } = input;
   const first = input.findings[0];
@@ -309,6 +327,11 @@ async function judgeWithoutRecord(input: JudgeInput, base: TestJudgement): Promi
   }
   const consoleText = consoleRead.text;
   const started = testStarts(consoleText).some((m) => m.test === name);
+  if (started) {
+    // The guest could not report how long the test ran: the host's clock says (or the counter samples it left).
+    await readSamples(input.runDir, name, base);
+    base.durationMs = durationWithoutRecord(boot, name, base.samples);
+  }
   if (input.setupFailure) return { ...base, verdict: 'fail', workloadVerdict: 'fail', summary: `the kernel failed the suite's setup: ${input.setupFailure}` };
   if (boot.status === 'error') {
     return { ...base, verdict: 'error', workloadVerdict: 'error', summary: started ? `did not finish: ${boot.reason}; not blamed on the kernel` : `not run: ${boot.reason}` };

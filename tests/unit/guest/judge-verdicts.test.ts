@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { triageConsole } from '../../../src/boot/triage.js';
 import type { BootOutcome } from '../../../src/boot/vm.js';
-import { coverageFromCounters, countersWentBackwards, judgeRunDir, judgeTest, workloadCouldNotRun, type JudgeInput } from '../../../src/guest/judge.js';
+import { coverageFromCounters, countersWentBackwards, durationWithoutRecord, judgeRunDir, judgeTest, workloadCouldNotRun, type JudgeInput } from '../../../src/guest/judge.js';
 import { SuiteStatusSchema, type TestResultRecord } from '../../../src/guest/protocol.js';
 
 const HUNG_TASK = triageConsole('[  500.1] INFO: task zswap-stress:245 blocked for more than 122 seconds.\n');
@@ -206,5 +206,33 @@ describe('writeback over the pool limit', () => {
     // Without the counter the rule cannot apply: no guess.
     const unknown = await judgeTest(input({ line: rec({ counters_before: { zswpout: 10, pool_limit_hit: 0 }, counters_after: { zswpout: 900, pool_limit_hit: 40 } }) }));
     expect(unknown.counterOracle.reason ?? '').not.toMatch(/pool limit/);
+  });
+});
+
+describe('the duration of a test that left no result record (issue 16: a panic showed 0 ms)', () => {
+  const PANIC = triageConsole('[  42.0] Kernel panic - not syncing: Fatal exception\n');
+  const marks = [
+    { test: 'swap-cycle', state: 'start' as const, atMs: 3000 },
+    { test: 'swap-cycle', state: 'pass' as const, atMs: 9000 },
+    { test: 'writeback', state: 'start' as const, atMs: 9500 },
+  ];
+
+  it('is measured by the host from the test start mark to the VM end after a panic', async () => {
+    const j = await judgeTest(input({ boot: { ...boot, status: 'crashed', reason: 'kernel panic', findings: PANIC, durationMs: 21_500, testMarksMs: marks }, findings: PANIC }));
+    expect(j.verdict).toBe('fail');
+    expect(j.durationMs).toBe(12_000);
+  });
+
+  it('ends at the next mark when there is one, and falls back to the last counter sample without host marks', () => {
+    expect(durationWithoutRecord({ durationMs: 20_000, testMarksMs: marks }, 'swap-cycle', [])).toBe(6000);
+    expect(durationWithoutRecord({ durationMs: 20_000 }, 'writeback', [{ t: 1 }, { t: 4.25 }])).toBe(4250);
+    expect(durationWithoutRecord({ durationMs: 20_000 }, 'writeback', [])).toBeUndefined();
+  });
+
+  it('reads the samples the test left before the crash (the report plots them)', async () => {
+    await writeFile(path.join(dir, 'writeback.samples'), '{"t_ms":1000,"counters":{"stored_pages":5}}\n{"t_ms":2500,"counters":{"stored_pages":9}}\n');
+    const j = await judgeTest(input({ boot: { ...boot, status: 'crashed', reason: 'kernel panic', findings: PANIC, durationMs: 21_500 }, findings: PANIC }));
+    expect(j.samples).toHaveLength(2);
+    expect(j.durationMs).toBe(2500);
   });
 });
