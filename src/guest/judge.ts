@@ -11,7 +11,7 @@ import { LIFETIME_PATHS, pathsOfModel, type LifetimePath, type LifetimeStats } f
 import { replayHistory, type ReplayModel } from '../model/replay-model.js';
 import { probedEra, type ApiEra } from '../api/index.js';
 import { firstOfEachRule, type Violation } from '../model/rules.js';
-import { MAX_BYTES, SampleSchema, TraceLostSchema, formatProtocolError, parseRecords, readRecords, readSuiteArtifacts, resultFor, setupErrorOf, setupFailureOf, unclaimedErrors, type SuiteArtifacts } from './protocol.js';
+import { CUMULATIVE_COUNTER, MAX_BYTES, SampleSchema, TraceLostSchema, formatProtocolError, parseRecords, readRecords, readSuiteArtifacts, resultFor, setupErrorOf, setupFailureOf, unclaimedErrors, type SuiteArtifacts } from './protocol.js';
 import { judgeSwitches } from './switches.js';
 import { describeBadPage, parseBlockedDumps, parseDataLog, parseTap, parseWorkloadOutput, stuckTasks, type BadPage, type BlockedTask, type GuestTestLine, type TapCase } from './results.js';
 import { REQUIRED_FUNCTIONS, decodeTrace, describeMissingProbes, mergeWithDump, parseFtraceDump, parseTraceText, withGaps, type ProbePlan } from './trace-capture.js';
@@ -143,7 +143,7 @@ export function coverageFromCounters(delta: Record<string, number>): CoverageEnt
 }
 
 /** Counters that only ever grow: vm events and zswap's cumulative debugfs counts (not the gauges stored_pages, pool_total_size, ...). */
-const MONOTONIC_COUNTER = /^(?:zswp\w+|pswp\w+|swap_ra\w*|written_back_pages|pool_limit_hit|reject_\w+|decompress_fail|duplicate_entry)$/;
+const MONOTONIC_COUNTER = CUMULATIVE_COUNTER;
 
 /** Each monotonic counter that is lower after the test than before: the kernel's counters are wrong. */
 export function countersWentBackwards(before: Record<string, number>, after: Record<string, number>): string[] {

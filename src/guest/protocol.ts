@@ -19,6 +19,12 @@ import { readUntrusted } from '../common/untrusted-file.js';
  */
 
 const count = z.number().int().nonnegative();
+/** Counters that only ever grow: vm events and zswap's cumulative debugfs counts (not the gauges stored_pages, pool_total_size, ...). */
+export const CUMULATIVE_COUNTER = /^(?:zswp\w+|pswp\w+|swap_ra\w*|written_back_pages|pool_limit_hit|reject_\w+|decompress_fail|duplicate_entry)$/;
+
+/** Counters in bytes (debugfs pool_total_size, ...); every other counter counts pages or events. */
+export const BYTES_COUNTER = /(?:size|bytes)$/;
+
 /** debugfs zswap counters and /proc/vmstat zswp*, pswp*, swap_ra*, by name */
 export const CountersSchema = z.record(z.string(), z.number().int().nonnegative());
 

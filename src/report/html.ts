@@ -18,6 +18,7 @@ import {
   stageCellText,
   statusText,
 } from './facts.js';
+import { BYTES_COUNTER, CUMULATIVE_COUNTER } from '../guest/protocol.js';
 import type { RenderOptions } from './markdown.js';
 import { cleanLine, escapeHtml, formatDuration, linkTo, plural, shortCommit } from './text.js';
 import { STAGES, type CounterSample, type PatchReport, type RunReport, type StageName, type TestDetails } from './types.js';
@@ -43,14 +44,15 @@ td.cell{text-align:center;min-width:78px;padding:0}td.cell a{display:block;paddi
 .grid td.subject{max-width:520px}.muted{color:var(--muted)}.warn{background:#fff3e0;border-left:4px solid var(--flaky);padding:8px 12px}
 .gap{color:var(--fail);font-weight:600}
 .charts{display:flex;flex-wrap:wrap;gap:24px}.chart{border:1px solid var(--line);padding:8px}
+.plot-groups{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}.plot-group{flex:1 1 400px}.plot-group[hidden]{display:none}svg text.unit{fill:#777}
 .plots{display:flex;flex-wrap:wrap;gap:16px}.plot{border:1px solid var(--line);padding:6px;margin:0}.legend{max-width:380px;font-size:12px}.key{white-space:nowrap;margin-right:8px}
 svg text{font:11px system-ui,sans-serif;fill:#333}
 details>summary{cursor:pointer;font-weight:600;padding:4px 0}
 dl.kv{display:grid;grid-template-columns:max-content auto;gap:2px 16px}dl.kv dt{color:var(--muted)}dl.kv dd{margin:0}
 `;
 
-/** Shows one patch's counter plots at a time once JS runs; without JS every plot stays visible. */
-const SCRIPT = `(function(){var s=document.getElementById('plot-select');if(!s)return;function show(){var v=s.value;document.querySelectorAll('[data-plots]').forEach(function(e){e.hidden=e.getAttribute('data-plots')!==v;});}s.addEventListener('change',show);show();})();`;
+/** Shows one patch's counter plots (beside its base's, by default) once JS runs; without JS every plot stays visible. */
+const SCRIPT = `(function(){var s=document.getElementById('plot-select');if(!s)return;var c=document.getElementById('plot-base');function show(){var v=s.value;var g=document.querySelector('[data-plots="'+v+'"]');var b=c&&c.checked&&g?g.getAttribute('data-base'):null;document.querySelectorAll('[data-plots]').forEach(function(e){var a=e.getAttribute('data-plots');e.hidden=a!==v&&a!==b;});}s.addEventListener('change',show);if(c)c.addEventListener('change',show);show();})();`;
 
 function sha256Base64(s: string): string {
   return createHash('sha256').update(s, 'utf8').digest('base64');
@@ -184,39 +186,105 @@ function nice(n: number): string {
   return String(n >= 100 ? Math.round(n) : Math.round(n * 10) / 10);
 }
 
-/** One small line plot of a test's zswap counters over time. */
-function counterPlot(t: TestDetails): string {
-  const samples = thin([...t.samples].sort((a, b) => a.t - b.t));
-  if (samples.length < 2) return '';
+interface PlotPanel {
+  unit: 'pages' | 'bytes';
+  names: string[];
+  /** each series' values by sample, NaN where a sample lacks it */
+  values: Map<string, number[]>;
+  max: number;
+}
+
+/**
+ * The panels of one test's plot: page and event counts on one axis, byte counters on their own
+ * (pool_total_size in bytes flattened every page count to zero). Cumulative counters are drawn as
+ * their change since the test's first sample: since boot, swap_ra and pswpin dwarf the test's own.
+ */
+function plotPanels(samples: readonly CounterSample[]): PlotPanel[] {
   const names = [...new Set(samples.flatMap((s) => Object.keys(s.values)))].sort((a, b) => counterRank(a) - counterRank(b) || a.localeCompare(b));
-  const W = 380;
-  const H = 170;
-  const m = { l: 46, r: 12, t: 10, b: 22 };
+  const panels: PlotPanel[] = [];
+  for (const unit of ['pages', 'bytes'] as const) {
+    const mine = names.filter((n) => BYTES_COUNTER.test(n) === (unit === 'bytes'));
+    if (!mine.length) continue;
+    const values = new Map<string, number[]>();
+    for (const name of mine) {
+      const raw = samples.map((s) => s.values[name] ?? NaN);
+      const first = raw.find((v) => Number.isFinite(v)) ?? 0;
+      values.set(name, CUMULATIVE_COUNTER.test(name) ? raw.map((v) => v - first) : raw);
+    }
+    const all = [...values.values()].flat().filter((v) => Number.isFinite(v));
+    panels.push({ unit, names: mine, values, max: Math.max(1, ...all) });
+  }
+  return panels;
+}
+
+function niceBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(1)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(0)} KiB`;
+  return `${Math.round(n)} B`;
+}
+
+/** One panel's axes and lines, `top` px down the plot; `first` is the first series' colour index. */
+function panelSvg(panel: PlotPanel, samples: readonly CounterSample[], box: { W: number; top: number; h: number }, first: number): string {
+  const m = { l: 52, r: 12 };
   const t0 = samples[0]!.t;
   const t1 = samples[samples.length - 1]!.t;
-  const maxY = Math.max(1, ...samples.flatMap((s) => Object.values(s.values).filter((v) => Number.isFinite(v))));
-  const x = (t: number): number => m.l + ((W - m.l - m.r) * (t - t0)) / Math.max(1e-9, t1 - t0);
-  const y = (v: number): number => H - m.b - ((H - m.t - m.b) * v) / maxY;
-  const lines = names
-    .map((name, i) => {
-      const pts = samples.filter((s) => Number.isFinite(s.values[name])).map((s) => `${x(s.t).toFixed(1)},${y(s.values[name]!).toFixed(1)}`);
+  const bottom = box.top + box.h;
+  const x = (t: number): number => m.l + ((box.W - m.l - m.r) * (t - t0)) / Math.max(1e-9, t1 - t0);
+  const y = (v: number): number => bottom - (box.h * Math.max(0, v)) / panel.max;
+  const label = panel.unit === 'bytes' ? niceBytes : nice;
+  const lines = panel.names
+    .map((name, k) => {
+      const i = first + k;
+      const vs = panel.values.get(name)!;
+      const pts = samples.flatMap((s, j) => (Number.isFinite(vs[j]) ? [`${x(s.t).toFixed(1)},${y(vs[j]!).toFixed(1)}`] : []));
       const dash = DASHES[i % DASHES.length] ? ` stroke-dasharray="${DASHES[i % DASHES.length]}"` : '';
       return pts.length ? `<polyline fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="1.5"${dash} points="${pts.join(' ')}"><title>${h(name)}</title></polyline>` : '';
     })
     .join('');
-  const tm = (t0 + t1) / 2;
   const axes =
-    `<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="#999"/><line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="#999"/>` +
-    `<line x1="${m.l}" y1="${y(maxY / 2).toFixed(1)}" x2="${W - m.r}" y2="${y(maxY / 2).toFixed(1)}" stroke="#eee"/>` +
-    `<text x="${m.l - 4}" y="${m.t + 8}" text-anchor="end">${nice(maxY)}</text><text x="${m.l - 4}" y="${(y(maxY / 2) + 4).toFixed(1)}" text-anchor="end">${nice(maxY / 2)}</text><text x="${m.l - 4}" y="${H - m.b}" text-anchor="end">0</text>` +
-    `<text x="${m.l}" y="${H - m.b + 14}">${nice(t0)} s</text><text x="${x(tm).toFixed(1)}" y="${H - m.b + 14}" text-anchor="middle">${nice(tm)} s</text><text x="${W - m.r}" y="${H - m.b + 14}" text-anchor="end">${nice(t1)} s</text>`;
-  const legend = names
+    `<line x1="${m.l}" y1="${bottom}" x2="${box.W - m.r}" y2="${bottom}" stroke="#999"/><line x1="${m.l}" y1="${box.top}" x2="${m.l}" y2="${bottom}" stroke="#999"/>` +
+    `<line x1="${m.l}" y1="${y(panel.max / 2).toFixed(1)}" x2="${box.W - m.r}" y2="${y(panel.max / 2).toFixed(1)}" stroke="#eee"/>` +
+    `<text x="${m.l - 4}" y="${box.top + 8}" text-anchor="end">${label(panel.max)}</text><text x="${m.l - 4}" y="${(y(panel.max / 2) + 4).toFixed(1)}" text-anchor="end">${label(panel.max / 2)}</text><text x="${m.l - 4}" y="${bottom}" text-anchor="end">0</text>` +
+    `<text x="${box.W - m.r}" y="${box.top + 8}" text-anchor="end" class="unit">${panel.unit}</text>`;
+  return axes + lines;
+}
+
+/** One small plot of a test's zswap counters over time: pages and bytes in panels of their own. */
+function counterPlot(t: TestDetails): string {
+  const samples = thin([...t.samples].sort((a, b) => a.t - b.t));
+  if (samples.length < 2) return '';
+  const panels = plotPanels(samples);
+  const W = 380;
+  const panelH = 120;
+  const gap = 18;
+  const top = 10;
+  const H = top + panels.length * panelH + (panels.length - 1) * gap + 22;
+  let first = 0;
+  const parts = panels.map((panel, k) => {
+    const svg = panelSvg(panel, samples, { W, top: top + k * (panelH + gap), h: panelH }, first);
+    first += panel.names.length;
+    return svg;
+  });
+  const t0 = samples[0]!.t;
+  const t1 = samples[samples.length - 1]!.t;
+  const tm = (t0 + t1) / 2;
+  const xm = 52 + (W - 52 - 12) / 2;
+  const timeAxis = `<text x="52" y="${H - 8}">${nice(t0)} s</text><text x="${xm.toFixed(1)}" y="${H - 8}" text-anchor="middle">${nice(tm)} s</text><text x="${W - 12}" y="${H - 8}" text-anchor="end">${nice(t1)} s</text>`;
+  const legend = panels
+    .flatMap((p) => p.names)
     .map((name, i) => {
       const dash = DASHES[i % DASHES.length] ? ` stroke-dasharray="${DASHES[i % DASHES.length]}"` : '';
-      return `<span class="key"><svg width="22" height="8" aria-hidden="true"><line x1="0" y1="4" x2="22" y2="4" stroke="${COLORS[i % COLORS.length]}" stroke-width="2"${dash}/></svg> ${h(name)}</span>`;
+      const since = CUMULATIVE_COUNTER.test(name) ? ' (+ since start)' : '';
+      return `<span class="key"><svg width="22" height="8" aria-hidden="true"><line x1="0" y1="4" x2="22" y2="4" stroke="${COLORS[i % COLORS.length]}" stroke-width="2"${dash}/></svg> ${h(name)}${since}</span>`;
     })
     .join(' ');
-  return `<figure class="plot"><figcaption>${h(t.name)} ${badge(t.verdict)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${h(`zswap counters during ${t.name}`)}">${axes}${lines}</svg><div class="legend">${legend}</div></figure>`;
+  return `<figure class="plot"><figcaption>${h(t.name)} ${badge(t.verdict)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${h(`zswap counters during ${t.name}`)}">${parts.join('')}${timeAxis}</svg><div class="legend">${legend}</div></figure>`;
+}
+
+/** The base run of the same config as `p`: its plots go beside `p`'s. */
+function baseOf(report: RunReport, p: PatchReport): PatchReport | undefined {
+  return report.patches.find((b) => b.index === 0 && configSlug(b) === configSlug(p));
 }
 
 function plotsSection(report: RunReport): string {
@@ -228,9 +296,13 @@ function plotsSection(report: RunReport): string {
     .map((p) => `<option value="${anchorOf(p)}"${p === preferred ? ' selected' : ''}>${h(`${patchLabel(p, report)} ${p.index === 0 ? '' : cleanLine(p.subject)}`.trim())} (${h(VERDICT_WORDS[p.verdict])})</option>`)
     .join('');
   const groups = withSamples
-    .map((p) => `<div data-plots="${anchorOf(p)}"><h3>${h(patchLabel(p, report))}${p.index ? `: ${h(p.subject)}` : ''}</h3><div class="plots">${p.tests.map(counterPlot).join('')}</div></div>`)
+    .map((p) => {
+      const base = baseOf(report, p);
+      const baseAttr = base && base !== p && withSamples.includes(base) ? ` data-base="${anchorOf(base)}"` : '';
+      return `<div class="plot-group" data-plots="${anchorOf(p)}"${baseAttr}><h3>${h(patchLabel(p, report))}${p.index ? `: ${h(p.subject)}` : ''}</h3><div class="plots">${p.tests.map(counterPlot).join('')}</div></div>`;
+    })
     .join('\n');
-  return `<h2 id="counters">zswap counters during the stress run</h2><p><label for="plot-select">Patch: </label><select id="plot-select">${options}</select> <span class="muted">stored_pages, zswpout, zswpin, zswpwb, written_back_pages over time (seconds since the test started)</span></p>${groups}`;
+  return `<h2 id="counters">zswap counters during the stress run</h2><p><label for="plot-select">Patch: </label><select id="plot-select">${options}</select> <label><input type="checkbox" id="plot-base" checked> beside its base</label> <span class="muted">stored_pages, zswpout, zswpin, zswpwb, written_back_pages over time (seconds since the test started); page counts and bytes on axes of their own; cumulative counters as their change since the test started</span></p><div class="plot-groups">${groups}</div>`;
 }
 
 function listHtml(items: string[], max = 20): string {

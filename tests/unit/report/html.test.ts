@@ -78,8 +78,11 @@ describe('renderHtml', () => {
   it('plots the zswap counters per test, one patch at a time with a selector (first failing patch first)', () => {
     const counters = html.slice(html.indexOf('<h2 id="counters">'), html.indexOf('<h2 id="details">'));
     expect(counters).toContain('<option value="p2" selected>2/4 mm: zswap: let writeback free the entry it took from the tree (FAIL)</option>');
-    expect(counters.match(/<div data-plots="/g)).toHaveLength(5);
-    const p2 = counters.slice(counters.indexOf('<div data-plots="p2">'), counters.indexOf('<div data-plots="p3">'));
+    expect(counters.match(/<div class="plot-group" data-plots="/g)).toHaveLength(5);
+    // Each patch's plots go beside its base's (a checkbox, on by default, the script honours).
+    expect(counters).toContain('<div class="plot-group" data-plots="p2" data-base="base">');
+    expect(counters).toContain('<input type="checkbox" id="plot-base" checked>');
+    const p2 = counters.slice(counters.indexOf('data-plots="p2"'), counters.indexOf('data-plots="p3"'));
     expect(p2.match(/<figure class="plot">/g)).toHaveLength(4);
     expect(p2).toContain('<figcaption>swap-cycle <span class="badge v-fail">FAIL</span></figcaption>');
     for (const counter of ['stored_pages', 'zswpout', 'zswpin', 'zswpwb', 'written_back_pages']) expect(p2).toContain(`<title>${counter}</title>`);
