@@ -60,7 +60,7 @@ export function registerBuildCommands(program: Command): void {
           const results: BuildResult[] = [];
           for (const step of selected) {
             info(opts, `${step.label} building ${step.commit.slice(0, 12)} with config ${opts.config} ...`);
-            const r = await buildCommit({ tree, commit: step.commit, configName: opts.config, previousCommit: step.previous, checkpatch: step.checkpatch, reviewBase: steps[0]!.commit, logDir });
+            const r = await buildCommit({ tree, commit: step.commit, configName: opts.config, previousCommit: step.previous, checkpatch: step.checkpatch, reviewBase: steps[0]!.commit, logDir, onProgress: (l) => info(opts, `      ${l}`) });
             results.push(r);
             if (!opts.json) printBuild(opts, step.label, r);
           }

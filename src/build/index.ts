@@ -11,6 +11,7 @@ import { checkpatchCommit, extractReviewTools, type CheckpatchResult } from './c
 import { makeConfig, parseKernelVersion, resolveConfig, type ConfigPlan } from './config.js';
 import { allWarnings, newWarnings, parseDiagnostics, updateWarningDb, type Diagnostic, type WarningDb } from './diagnostics.js';
 import { inTreeSandbox, makeEnv, runMake, type MakeOutcome } from './make.js';
+import { CompileCounter, buildProgressLine, countCompiled, every, fullBuildRecordPath, readFullBuildRecord, writeFullBuildRecord } from './progress.js';
 
 export * from './config.js';
 export * from './diagnostics.js';
@@ -74,7 +75,12 @@ export interface BuildOptions {
   logDir: string;
   /** reuse an earlier result for the same commit and config (default true) */
   reuse?: boolean;
+  /** a progress line at the start and then every PROGRESS_INTERVAL_MS while make runs (objects, elapsed, ETA) */
+  onProgress?: (line: string) => void;
 }
+
+/** How often a build says how far it got: a run without a TTY must not look hung. */
+export const PROGRESS_INTERVAL_MS = 30_000;
 
 /** The config NAME as COMMIT's kernel version spells it (its `@VERSION` fragments merged). */
 export async function planForCommit(tree: KernelTree, commit: string, name: string): Promise<ConfigPlan> {
@@ -107,6 +113,27 @@ async function readJson<T>(p: string): Promise<T | undefined> {
     return JSON.parse(await readFile(p, 'utf8')) as T;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * runMake with a progress line every PROGRESS_INTERVAL_MS; a full build (`record` names where
+ * its count is kept) is estimated from the previous full build's count and recorded when it
+ * succeeds.
+ */
+async function makeWithProgress(opts: BuildOptions, buildDir: string, targets: string[], logPath: string, record: string | undefined): Promise<MakeOutcome> {
+  const previous = record ? await readFullBuildRecord(record) : undefined;
+  const counter = new CompileCounter();
+  const started = Date.now();
+  const report = (): void => opts.onProgress?.(buildProgressLine(counter.compiled, Date.now() - started, previous));
+  report();
+  const stop = opts.onProgress ? every(PROGRESS_INTERVAL_MS, report) : () => undefined;
+  try {
+    const outcome = await runMake(opts.tree.worktree, buildDir, targets, logPath, [], (chunk) => counter.feed(chunk));
+    if (record && outcome.exitCode === 0 && counter.compiled > 0) await writeFullBuildRecord(record, { objects: counter.compiled, durationMs: outcome.durationMs }).catch(() => undefined);
+    return outcome;
+  } finally {
+    stop();
   }
 }
 
@@ -199,6 +226,8 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
   await makeConfig(opts.tree.worktree, buildDir, plan, (l) => configLog.push(l));
   const dbPath = path.join(buildDir, '.kharness-warnings.json');
   let db = await readJson<WarningDb>(dbPath);
+  // From an empty build dir (or one cleaned below): a full build, whose count gives the next one its ETA.
+  const full = !db || !existsSync(path.join(buildDir, 'vmlinux'));
   if (!db) {
     // Objects without a record of their warnings cannot give an honest delta: start clean.
     const keep = path.join(buildDir, '.config');
@@ -213,7 +242,7 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
   const targets = ['bzImage'];
   const hasZswap = existsSync(path.join(opts.tree.worktree, 'mm', 'zswap.c'));
   if (hasZswap) targets.push('mm/zswap.i');
-  const outcome = await runMake(opts.tree.worktree, buildDir, targets, logPath);
+  const outcome = await makeWithProgress(opts, buildDir, targets, logPath, full ? fullBuildRecordPath(opts.tree.workDir, `${plan.name}-${plan.hash}`) : undefined);
   const roots = [opts.tree.worktree, buildDir, '..'];
   const diagnostics = parseDiagnostics(outcome.log, roots);
   const errors = diagnostics.filter((d) => d.severity === 'error');
@@ -222,7 +251,7 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
   // Kept even when the build fails, so the next patch's warning delta has a baseline.
   mkdirSync(artifacts, { recursive: true });
   await writeFile(path.join(artifacts, 'warnings.json'), JSON.stringify(db));
-  const objectsBuilt = outcome.log.split('\n').filter((l) => /^\s+CC\s/.test(l)).length;
+  const objectsBuilt = countCompiled(outcome.log);
   const sandboxDenied = deniedBySandbox([...configLog, outcome.log].join('\n'));
 
   const baseline = opts.previousCommit ? await readJson<WarningDb>(path.join(await artifactDir(opts.tree, plan, opts.previousCommit), 'warnings.json')) : undefined;

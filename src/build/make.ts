@@ -68,7 +68,7 @@ export function inTreeSandbox(
  * Runs `make` in SRC with O=BUILD for the given targets, streaming the combined output to
  * LOGFILE. make's exit code is returned, never thrown: the caller decides fail versus error.
  */
-export async function runMake(src: string, buildDir: string, targets: string[], logFile: string, extraArgs: string[] = []): Promise<MakeOutcome> {
+export async function runMake(src: string, buildDir: string, targets: string[], logFile: string, extraArgs: string[] = [], onOutput?: (chunk: string) => void): Promise<MakeOutcome> {
   mkdirSync(path.dirname(logFile), { recursive: true });
   const out = createWriteStream(logFile);
   const started = Date.now();
@@ -82,6 +82,7 @@ export async function runMake(src: string, buildDir: string, targets: string[], 
   });
   // end: false, so the log is closed by us after make exits, never twice.
   child.all?.pipe(out, { end: false });
+  if (onOutput) child.all?.on('data', (chunk: Buffer) => onOutput(chunk.toString('utf8')));
   const result = await child;
   out.end();
   await finished(out).catch(() => undefined);

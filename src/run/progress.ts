@@ -1,5 +1,6 @@
 import { Listr, type ListrTaskWrapper } from 'listr2';
 import { progressRenderer, type OutputOptions } from '../common/output.js';
+import { spokenDuration } from '../build/progress.js';
 
 /**
  * How the fold shows what it is doing. It only displays: the fold never waits on it for a
@@ -93,5 +94,24 @@ class ListrProgress implements Progress {
   async close(): Promise<void> {
     for (const d of this.done) d.resolve();
     await this.running;
+  }
+}
+
+/**
+ * Which guest test is running and since when, from the suite's console marks, for a progress
+ * line every PROGRESS_INTERVAL_MS during the guest tests (a soak test runs for minutes).
+ */
+export class GuestTestClock {
+  private current?: { test: string; since: number };
+
+  /** Notes a console mark: a start begins the clock, the test's end stops it. */
+  mark(test: string, state: string, now: number): void {
+    if (state === 'start') this.current = { test, since: now };
+    else if (this.current?.test === test) this.current = undefined;
+  }
+
+  /** `test writeback: running for 1 min 05 s`, or undefined between tests. */
+  line(now: number): string | undefined {
+    return this.current ? `test ${this.current.test}: running for ${spokenDuration(now - this.current.since)}` : undefined;
   }
 }

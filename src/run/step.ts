@@ -2,13 +2,14 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../common/errors.js';
 import type { Verdict } from '../common/verdict.js';
-import { buildCommit, type BuildResult } from '../build/index.js';
+import { PROGRESS_INTERVAL_MS, buildCommit, type BuildResult } from '../build/index.js';
+import { every } from '../build/progress.js';
 import { bootGuest, judgeRun, mergeVariantSuites, variantPlans, type GuestRun, type KernelUnderTest, type SuiteResult } from '../guest/index.js';
 import type { PatchReport, PersonInfo, StageName, StageReport } from '../report/types.js';
 import type { PatchApplyResult } from '../tree/apply.js';
 import type { KernelTree } from '../tree/worktree.js';
 import type { RunOptions } from './pipeline.js';
-import type { Progress } from './progress.js';
+import { GuestTestClock, type Progress } from './progress.js';
 import { parseMark } from '../guest/console-marks.js';
 import { applyStage, bootStage, laterStages, buildDetails, buildStage, modelStage, patchVerdict, skippedStage, stage, summarize, testDetails, testStage } from './stages.js';
 
@@ -137,7 +138,7 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
   r.stages.apply = applied;
 
   show(`build (${ctx.config}) ...`);
-  const build = await guard('build', where, ctx.interrupted, () => buildStep(step, ctx));
+  const build = await guard('build', where, ctx.interrupted, () => buildStep(step, ctx, (l) => show(`${l}; ${elapsed()}`)));
   if (!build.ok) {
     settle(r, 'build', build.report, build.report.verdict === 'skipped' ? build.report.summary : 'the build could not run (not the patch)');
     return finish(r);
@@ -156,7 +157,13 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
   show(`boot and test under ${ctx.accel.toUpperCase()} ...`);
   const kernel: KernelUnderTest = { image: art.image, systemMap: art.systemMap, zswapPreprocessed: art.zswapPreprocessed, selftest: art.selftest, config: art.config, selftestAbsent: build.value.selftestBuild?.verdict === 'skipped' ? build.value.selftestBuild.summary : undefined };
   const guestDir = path.join(ctx.reportDir, `patch-${step.index}${ctx.rowTag ? `-${ctx.rowTag}` : ''}`);
-  const attempt = await guestAttempts(kernel, ctx, guestDir, where, (l) => show(`${l}; ${elapsed()}`));
+  // Between the suite's marks, a line every PROGRESS_INTERVAL_MS names the running test and its time.
+  const clock = new GuestTestClock();
+  const stopTicker = every(PROGRESS_INTERVAL_MS, () => {
+    const running = clock.line(Date.now());
+    if (running) show(`${running}; ${elapsed()}`);
+  });
+  const attempt = await guestAttempts(kernel, ctx, guestDir, where, (l) => show(`${l}; ${elapsed()}`), clock).finally(stopTicker);
   if (!attempt.ok) {
     if (attempt.booted) {
       // The VM ran; judging its files broke: the boot stage still says what the VM did.
@@ -172,9 +179,9 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
   return finished;
 }
 
-async function buildStep(step: Step, ctx: StepContext): Promise<BuildResult> {
+async function buildStep(step: Step, ctx: StepContext, onProgress: (line: string) => void): Promise<BuildResult> {
   const started = Date.now();
-  const build = await fn(ctx, 'build')({ tree: ctx.tree, commit: step.commit!, configName: ctx.config, previousCommit: ctx.previousBuilt, checkpatch: step.index > 0, reviewBase: ctx.reviewBase, logDir: ctx.logsDir });
+  const build = await fn(ctx, 'build')({ tree: ctx.tree, commit: step.commit!, configName: ctx.config, previousCommit: ctx.previousBuilt, checkpatch: step.index > 0, reviewBase: ctx.reviewBase, logDir: ctx.logsDir, onProgress });
   ctx.addBuildExtra(Math.max(0, Date.now() - started - (build.cached ? 0 : build.durationMs)));
   return build;
 }
@@ -188,7 +195,7 @@ interface GuestOutcome {
 /** Boot (the VM session), then judge its saved files; repeated while it fails, up to --runs. */
 type Attempt<T> = { ok: true; value: T } | { ok: false; report: StageReport; booted?: GuestRun };
 
-async function guestAttempts(kernel: KernelUnderTest, ctx: StepContext, dir: string, where: string, onProgress: (l: string) => void): Promise<Attempt<GuestOutcome>> {
+async function guestAttempts(kernel: KernelUnderTest, ctx: StepContext, dir: string, where: string, onProgress: (l: string) => void, clock: GuestTestClock): Promise<Attempt<GuestOutcome>> {
   // One VM session per variant; any that cannot boot or be judged makes the attempt fail as a whole.
   const once = async (outDir: string): Promise<Attempt<{ run: GuestRun; suite: SuiteResult }>> => {
     const parts: { variant: string; suite: SuiteResult; run: GuestRun }[] = [];
@@ -196,7 +203,7 @@ async function guestAttempts(kernel: KernelUnderTest, ctx: StepContext, dir: str
     if (!plans.ok) return plans;
     for (const { variant, opts } of plans.value) {
       const tag = (l: string): string => (variant === 'default' ? l : `[${variant}] ${l}`);
-      const run = await guard('boot', where, ctx.interrupted, () => fn(ctx, 'boot')({ ...opts, onLine: (l) => guestProgress(l, (x) => onProgress(tag(x))) }));
+      const run = await guard('boot', where, ctx.interrupted, () => fn(ctx, 'boot')({ ...opts, onLine: (l) => guestProgress(l, (x) => onProgress(tag(x)), clock) }));
       if (!run.ok) return run;
       const suite = await guard('test', where, ctx.interrupted, () => fn(ctx, 'judge')(run.value));
       if (!suite.ok) return { ok: false, report: suite.report, booted: run.value };
@@ -218,9 +225,11 @@ async function guestAttempts(kernel: KernelUnderTest, ctx: StepContext, dir: str
 }
 
 /** The guest marks each test's start and end on the console: shown as progress, never judged. */
-function guestProgress(line: string, show: (l: string) => void): void {
+function guestProgress(line: string, show: (l: string) => void, clock: GuestTestClock): void {
   const m = parseMark(line);
-  if (m) show(`test ${m.test}: ${m.state}`);
+  if (!m) return;
+  clock.mark(m.test, m.state, Date.now());
+  show(`test ${m.test}: ${m.state}`);
 }
 
 /** The boot, test and judge stages from one judged guest run. */
