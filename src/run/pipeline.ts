@@ -6,9 +6,10 @@ import { describeSandbox, sandboxInfo, settleSandbox } from '../sandbox/index.js
 import { execa } from 'execa';
 import { InfraError, InputError, KharnessError, errorMessage, type ExitCodeValue } from '../common/errors.js';
 import { killChildren, onInterrupt } from '../common/exec.js';
-import type { OutputOptions } from '../common/output.js';
+import { info, type OutputOptions } from '../common/output.js';
 import { managedTreeName, projectRoot, venvBin } from '../common/paths.js';
-import { planForCommit, resolveConfig } from '../build/index.js';
+import { buildDirFor, planForCommit, resolveConfig } from '../build/index.js';
+import { firstBuildNotice, fullBuildRecordPath, readFullBuildRecord } from '../build/progress.js';
 import { probeAccel } from '../boot/kvm.js';
 import { resolveProfile, type GuestTestName } from '../guest/index.js';
 import type { Series } from '../lore/index.js';
@@ -278,7 +279,20 @@ async function applyAll(st: RunState, p: { loaded: Awaited<ReturnType<typeof loa
  * the plain kernel's verdicts on the whole series come before the slower debug kernel's; each
  * config's build dir stays incremental and each step has a row per config.
  */
+/** Says up front what will take long (a first build per config without a build dir), before the wait starts. */
+async function announceSlowWork(st: RunState, steps: Step[]): Promise<void> {
+  const base = steps.find((s) => s.commit)?.commit;
+  if (!base || !st.tree) return;
+  for (const config of st.opts.configs) {
+    const plan = await planForCommit(st.tree, base, config).catch(() => undefined);
+    if (!plan || existsSync(path.join(buildDirFor(st.tree, plan), 'vmlinux'))) continue;
+    const previous = await readFullBuildRecord(fullBuildRecordPath(st.tree.workDir, `${plan.name}-${plan.hash}`));
+    info(st.opts, `kharness: ${firstBuildNotice(config, cpus().length, previous)}`);
+  }
+}
+
 async function fold(st: RunState, steps: Step[]): Promise<void> {
+  await announceSlowWork(st, steps);
   const reportDir = st.reportDir!;
   const configs = st.opts.configs;
   const multi = configs.length > 1;

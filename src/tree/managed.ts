@@ -17,6 +17,8 @@ export async function openTreeArg(arg: string | undefined, work?: string): Promi
 }
 
 async function unpackManagedTree(name: string): Promise<void> {
+  // Said before the wait, so a run that goes quiet for minutes is not taken for a hung one.
+  process.stderr.write(`kharness: unpacking the managed tree ${name} (Debian's kernel source into a git tree): several minutes, once per machine\n`);
   const r = await execa('bash', [path.join(projectRoot, 'scripts', 'setup.sh'), name], { stdout: 'inherit', stderr: 'inherit', reject: false });
   if (r.exitCode === 2) throw new InputError(`there is no managed tree ${name}`, 'the managed trees are debian-6.12 and debian-6.1; or give --tree a kernel git tree folder');
   if (r.exitCode !== 0) throw new InfraError(`unpacking the managed tree ${name} failed (scripts/setup.sh exit ${r.exitCode})`);

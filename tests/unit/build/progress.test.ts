@@ -8,6 +8,8 @@ import {
   countCompiled,
   estimateRemainingMs,
   every,
+  firstBuildEstimateMs,
+  firstBuildNotice,
   fullBuildRecordPath,
   readFullBuildRecord,
   spokenDuration,
@@ -92,5 +94,15 @@ describe('build progress (issue 16: a non-TTY first build looked hung)', () => {
     expect(clock.line(76_000)).toBe('test writeback: running for 1 min 06 s');
     clock.mark('writeback', 'fail', 80_000);
     expect(clock.line(90_000)).toBeUndefined();
+  });
+
+  it('says up front how long a first build will take: the last full build, else the measured figure over the CPUs', () => {
+    expect(firstBuildEstimateMs(2)).toBe(1_000_000);
+    expect(firstBuildEstimateMs(8)).toBe(250_000);
+    expect(firstBuildEstimateMs(8, { objects: 3900, durationMs: 400_000 })).toBe(400_000);
+    expect(firstBuildNotice('zswap', 2)).toBe(
+      'first build of config zswap in this tree (no build dir yet): expect about 16 min 40 s (measured: about 33 min 20 s of CPU time, over 2 CPU(s) here); later steps build incrementally',
+    );
+    expect(firstBuildNotice('zswap-debug', 4, { objects: 4100, durationMs: 1_500_000 })).toMatch(/expect about 25 min 00 s \(the last full build of it took 25 min 00 s\)/);
   });
 });
