@@ -53,6 +53,15 @@ export const INITIAL_SLOT_STATE: SlotState = {
   suspectWriteback: null,
 };
 
+/**
+ * `s` with `changes`: a copy of one fixed shape, then the changes. Never a spread: V8 gives each
+ * spread object a shape of its own, and every later read of a state took the slow path (issue 16).
+ */
+function next(s: SlotState, changes: Partial<SlotState>): SlotState {
+  const copy: SlotState = { live: s.live, addr: s.addr, since: s.since, tree: s.tree, freed: s.freed, failedStoreNoErase: s.failedStoreNoErase, suspectWriteback: s.suspectWriteback };
+  return Object.assign(copy, changes);
+}
+
 export function slotStateKey(s: SlotState): string {
   return `${s.live}|${s.addr ?? ''}|${s.since}|${s.tree}|${s.freed.join(',')}|${s.failedStoreNoErase ?? ''}|${s.suspectWriteback ?? ''}`;
 }
@@ -149,7 +158,7 @@ function takeLive(s: SlotState, addr: string, op: SlotOp): StepResult {
     }
     return fail('free-without-entry', `${where(op)} frees entry ${addr}, but the live entry of slot ${slotOf(op)} is ${s.addr} (still in the tree)`, addr);
   }
-  return { ok: true, state: { ...s, live: 'none', addr: null, since: -1, freed: withFreed(s, [addr]) } };
+  return { ok: true, state: next(s, { live: 'none', addr: null, since: -1, freed: withFreed(s, [addr]) }) };
 }
 
 function treeGone(s: SlotState, op: SlotOp): StepResult | null {
@@ -199,19 +208,18 @@ export function applyOp(s: SlotState, op: SlotOp, success: boolean): StepResult 
                 s.addr ?? undefined,
               );
         }
-        base = {
-          ...s,
+        base = next(s, {
           live: 'none',
           addr: null,
           since: -1,
           failedStoreNoErase: !success && s.live === 'unknown' ? c.seq : s.failedStoreNoErase,
           suspectWriteback: null,
-        };
+        });
       }
       const tree = 'alive' as const;
       return success
-        ? { ok: true, state: { ...base, live: 'live', addr: null, since: c.seq, tree, failedStoreNoErase: null } }
-        : { ok: true, state: { ...base, tree } };
+        ? { ok: true, state: next(base, { live: 'live', addr: null, since: c.seq, tree, failedStoreNoErase: null }) }
+        : { ok: true, state: next(base, { tree }) };
     }
     case 'load': {
       const gone = treeGone(s, op);
@@ -243,16 +251,16 @@ export function applyOp(s: SlotState, op: SlotOp, success: boolean): StepResult 
         }
         if (f) {
           const r = takeLive(s, f.entry, op);
-          return r.ok ? { ok: true, state: { ...r.state, tree: 'alive' } } : r;
+          return r.ok ? { ok: true, state: next(r.state, { tree: 'alive' }) } : r;
         }
         // A load outside the swap cache keeps the entry (non-exclusive load).
-        return { ok: true, state: { ...s, live: 'live', tree: 'alive' } };
+        return { ok: true, state: next(s, { live: 'live', tree: 'alive' }) };
       }
       if (f) return fail('free-without-entry', `load #${c.seq} missed at slot ${slotOf(op)} but freed entry ${f.entry}`, f.entry);
       if (s.live === 'live') {
         return fail('lost-entry', `load #${c.seq} missed at slot ${slotOf(op)} while ${describeLive(s)} was live: the page would be read from disk, stale`, s.addr ?? undefined);
       }
-      return { ok: true, state: { ...s, live: 'none', addr: null, since: -1, tree: 'alive', failedStoreNoErase: null, suspectWriteback: null } };
+      return { ok: true, state: next(s, { live: 'none', addr: null, since: -1, tree: 'alive', failedStoreNoErase: null, suspectWriteback: null }) };
     }
     case 'invalidate': {
       const gone = treeGone(s, op);
@@ -262,12 +270,12 @@ export function applyOp(s: SlotState, op: SlotOp, success: boolean): StepResult 
       const f = op.frees[0];
       if (f) {
         const r = takeLive(s, f.entry, op);
-        return r.ok ? { ok: true, state: { ...r.state, tree: 'alive' } } : r;
+        return r.ok ? { ok: true, state: next(r.state, { tree: 'alive' }) } : r;
       }
       if (s.live === 'live') {
         return fail('entry-leak', `invalidate #${c.seq} of slot ${slotOf(op)} freed nothing while ${describeLive(s)} was live: the entry outlives its swap slot`, s.addr ?? undefined);
       }
-      return { ok: true, state: { ...s, live: 'none', addr: null, since: -1, tree: 'alive', failedStoreNoErase: null, suspectWriteback: null } };
+      return { ok: true, state: next(s, { live: 'none', addr: null, since: -1, tree: 'alive', failedStoreNoErase: null, suspectWriteback: null }) };
     }
     case 'writeback': {
       const e = c.entry;
@@ -301,15 +309,14 @@ export function applyOp(s: SlotState, op: SlotOp, success: boolean): StepResult 
       const explainedByReuse = s.live === 'live' && s.addr === null && s.freed.includes(e);
       return {
         ok: true,
-        state: {
-          ...s,
+        state: next(s, {
           live: 'none',
           addr: null,
           since: -1,
           tree: 'alive',
           freed: withFreed(s, [e]),
           suspectWriteback: explainedByReuse ? c.seq : s.suspectWriteback,
-        },
+        }),
       };
     }
     case 'free':
@@ -322,10 +329,10 @@ export function applyOp(s: SlotState, op: SlotOp, success: boolean): StepResult 
       if (s.live === 'live') {
         return fail('swapoff-with-live-entries', `zswap_swapoff #${c.seq} of type ${c.type} ran while ${describeLive(s)} was live at slot ${slotOf(op)}`, s.addr ?? undefined);
       }
-      return { ok: true, state: { ...s, live: 'none', addr: null, since: -1, tree: 'dead', failedStoreNoErase: null, suspectWriteback: null } };
+      return { ok: true, state: next(s, { live: 'none', addr: null, since: -1, tree: 'dead', failedStoreNoErase: null, suspectWriteback: null }) };
     case 'swapon':
       if (!success) return { ok: true, state: s };
-      return { ok: true, state: { ...INITIAL_SLOT_STATE, live: 'none', tree: 'alive', freed: s.freed } };
+      return { ok: true, state: next(INITIAL_SLOT_STATE, { live: 'none', tree: 'alive', freed: s.freed }) };
     case 'lost':
       // Anything may have happened in the gap, freed addresses included.
       return { ok: true, state: INITIAL_SLOT_STATE };
@@ -343,19 +350,19 @@ export function forceOp(s: SlotState, op: SlotOp): SlotState {
   switch (c.kind) {
     case 'store':
       return c.ok === false
-        ? { ...s, ...reset, live: 'none', addr: null, since: -1, tree: 'alive' }
-        : { ...s, ...reset, live: 'live', addr: null, since: c.seq, tree: 'alive' };
+        ? next(next(s, reset), { live: 'none', addr: null, since: -1, tree: 'alive' })
+        : next(next(s, reset), { live: 'live', addr: null, since: c.seq, tree: 'alive' });
     case 'swapoff':
-      return { ...s, ...reset, live: 'none', addr: null, since: -1, tree: 'dead' };
+      return next(next(s, reset), { live: 'none', addr: null, since: -1, tree: 'dead' });
     case 'swapon':
-      return { ...s, ...reset, live: 'none', addr: null, since: -1, tree: 'alive' };
+      return next(next(s, reset), { live: 'none', addr: null, since: -1, tree: 'alive' });
     case 'lost':
       return INITIAL_SLOT_STATE;
     case 'load':
-      if (c.hit === false || op.frees.length > 0) return { ...s, ...reset, live: 'none', addr: null, since: -1, tree: 'alive' };
-      return { ...s, ...reset, live: 'unknown', addr: null, since: -1, tree: 'alive' };
+      if (c.hit === false || op.frees.length > 0) return next(next(s, reset), { live: 'none', addr: null, since: -1, tree: 'alive' });
+      return next(next(s, reset), { live: 'unknown', addr: null, since: -1, tree: 'alive' });
     default:
       // What the tree holds after a broken invalidate/writeback/free is not known: let later calls tell.
-      return { ...s, ...reset, live: 'unknown', addr: null, since: -1 };
+      return next(next(s, reset), { live: 'unknown', addr: null, since: -1 });
   }
 }
