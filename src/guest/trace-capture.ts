@@ -516,7 +516,7 @@ function hookOf(era: EraId, kind: 'store' | 'load'): string {
 
 /** A store/load/invalidate event's slot: a swp_entry_t (6.12 and newer), or 6.1's (type, offset). */
 function eventSlot(e: RawEvent): Slot {
-  if (e.args.swp !== undefined || e.args.type === undefined) return decodeSlot(num(e.args.swp));
+  if (e.args.swp !== undefined || e.args.type === undefined) return swpSlot(e.args.swp);
   return { type: signed(e.args.type), offset: Number(num(e.args.off)) };
 }
 
@@ -600,7 +600,7 @@ export function decodeTrace(events: RawEvent[], era?: EraId): { calls: TraceCall
         break;
       }
       case 'wb':
-        push(`${e.pid}/wb`, { seq: base.seq, cpu: base.cpu, pid: base.pid, start: base.start, kind: 'writeback', slot: e.args.swp === undefined ? { type: UNKNOWN_TYPE, offset: 0 } : decodeSlot(num(e.args.swp)), entry: hex(e.args.entry) });
+        push(`${e.pid}/wb`, { seq: base.seq, cpu: base.cpu, pid: base.pid, start: base.start, kind: 'writeback', slot: e.args.swp === undefined ? { type: UNKNOWN_TYPE, offset: 0 } : swpSlot(e.args.swp), entry: hex(e.args.entry) });
         break;
       case 'wb_ret': {
         const c = pop(`${e.pid}/wb`);
@@ -608,7 +608,7 @@ export function decodeTrace(events: RawEvent[], era?: EraId): { calls: TraceCall
         break;
       }
       case 'free':
-        if (e.args.swp !== undefined) point({ seq: base.seq, cpu: base.cpu, pid: base.pid, start: base.start, kind: 'free', slot: decodeSlot(num(e.args.swp)), entry: hex(e.args.entry) });
+        if (e.args.swp !== undefined) point({ seq: base.seq, cpu: base.cpu, pid: base.pid, start: base.start, kind: 'free', slot: swpSlot(e.args.swp), entry: hex(e.args.entry) });
         else point({ seq: base.seq, cpu: base.cpu, pid: base.pid, start: base.start, kind: 'free', slot: { type: UNKNOWN_TYPE, offset: Number(num(e.args.off)) }, entry: hex(e.args.entry), refcount: signed(e.args.ref) });
         break;
       case 'put':
@@ -714,8 +714,22 @@ class Nesting {
   }
 }
 
+/** A swp_entry_t as the probes print it (hex); short values (type 0) without BigInt, which costs most of a decode. */
+function swpSlot(text: string | undefined): Slot {
+  if (text !== undefined && SHORT_HEX.test(text)) return { type: 0, offset: Number.parseInt(text, 16) };
+  return decodeSlot(num(text));
+}
+
+/** Hex that fits a double exactly and leaves the type bits (58 and up) zero: 13 digits at most. */
+const SHORT_HEX = /^(?:0x)?[0-9a-fA-F]{1,13}$/;
+/** Hex already in the form hex() gives (lower case, no leading zero). */
+const CANONICAL_HEX = /^0x[1-9a-f][0-9a-f]*$/;
+const BARE_CANONICAL_HEX = /^[1-9a-f][0-9a-f]*$/;
+
 function hex(s: string | undefined): string {
   if (!s) return '0x0';
+  if (CANONICAL_HEX.test(s)) return s;
+  if (BARE_CANONICAL_HEX.test(s)) return `0x${s}`;
   return `0x${num(s).toString(16)}`;
 }
 
