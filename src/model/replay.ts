@@ -423,8 +423,6 @@ function writtenBackUnsettled(calls: readonly TraceCall[]): number {
 interface SlotHistory {
   slot: Slot;
   ops: SlotOp[];
-  /** every event touching the slot (calls, nested frees, swapon/swapoff of its type), by time */
-  events: TraceCall[];
 }
 
 /**
@@ -466,7 +464,7 @@ function buildHistories(calls: readonly TraceCall[], parents: Map<FreeCall, Pare
   const history = (slot: Slot): SlotHistory => {
     const key = slotKey(slot);
     let h = histories.get(key);
-    if (!h) histories.set(key, (h = { slot: { type: slot.type, offset: slot.offset }, ops: [], events: [] }));
+    if (!h) histories.set(key, (h = { slot: { type: slot.type, offset: slot.offset }, ops: [] }));
     return h;
   };
   // Each call is an op of one slot only: the op, and that slot's history.
@@ -475,7 +473,6 @@ function buildHistories(calls: readonly TraceCall[], parents: Map<FreeCall, Pare
     const op: SlotOp = { call, frees: [], lo: call.start - slack, hi: end === undefined ? Infinity : end + slack, pending };
     const h = history(slot);
     h.ops.push(op);
-    h.events.push(call);
     opOf.set(call, { op, history: h });
     return op;
   };
@@ -514,7 +511,6 @@ function buildHistories(calls: readonly TraceCall[], parents: Map<FreeCall, Pare
     if (parentOp) {
       parentOp.frees.push(c);
       parentOp.hi = Math.min(parentOp.hi, c.start + slack);
-      owner!.history.events.push(c);
     } else if (parent?.kind === 'swapoff') {
       // Matched below, when the swapoff is added to the slots of its type.
       history(c.slot);
@@ -549,7 +545,6 @@ function buildHistories(calls: readonly TraceCall[], parents: Map<FreeCall, Pare
       const pending = s.end === undefined && (s.kind === 'swapoff' || s.ret === undefined);
       const op: SlotOp = { call: s, frees: [], lo: swaps[k]!.lo, hi: swaps[k]!.hi, pending };
       h.ops.push(op);
-      h.events.push(s);
     }
     for (const [s, bySlot] of swapoffFrees) {
       const frees = bySlot.get(slotKey(h.slot));
@@ -558,12 +553,10 @@ function buildHistories(calls: readonly TraceCall[], parents: Map<FreeCall, Pare
       if (!op) {
         op = { call: s as SwapCall, frees: [], lo: s.start - slack, hi: s.end === undefined ? Infinity : s.end + slack, pending: s.end === undefined };
         h.ops.push(op);
-        h.events.push(s);
       }
       for (const f of frees) {
         op.frees.push(f);
         op.hi = Math.min(op.hi, f.start + slack);
-        h.events.push(f);
       }
     }
   }
@@ -575,13 +568,11 @@ function buildHistories(calls: readonly TraceCall[], parents: Map<FreeCall, Pare
       for (const k of relevantSwaps(gaps, own)) {
         const g = gaps[k]!;
         h.ops.push({ call: g.call, frees: [], lo: g.lo, hi: g.hi, pending: false });
-        h.events.push(g.call);
       }
     }
   }
   for (const h of histories.values()) {
     h.ops.sort((a, b) => a.lo - b.lo || a.call.seq - b.call.seq);
-    h.events.sort((a, b) => a.start - b.start || a.seq - b.seq);
   }
   return [...histories.values()].sort((a, b) => a.slot.type - b.slot.type || a.slot.offset - b.slot.offset);
 }
@@ -706,17 +697,28 @@ function segments(ops: readonly SlotOp[]): SlotOp[][] {
   return out;
 }
 
+/**
+ * Every event touching the slot (its calls, their nested frees, the swapon/swapoff calls and gaps
+ * of its type), by time: made only for a violation's window, not for every slot.
+ */
+function eventsOf(h: SlotHistory): TraceCall[] {
+  const events: TraceCall[] = [];
+  for (const op of h.ops) events.push(op.call, ...op.frees);
+  return events.sort((a, b) => a.start - b.start || a.seq - b.seq);
+}
+
 function windowFor(h: SlotHistory, op: SlotOp, broken: Broken, size: number): TraceCall[] {
+  const events = eventsOf(h);
   const offending = op.call;
-  const idx = h.events.indexOf(offending);
+  const idx = events.indexOf(offending);
   const own = new Set<TraceCall>([offending, ...op.frees]);
-  const before = h.events.slice(0, Math.max(0, idx)).filter((e) => !own.has(e));
+  const before = events.slice(0, Math.max(0, idx)).filter((e) => !own.has(e));
   const picked = new Set<TraceCall>([...before.slice(-size), ...own]);
   if (broken.related !== undefined) {
-    const rel = h.events.find((e) => e.seq === broken.related);
+    const rel = events.find((e) => e.seq === broken.related);
     if (rel) picked.add(rel);
   }
-  return h.events.filter((e) => picked.has(e));
+  return events.filter((e) => picked.has(e));
 }
 
 interface Found {
