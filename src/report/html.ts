@@ -258,6 +258,8 @@ function testHtml(t: TestDetails): string {
   }
   const failed = t.selftest?.filter((c) => c.status === 'fail') ?? [];
   if (failed.length) parts.push(`<p>Selftest cases failed: ${failed.map((c) => `${c.number} <code>${h(c.name)}</code>`).join(', ')}</p>`);
+  const flaky = t.selftest?.filter((c) => c.status === 'flaky') ?? [];
+  if (flaky.length) parts.push(`<p>Selftest cases flaky: ${flaky.map((c) => `${c.number} <code>${h(c.name)}</code> (${h(c.directive ?? '')})`).join(', ')}</p>`);
   parts.push(
     `<table><tr><th>check</th><th>verdict</th><th>why</th></tr>` +
       `<tr><td>trace conformance</td><td>${h(t.conformance.verdict)}</td><td>${h(t.conformance.reason)}${t.conformance.events !== undefined ? ` (${t.conformance.events} events)` : ''}</td></tr>` +

@@ -205,8 +205,11 @@ function oraclesMd(t: TestDetails): string[] {
 
 function selftestMd(t: TestDetails): string[] {
   const failed = t.selftest?.filter((c) => c.status === 'fail') ?? [];
-  if (!failed.length) return [];
-  return [`Selftest cases failed: ${failed.map((c) => `${c.number} ${mdCode(c.name)}`).join(', ')}`, ''];
+  const flaky = t.selftest?.filter((c) => c.status === 'flaky') ?? [];
+  const out: string[] = [];
+  if (failed.length) out.push(`Selftest cases failed: ${failed.map((c) => `${c.number} ${mdCode(c.name)}`).join(', ')}`, '');
+  if (flaky.length) out.push(`Selftest cases flaky: ${flaky.map((c) => `${c.number} ${mdCode(c.name)} (${md(c.directive ?? '')})`).join(', ')}`, '');
+  return out;
 }
 
 function coverageMd(t: TestDetails): string[] {

@@ -117,7 +117,7 @@ export const TestDetailsSchema = z.object({
   findings: z.array(
     z.object({ kind: z.string(), title: z.string(), function: z.string().optional(), signature: z.string(), callTrace: z.array(z.string()), excerpt: z.string(), repeats: z.number().int().positive().optional() }),
   ),
-  selftest: z.array(z.object({ number: z.number().int(), name: z.string(), status: z.enum(['pass', 'fail', 'skip']), directive: z.string().optional() })).optional(),
+  selftest: z.array(z.object({ number: z.number().int(), name: z.string(), status: z.enum(['pass', 'fail', 'skip', 'flaky']), directive: z.string().optional() })).optional(),
   preExisting: z.array(z.string()),
   failure: z.string().optional(),
 });

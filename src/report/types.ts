@@ -148,7 +148,7 @@ export interface TestDetails {
   violations: { rule: string; message: string; slot?: string; entry?: string; events: string[] }[];
   /** repeats: how many more times the same splat (same signature) was printed in the test */
   findings: { kind: string; title: string; function?: string; signature: string; callTrace: string[]; excerpt: string; repeats?: number }[];
-  selftest?: { number: number; name: string; status: 'pass' | 'fail' | 'skip'; directive?: string }[];
+  selftest?: { number: number; name: string; status: 'pass' | 'fail' | 'skip' | 'flaky'; directive?: string }[];
   /** failures the base had too: reported, not blamed on this patch */
   preExisting: string[];
   /** the kind of a failure without a splat, selftest case or wrong data (hang, panic, ...) */
