@@ -15,6 +15,7 @@ import {
   patchLabel,
   preExistingOf,
   seriesPatches,
+  attestationRows,
   stageCellText,
   statusText,
 } from './facts.js';
@@ -116,6 +117,8 @@ function header(report: RunReport): string {
     ['Versions', Object.entries(e.versions).map(([k, v]) => `${h(k)} ${h(v)}`).join('; ')],
     ['Run', `<code>${h(report.runId)}</code>, ${h(report.startedAt)} to ${h(report.finishedAt)} (${h(formatDuration(report.durationMs))}), kharness ${h(report.tool.version)}, exit code ${report.exitCode}`],
   ];
+  const attested = attestationRows(report);
+  if (attested.length) rows.push(['Attestation', attested.map((a) => `${h(a.label)}: ${a.status === 'bad' ? `<strong>${h(a.summary)}</strong>` : h(a.summary)}`).join('<br>')]);
   for (const w of s.warnings) rows.push(['Warning', h(w)]);
   parts.push(`<dl class="kv">${rows.map(([k, v]) => `<dt>${h(k)}</dt><dd>${v}</dd>`).join('')}</dl>`);
   return parts.join('\n');

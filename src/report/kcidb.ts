@@ -203,6 +203,7 @@ function checkoutOf(report: RunReport, p: PatchReport, ids: Ids, opts: KcidbOpti
       // the step's verdict over every config's row
       verdict: combineVerdicts(report.patches.filter((x) => x.index === p.index).map((x) => x.verdict)),
       apply: { verdict: apply.verdict, summary: apply.summary },
+      ...attestationMisc(report, p),
       ...(p.index === 0 ? { base_reason: report.base.reason } : {}),
       ...flakyMisc(apply.verdict, apply.flakyCounts),
     },
@@ -291,6 +292,12 @@ function skippedStatus(report: RunReport, p: PatchReport, stage: StageName): Kci
   const earlier = STAGES.slice(0, STAGES.indexOf(stage));
   if (earlier.some((s) => ['fail', 'error'].includes(p.stages[s].verdict))) return undefined;
   return report.status === 'complete' ? 'SKIP' : 'MISS';
+}
+
+/** The patch mail's attestation (patch rows only), when the report has it. */
+function attestationMisc(report: RunReport, p: PatchReport): { attestation?: { status: string; summary: string } } {
+  const a = report.series.patches.find((x) => x.index === p.index)?.attestation;
+  return p.index > 0 && a ? { attestation: { status: a.status, summary: a.summary } } : {};
 }
 
 function testsOf(report: RunReport, p: PatchReport, ids: Ids, opts: KcidbOptions): Test[] {

@@ -17,6 +17,7 @@ import {
   replySubject,
   seriesAuthor,
   seriesPatches,
+  attestationRows,
   stagesWith,
   statusText,
 } from './facts.js';
@@ -95,6 +96,15 @@ function stageStatus(p: PatchReport): string {
     case 'flaky':
       return `flaky: ${stagesWith(p, ['flaky']).join(', ')}`.replace(/: $/, '');
   }
+}
+
+/** The patch mails' signatures, one line a patch, when the report has them. */
+function attestationLines(report: RunReport): string[] {
+  const rows = attestationRows(report);
+  if (!rows.length) return [];
+  const w = Math.max(0, ...rows.map((r) => r.label.length));
+  const hanging = ' '.repeat(2 + w + 2);
+  return [para('Signatures of the patch mails (DKIM, patatt):'), '', ...rows.map((r) => wrap(r.summary, WIDTH, `  ${r.label.padEnd(w)}  `, hanging)), ''];
 }
 
 function perPatchLines(report: RunReport): string[] {
@@ -216,6 +226,7 @@ export function renderReply(report: RunReport): string {
     out.push(para(`The run did not finish (${statusText(report)}${report.statusReason ? `: ${cleanLine(report.statusReason)}` : ''}), so this covers only what ran before it stopped.`), '');
   }
   out.push(para(whatRan(report)), '', ...perPatchLines(report), '');
+  out.push(...attestationLines(report));
 
   const failing = failingPatches(report);
   const untested = [...seriesPatches(report).filter((p) => p.verdict === 'skipped').map((p) => patchLabel(p, report)), ...missingPatchNumbers(report).map((k) => `${k}/${s.patches.length}`)];

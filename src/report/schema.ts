@@ -12,6 +12,14 @@ export const PersonInfoSchema = z.object({ name: z.string(), email: z.string() }
 
 const counterMap = z.record(z.string(), z.number());
 
+export const AttestationInfoSchema = z.object({
+  status: z.enum(['signed', 'bad', 'unknown', 'unsigned']),
+  summary: z.string(),
+  signatures: z.array(
+    z.object({ method: z.enum(['dkim', 'patatt']), status: z.enum(['good', 'bad', 'unknown']), identity: z.string(), algorithm: z.string().optional(), detail: z.string() }),
+  ),
+});
+
 export const SeriesInfoSchema = z.object({
   slug: z.string(),
   subject: z.string(),
@@ -28,6 +36,7 @@ export const SeriesInfoSchema = z.object({
       author: PersonInfoSchema,
       messageId: z.string(),
       trailers: z.array(z.object({ name: z.string(), value: z.string() })),
+      attestation: AttestationInfoSchema.optional(),
     }),
   ),
   warnings: z.array(z.string()),

@@ -57,11 +57,20 @@ export interface SeriesInfo {
   /** Message-ID of the cover letter, or of patch 1 when there is none: what the reply answers */
   replyTo: string;
   cover?: { subject: string; author: PersonInfo; messageId: string };
-  patches: { index: number; total: number; subject: string; author: PersonInfo; messageId: string; trailers: { name: string; value: string }[] }[];
+  patches: { index: number; total: number; subject: string; author: PersonInfo; messageId: string; trailers: { name: string; value: string }[]; attestation?: AttestationInfo }[];
   warnings: string[];
   baseCommit?: string;
   /** the tree the series names (`[PATCH mm-new ...]`, `Based-on:`) */
   baseTree?: string;
+}
+
+/** A patch mail's DKIM and patatt signatures as fetched; absent in reports before attestation. */
+export interface AttestationInfo {
+  /** signed: a good signature and no bad one; bad: one verified bad; unknown: none could be checked; unsigned: none */
+  status: 'signed' | 'bad' | 'unknown' | 'unsigned';
+  /** one line: "signed by patatt ed25519 jane@example.com; DKIM kernel.org", "not signed", ... */
+  summary: string;
+  signatures: { method: 'dkim' | 'patatt'; status: 'good' | 'bad' | 'unknown'; identity: string; algorithm?: string; detail: string }[];
 }
 
 export interface EnvironmentInfo {

@@ -3,7 +3,7 @@ import { action, positiveInt } from '../common/command.js';
 import { info, printJson } from '../common/output.js';
 import { NO_CACHE_HELP } from '../lore/index.js';
 import { NO_SANDBOX_HELP } from '../sandbox/index.js';
-import { MAX_PATCHES_HELP } from '../tree/input.js';
+import { KEYRING_HELP, MAX_PATCHES_HELP, REQUIRE_ATTESTATION_HELP, collect } from '../tree/input.js';
 import { TREE_OPTION_HELP } from '../common/paths.js';
 import { listConfigs, resolveConfigList } from '../build/config.js';
 import { ALL_TESTS, PROFILES } from '../guest/profiles.js';
@@ -34,13 +34,17 @@ export function registerRunCommands(program: Command): void {
     .option('--work <dir>', 'where worktrees and build dirs live (default: ~/.cache/kharness/work)')
     .option('--no-sandbox', NO_SANDBOX_HELP)
     .option('--max-patches <n>', MAX_PATCHES_HELP, positiveInt('--max-patches'))
+    .option('--keyring <dir>', KEYRING_HELP, collect)
+    .option('--require-attestation', REQUIRE_ATTESTATION_HELP)
     .option('--json', 'print report.json to stdout instead of progress')
     .action(
-      action(async (input: string, opts: { tree?: string; base?: string; baseTest: boolean; config: string; tests?: string; variants?: string; profile: string; out?: string; lore?: string; cache: boolean; useVersion?: number; runs: number; trace: boolean; keepTraces?: boolean; budget?: number; accel?: string; work?: string; json?: boolean; sandbox: boolean; maxPatches?: number }) => {
+      action(async (input: string, opts: { tree?: string; base?: string; baseTest: boolean; config: string; tests?: string; variants?: string; profile: string; out?: string; lore?: string; cache: boolean; useVersion?: number; runs: number; trace: boolean; keepTraces?: boolean; budget?: number; accel?: string; work?: string; json?: boolean; sandbox: boolean; maxPatches?: number; keyring?: string[]; requireAttestation?: boolean }) => {
         const outcome = await runSeries({
           input,
           sandbox: opts.sandbox,
           maxPatches: opts.maxPatches,
+          keyrings: opts.keyring,
+          requireAttestation: opts.requireAttestation,
           tree: opts.tree,
           base: opts.base,
           testBase: opts.baseTest,

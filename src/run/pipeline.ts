@@ -30,6 +30,10 @@ export interface RunOptions extends OutputOptions {
   sandbox?: boolean;
   /** refuse a longer series (default DEFAULT_MAX_PATCHES) */
   maxPatches?: number;
+  /** --keyring: patatt keyrings to check the patch mails' signatures against */
+  keyrings?: string[];
+  /** --require-attestation: refuse a series with a patch not signed, before anything is built */
+  requireAttestation?: boolean;
   tree?: string;
   base?: string;
   /** kernel configs, each built and booted for every step, in this order (at least one) */
@@ -112,7 +116,7 @@ export function seriesInfo(series: Series): SeriesInfo {
     threadUrl: series.threadUrl,
     replyTo: series.cover?.messageId ?? series.patches[0]!.messageId,
     cover: series.cover ? { subject: series.cover.subject, author: series.cover.author, messageId: series.cover.messageId } : undefined,
-    patches: series.patches.map((p) => ({ index: p.index, total: p.total, subject: p.subject, author: p.author, messageId: p.messageId, trailers: p.trailers.map((t) => ({ name: t.name, value: t.value })) })),
+    patches: series.patches.map((p) => ({ index: p.index, total: p.total, subject: p.subject, author: p.author, messageId: p.messageId, trailers: p.trailers.map((t) => ({ name: t.name, value: t.value })), attestation: p.attestation })),
     warnings: series.warnings,
     baseCommit: series.baseCommit,
     baseTree: series.baseTree?.name,
@@ -239,7 +243,7 @@ async function prepare(st: RunState): Promise<{ loaded: Awaited<ReturnType<typeo
   if (!opts.configs.length) throw new InputError('no kernel config named', 'give --config zswap, or several: --config zswap,zswap-debug');
   for (const c of opts.configs) resolveConfig(c);
   const fetchStarted = Date.now();
-  const loaded = await loadSeries(opts.input, { version: opts.version, lore: opts.lore, cache: opts.cache, maxPatches: opts.maxPatches });
+  const loaded = await loadSeries(opts.input, { version: opts.version, lore: opts.lore, cache: opts.cache, maxPatches: opts.maxPatches, keyrings: opts.keyrings, requireAttestation: opts.requireAttestation });
   st.phases.fetch = Date.now() - fetchStarted;
   st.series = loaded.series;
   st.total = loaded.series.patches.length;
