@@ -29,7 +29,7 @@ export interface AssembledSeries {
   mbox: string;
 }
 
-type Role = 'patch' | 'cover' | 'followup';
+type Role = 'patch' | 'cover' | 'followup' | 'fixup';
 
 interface CollectedTrailer extends Trailer {
   kind: TrailerKind;
@@ -40,6 +40,8 @@ interface CollectedTrailer extends Trailer {
 class Thread {
   readonly byId = new Map<string, MailMessage>();
   readonly role = new Map<string, Role>();
+  /** A fix-up's Message-ID → the patch it fixes. */
+  readonly fixupTarget = new Map<string, MailMessage>();
   readonly warnings: string[] = [];
 
   constructor(messages: readonly MailMessage[]) {
@@ -129,8 +131,29 @@ function classify(thread: Thread): void {
   }
 }
 
+/** `… (fix)`, `…-fix`, `… fixup`, `fixup! …`: how a fix-up to squash names itself. */
+const FIXUP_SUBJECT = /(?:\(fix(?:-?up)?\)|[\s-]fix(?:-?up)?)$|^(?:fixup|squash)!/i;
+
+/**
+ * Fix-ups: a patch mail (not a `Re:`) with a diff, answering a patch of the thread, whose subject
+ * says it is a fix (`[PATCH v3 3/3] … (fix)`, Andrew Morton's `… fix`). It goes right after the
+ * patch it fixes, which it needs (alone it does not apply); it never takes that patch's place,
+ * even when it carries the same `3/3`. The same subject as the patch answered is a reroll instead.
+ */
+function markFixups(thread: Thread): void {
+  for (const m of thread.messages) {
+    if (m.subject.reply || !m.hasDiff || !FIXUP_SUBJECT.test(m.subject.subject)) continue;
+    const target = thread.ancestors(m).find((a) => thread.role.get(a.messageId) === 'patch');
+    if (!target || target.subject.subject === m.subject.subject) continue;
+    thread.role.set(m.messageId, 'fixup');
+    thread.fixupTarget.set(m.messageId, target);
+  }
+}
+
 /** A patch that names no version takes its cover's, or patch 1's when it answers that. */
 function revisionOf(thread: Thread, m: MailMessage): number {
+  const target = thread.fixupTarget.get(m.messageId);
+  if (target) return revisionOf(thread, target);
   if (!m.subject.revisionInferred) return m.subject.revision;
   const parent = thread.parent(m);
   if (!parent || parent.subject.revisionInferred || parent.subject.reply) return m.subject.revision;
@@ -277,6 +300,7 @@ export function assembleSeries(messages: readonly MailMessage[], opts: AssembleO
   const thread = new Thread(messages);
   const warnings = thread.warnings;
   classify(thread);
+  markFixups(thread);
 
   const versions = groupVersions(thread);
   if (versions.size === 0) {
@@ -344,26 +368,33 @@ export function assembleSeries(messages: readonly MailMessage[], opts: AssembleO
   const ctx: TrailerContext = { thread, attached: collectFollowups(thread, warnings), hashes: new Map(), covers, ownCover, cover, revision, warnings };
   for (const m of thread.messages) if (thread.role.get(m.messageId) === 'patch') ctx.hashes.set(m.messageId, diffHash(m.body));
   const selected = new Set([...slots.values()].map((s) => s.msg.messageId));
+  const entries = orderWithFixups(thread, slots, total, revision, warnings);
   const patches: SeriesPatch[] = [];
   const mboxParts: string[] = [];
-  for (let index = 1; index <= total; index++) {
-    const { msg, fromVersion } = slots.get(index) as { msg: MailMessage; fromVersion: number };
+  for (const [i, entry] of entries.entries()) {
+    const { msg, fromVersion, counter, fixupOf } = entry;
     const own = ownTrailers(msg.body);
-    const added = trailersFor(ctx, msg, fromVersion, `v${revision} ${index}/${total}`, own, selected);
+    const slotName = `v${revision} ${entry.label}`;
+    const added = trailersFor(ctx, msg, fromVersion, slotName, own, selected, fixupOf !== undefined);
     const author = authorOf(msg);
-    mboxParts.push(mboxMessage(msg, canonicalSubject(msg.subject.subject, revision, index, total), author, insertTrailers(msg.body, added)));
+    const mailSubject = fixupOf ? canonicalSubject(msg.subject.subject, revision, counter, total).replace(/\]/, ' fixup]') : canonicalSubject(msg.subject.subject, revision, counter, total);
+    mboxParts.push(mboxMessage(msg, mailSubject, author, insertTrailers(msg.body, added)));
+    const target = fixupOf ? patches.find((p) => p.messageId === fixupOf.messageId) : undefined;
     patches.push({
-      index,
-      total,
+      index: i + 1,
+      total: entries.length,
       subject: msg.subject.subject,
       author,
       messageId: msg.messageId,
       trailers: [...own, ...added],
       date: msg.date?.toISOString(),
       fromVersion,
+      label: entry.label,
+      fixupOf: target ? { index: target.index, label: target.label ?? `${counter}/${total}`, messageId: target.messageId } : undefined,
     });
+    if (target) warnings.push(`${slotName}: ${label(msg)} is a fix-up of ${target.label} ${label(fixupOf as MailMessage)}: applied right after it, as patch ${i + 1} of ${entries.length}, not in its place`);
     if (msg.attachedPatch) {
-      warnings.push(`v${revision} ${index}/${total} ${label(msg)} was sent as an attachment (${msg.attachedPatch}); used the attached diff`);
+      warnings.push(`${slotName} ${label(msg)} was sent as an attachment (${msg.attachedPatch}); used the attached diff`);
     }
   }
 
@@ -402,6 +433,50 @@ export function assembleSeries(messages: readonly MailMessage[], opts: AssembleO
     threadUrl: opts.threadUrl,
   };
   return { series: SeriesSchema.parse(result), mbox: mboxParts.join('') };
+}
+
+interface SeriesEntry {
+  msg: MailMessage;
+  fromVersion: number;
+  /** The series' own number: the patch's, or for a fix-up its target's. */
+  counter: number;
+  label: string;
+  fixupOf?: MailMessage;
+}
+
+/**
+ * The patches in the order they apply: each slot, then the fix-ups of it, oldest first. Of two
+ * fix-ups of one patch with the same subject (a fix-up resent), the newest is taken. A fix-up of
+ * a patch of this version that the series does not use (an older copy) is left out, saying so.
+ */
+function orderWithFixups(thread: Thread, slots: Map<number, { msg: MailMessage; fromVersion: number }>, total: number, revision: number, warnings: string[]): SeriesEntry[] {
+  const byTarget = new Map<string, MailMessage[]>();
+  for (const [id, target] of thread.fixupTarget) {
+    const list = byTarget.get(target.messageId) ?? [];
+    list.push(thread.byId.get(id) as MailMessage);
+    byTarget.set(target.messageId, list);
+  }
+  const entries: SeriesEntry[] = [];
+  const used = new Set<string>();
+  for (let counter = 1; counter <= total; counter++) {
+    const { msg, fromVersion } = slots.get(counter) as { msg: MailMessage; fromVersion: number };
+    const slotLabel = `${counter}/${total}`;
+    entries.push({ msg, fromVersion, counter, label: slotLabel });
+    used.add(msg.messageId);
+    const bySubject = new Map<string, MailMessage[]>();
+    for (const f of byTarget.get(msg.messageId) ?? []) bySubject.set(f.subject.subject, [...(bySubject.get(f.subject.subject) ?? []), f]);
+    const fixups = [...bySubject.values()].map((same) => pickNewest(same, `fix-ups of ${slotLabel} named "${same[0]?.subject.subject}"`, warnings));
+    fixups.sort((a, b) => (newer(a, b) ? 1 : -1));
+    for (const [k, f] of fixups.entries()) {
+      entries.push({ msg: f, fromVersion, counter, label: `${slotLabel} fix-up${fixups.length > 1 ? ` ${k + 1}` : ''}`, fixupOf: msg });
+    }
+  }
+  for (const [id, target] of thread.fixupTarget) {
+    if (!used.has(target.messageId) && revisionOf(thread, target) === revision) {
+      warnings.push(`ignored the fix-up ${label(thread.byId.get(id) as MailMessage)}: it fixes ${label(target)}, which v${revision} does not use`);
+    }
+  }
+  return entries;
 }
 
 /**
@@ -451,7 +526,7 @@ interface TrailerContext {
  * reviews of the same diff in other versions. Person-trailers need their sender's name or
  * address; duplicates of the patch's own trailers or of each other are dropped.
  */
-function trailersFor(ctx: TrailerContext, msg: MailMessage, fromVersion: number, slotName: string, own: Trailer[], selected: Set<string>): SeriesTrailer[] {
+function trailersFor(ctx: TrailerContext, msg: MailMessage, fromVersion: number, slotName: string, own: Trailer[], selected: Set<string>, fixup: boolean): SeriesTrailer[] {
   const { attached, covers, ownCover, cover, warnings } = ctx;
   const seen = new Set(own.map(trailerKey));
   const added: SeriesTrailer[] = [];
@@ -476,6 +551,8 @@ function trailersFor(ctx: TrailerContext, msg: MailMessage, fromVersion: number,
   };
 
   for (const t of attached.get(msg.messageId) ?? []) consider(t, '');
+  // A fix-up came after the cover letter's acks and is no version's rewrite: only its own replies count.
+  if (fixup) return added;
   // The cover letter of the version that sent this patch speaks for all of that version's patches.
   const patchCover = covers.get(fromVersion);
   for (const t of patchCover ? (attached.get(patchCover.messageId) ?? []) : []) consider(t, ' (a reply to the cover letter)', '');

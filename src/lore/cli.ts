@@ -64,7 +64,7 @@ to 60 s (one asking longer ends the fetch at once). A body over 64 MiB is refuse
         }
         const trailers = series.patches.reduce((n, p) => n + p.trailers.filter((t) => t.from !== undefined).length, 0);
         info(flags, `v${series.version} of "${series.subject}": ${series.patches.length} patch(es)${series.cover ? ' + cover letter' : ''}, ${trailers} trailer(s) collected`);
-        for (const p of series.patches) info(flags, `  ${p.index}/${p.total} ${p.subject}`);
+        for (const p of series.patches) info(flags, `  ${p.label ?? `${p.index}/${p.total}`} ${p.subject}${p.fixupOf ? ` (fix-up of ${p.fixupOf.label}, applied right after it)` : ''}`);
         if (series.baseCommit) info(flags, `base-commit: ${series.baseCommit}`);
         for (const w of series.warnings) info(flags, `warning: ${w}`);
         info(flags, `wrote ${path.join(dir, SERIES_MBOX)} and ${SERIES_JSON}`);

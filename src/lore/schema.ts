@@ -23,6 +23,10 @@ export const SeriesPatchSchema = z.object({
   date: z.string().optional(),
   /** The version whose mail supplied this patch (differs from the series' on a partial reroll). */
   fromVersion: z.number().int().positive(),
+  /** How reports name it: `2/3` as the series numbers it, `2/3 fix-up` for a fix-up of 2/3. */
+  label: z.string().optional(),
+  /** Set on a fix-up posted in reply to a patch: applied right after it, never in its place. */
+  fixupOf: z.object({ index: z.number().int().positive(), label: z.string(), messageId: z.string() }).optional(),
 });
 
 export const SeriesCoverSchema = z.object({
