@@ -21,6 +21,8 @@ export interface AssembleOptions {
   threadUrl?: string;
   /** The message the user pointed at, if any: used to say when it belongs to another version. */
   wantedMessageId?: string;
+  /** Squash each fix-up into the patch it fixes (its diff appended to that patch's) instead of applying it as a step of its own. */
+  squashFixups?: boolean;
 }
 
 export interface AssembledSeries {
@@ -369,34 +371,7 @@ export function assembleSeries(messages: readonly MailMessage[], opts: AssembleO
   for (const m of thread.messages) if (thread.role.get(m.messageId) === 'patch') ctx.hashes.set(m.messageId, diffHash(m.body));
   const selected = new Set([...slots.values()].map((s) => s.msg.messageId));
   const entries = orderWithFixups(thread, slots, total, revision, warnings);
-  const patches: SeriesPatch[] = [];
-  const mboxParts: string[] = [];
-  for (const [i, entry] of entries.entries()) {
-    const { msg, fromVersion, counter, fixupOf } = entry;
-    const own = ownTrailers(msg.body);
-    const slotName = `v${revision} ${entry.label}`;
-    const added = trailersFor(ctx, msg, fromVersion, slotName, own, selected, fixupOf !== undefined);
-    const author = authorOf(msg);
-    const mailSubject = fixupOf ? canonicalSubject(msg.subject.subject, revision, counter, total).replace(/\]/, ' fixup]') : canonicalSubject(msg.subject.subject, revision, counter, total);
-    mboxParts.push(mboxMessage(msg, mailSubject, author, insertTrailers(msg.body, added)));
-    const target = fixupOf ? patches.find((p) => p.messageId === fixupOf.messageId) : undefined;
-    patches.push({
-      index: i + 1,
-      total: entries.length,
-      subject: msg.subject.subject,
-      author,
-      messageId: msg.messageId,
-      trailers: [...own, ...added],
-      date: msg.date?.toISOString(),
-      fromVersion,
-      label: entry.label,
-      fixupOf: target ? { index: target.index, label: target.label ?? `${counter}/${total}`, messageId: target.messageId } : undefined,
-    });
-    if (target) warnings.push(`${slotName}: ${label(msg)} is a fix-up of ${target.label} ${label(fixupOf as MailMessage)}: applied right after it, as patch ${i + 1} of ${entries.length}, not in its place`);
-    if (msg.attachedPatch) {
-      warnings.push(`${slotName} ${label(msg)} was sent as an attachment (${msg.attachedPatch}); used the attached diff`);
-    }
-  }
+  const { patches, mboxParts } = writePatches(ctx, entries, { total, selected, squashFixups: opts.squashFixups === true });
 
   for (const m of thread.messages) {
     if (thread.role.get(m.messageId) === 'followup' && m.hasDiff) {
@@ -433,6 +408,70 @@ export function assembleSeries(messages: readonly MailMessage[], opts: AssembleO
     threadUrl: opts.threadUrl,
   };
   return { series: SeriesSchema.parse(result), mbox: mboxParts.join('') };
+}
+
+/**
+ * The series' patches and their mails for `git am`, in order. A fix-up is its own step, or with
+ * `squashFixups` its diff joins its target's mail (git apply takes a second diff of a file on top
+ * of the first) and the target lists it.
+ */
+function writePatches(ctx: TrailerContext, entries: SeriesEntry[], opts: { total: number; selected: Set<string>; squashFixups: boolean }): { patches: SeriesPatch[]; mboxParts: string[] } {
+  const { revision, warnings } = ctx;
+  const steps = opts.squashFixups ? entries.filter((e) => !e.fixupOf).length : entries.length;
+  const patches: SeriesPatch[] = [];
+  const mails: Array<{ msg: MailMessage; subject: string; author: Person; body: string }> = [];
+  for (const entry of entries) {
+    const { msg, fromVersion, counter, fixupOf } = entry;
+    const slotName = `v${revision} ${entry.label}`;
+    const own = ownTrailers(msg.body);
+    const added = trailersFor(ctx, msg, fromVersion, slotName, own, opts.selected, fixupOf !== undefined);
+    const target = fixupOf ? patches.find((p) => p.messageId === fixupOf.messageId) : undefined;
+    if (target && opts.squashFixups) {
+      const mail = mails[mails.length - 1] as (typeof mails)[number];
+      mail.body = squashDiff(mail.body, msg.body);
+      target.squashedFixups = [...(target.squashedFixups ?? []), { messageId: msg.messageId, subject: msg.subject.subject }];
+      warnings.push(`${slotName}: squashed the fix-up ${label(msg)} into ${target.label} ${label(fixupOf as MailMessage)} (--squash-fixups); its own trailers are dropped`);
+      continue;
+    }
+    const author = authorOf(msg);
+    const subject = canonicalSubject(msg.subject.subject, revision, counter, opts.total);
+    mails.push({ msg, subject: fixupOf ? subject.replace(/\]/, ' fixup]') : subject, author, body: insertTrailers(msg.body, added) });
+    const index = patches.length + 1;
+    patches.push({
+      index,
+      total: steps,
+      subject: msg.subject.subject,
+      author,
+      messageId: msg.messageId,
+      trailers: [...own, ...added],
+      date: msg.date?.toISOString(),
+      fromVersion,
+      label: entry.label,
+      fixupOf: target ? { index: target.index, label: target.label ?? `${counter}/${opts.total}`, messageId: target.messageId } : undefined,
+    });
+    if (target) warnings.push(`${slotName}: ${label(msg)} is a fix-up of ${target.label} ${label(fixupOf as MailMessage)}: applied right after it, as patch ${index} of ${steps}, not in its place`);
+    if (msg.attachedPatch) warnings.push(`${slotName} ${label(msg)} was sent as an attachment (${msg.attachedPatch}); used the attached diff`);
+  }
+  return { patches, mboxParts: mails.map((m) => mboxMessage(m.msg, m.subject, m.author, m.body)) };
+}
+
+/** The diff of a patch mail: from its first file header to the signature (`-- `), if any. */
+function diffPart(body: string): string {
+  const lines = body.split('\n');
+  const start = lines.findIndex((l) => /^diff --git /.test(l) || /^--- \S/.test(l));
+  if (start < 0) return '';
+  const sig = lines.findIndex((l, i) => i > start && /^-- ?$/.test(l));
+  return lines.slice(start, sig < 0 ? undefined : sig).join('\n').replace(/\n*$/, '\n');
+}
+
+/** A patch body with a fix-up's diff added after its own, before its signature. */
+function squashDiff(body: string, fixupBody: string): string {
+  const lines = body.split('\n');
+  const start = lines.findIndex((l) => /^diff --git /.test(l) || /^--- \S/.test(l));
+  const sig = lines.findIndex((l, i) => start >= 0 && i > start && /^-- ?$/.test(l));
+  const at = sig < 0 ? lines.length : sig;
+  const head = lines.slice(0, at).join('\n').replace(/\n*$/, '\n');
+  return `${head}${diffPart(fixupBody)}${lines.slice(at).join('\n')}`;
 }
 
 interface SeriesEntry {

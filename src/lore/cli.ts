@@ -16,6 +16,7 @@ interface FetchFlags {
   /** false with --no-cache */
   cache: boolean;
   json?: boolean;
+  squashFixups?: boolean;
 }
 
 interface ServeFlags {
@@ -40,6 +41,7 @@ export function registerLoreCommands(program: Command): void {
     .option('--lore <base>', `lore server to ask, also for full lore URLs (default: $KHARNESS_LORE or ${DEFAULT_LORE})`)
     .option('--no-cache', NO_CACHE_HELP)
     .option('--json', 'print series.json (plus the paths written) on stdout instead of progress')
+    .option('--squash-fixups', 'squash each fix-up (a "... (fix)" patch sent in reply to a patch) into the patch it fixes, instead of applying it right after as its own step')
     .addHelpText(
       'after',
       `
@@ -54,7 +56,7 @@ to 60 s (one asking longer ends the fetch at once). A body over 64 MiB is refuse
     )
     .action(
       action(async (input: string, flags: FetchFlags) => {
-        const result = await fetchSeries(input, { version: flags.useVersion, lore: flags.lore ?? process.env.KHARNESS_LORE, cache: flags.cache ? undefined : false });
+        const result = await fetchSeries(input, { version: flags.useVersion, lore: flags.lore ?? process.env.KHARNESS_LORE, cache: flags.cache ? undefined : false, squashFixups: flags.squashFixups === true });
         const { series } = result;
         const dir = path.resolve(flags.output ?? series.slug);
         await writeSeries(dir, result);
@@ -64,7 +66,10 @@ to 60 s (one asking longer ends the fetch at once). A body over 64 MiB is refuse
         }
         const trailers = series.patches.reduce((n, p) => n + p.trailers.filter((t) => t.from !== undefined).length, 0);
         info(flags, `v${series.version} of "${series.subject}": ${series.patches.length} patch(es)${series.cover ? ' + cover letter' : ''}, ${trailers} trailer(s) collected`);
-        for (const p of series.patches) info(flags, `  ${p.label ?? `${p.index}/${p.total}`} ${p.subject}${p.fixupOf ? ` (fix-up of ${p.fixupOf.label}, applied right after it)` : ''}`);
+        for (const p of series.patches) {
+          const squashed = (p.squashedFixups ?? []).map((f) => ` + fix-up "${f.subject}" squashed in`).join('');
+          info(flags, `  ${p.label ?? `${p.index}/${p.total}`} ${p.subject}${p.fixupOf ? ` (fix-up of ${p.fixupOf.label}, applied right after it)` : ''}${squashed}`);
+        }
         if (series.baseCommit) info(flags, `base-commit: ${series.baseCommit}`);
         for (const w of series.warnings) info(flags, `warning: ${w}`);
         info(flags, `wrote ${path.join(dir, SERIES_MBOX)} and ${SERIES_JSON}`);

@@ -19,6 +19,8 @@ export interface FetchOptions {
   cache?: boolean;
   /** Retry and size knobs of the HTTP client (tests). */
   http?: HttpOptions;
+  /** Squash fix-ups into the patches they fix instead of applying them as steps of their own. */
+  squashFixups?: boolean;
 }
 
 export type FetchResult = AssembledSeries;
@@ -104,5 +106,5 @@ export async function fetchSeries(input: string, opts: FetchOptions = {}): Promi
   const messages = await parseThread(data, what);
   // Only a body that is a thread is kept: an HTML page or a truncated gzip is asked for again.
   await keep?.();
-  return assembleSeries(messages, { version: opts.version, source, threadUrl, wantedMessageId: messageId });
+  return assembleSeries(messages, { version: opts.version, source, threadUrl, wantedMessageId: messageId, squashFixups: opts.squashFixups });
 }

@@ -27,6 +27,8 @@ export const SeriesPatchSchema = z.object({
   label: z.string().optional(),
   /** Set on a fix-up posted in reply to a patch: applied right after it, never in its place. */
   fixupOf: z.object({ index: z.number().int().positive(), label: z.string(), messageId: z.string() }).optional(),
+  /** Fix-ups squashed into this patch (`fetch --squash-fixups`): their diffs follow its own in series.mbox. */
+  squashedFixups: z.array(z.object({ messageId: z.string(), subject: z.string() })).optional(),
 });
 
 export const SeriesCoverSchema = z.object({

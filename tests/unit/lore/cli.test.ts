@@ -62,6 +62,15 @@ describe('kharness fetch', () => {
       ]);
       const json = JSON.parse(await readFile(path.join(dir, 'series.json'), 'utf8')) as { patches: Array<{ fixupOf?: { index: number } }> };
       expect(json.patches.map((p) => p.fixupOf?.index)).toEqual([undefined, 1, undefined]);
+
+      const squashed = await cli(['fetch', mbox, '-o', path.join(dir, 'squashed'), '--squash-fixups']);
+      expect(squashed.code).toBe(0);
+      expect(squashed.stderr.split('\n').filter((l) => /^ {2}\S/.test(l))).toEqual([
+        '  1/2 mm/zswap: global lru and shrinker shared by all zswap_pools + fix-up "mm/zswap: global lru and shrinker shared by all zswap_pools fix" squashed in',
+        '  2/2 mm/zswap: change zswap_pool kref to percpu_ref',
+      ]);
+      const squashedMbox = await readFile(path.join(dir, 'squashed', 'series.mbox'), 'utf8');
+      expect((squashedMbox.match(/^Subject: /gm) ?? []).length).toBe(2);
     } finally {
       await cleanup();
     }

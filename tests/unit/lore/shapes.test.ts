@@ -280,6 +280,27 @@ describe('fix-up patches sent in reply to a patch', () => {
     expect(v2.patches.map((p) => p.label)).toEqual(['1/1', '1/1 fix-up']);
   });
 
+  it('squashes fix-ups into the patch they fix when asked: one commit with both diffs, the fix-ups listed on it', async () => {
+    const fix3b: MailSpec = { id: 'g3@alice', subject: '[PATCH] fixup! mm: three', body: fixupBody(3).replace(/\+int z3;/, '+int w3;').replace('@@ -1,2 +1,3 @@\n int x;\n int y3;', '@@ -1,3 +1,4 @@\n int x;\n int y3;\n int z3;'), parent: 'p3@alice' };
+    const raws = [...series3, fix3, fix3Ack, fix3b].map((m, i) => rawMail(m, i));
+    const msgs = await Promise.all(raws.map((r, i) => parseMessage(r, i)));
+    const { series, mbox } = assembleSeries(msgs, { source: 'test', squashFixups: true });
+    expect(series.patches.map((p) => [p.label, p.index, p.total])).toEqual([
+      ['1/3', 1, 3],
+      ['2/3', 2, 3],
+      ['3/3', 3, 3],
+    ]);
+    expect(series.patches[2]?.squashedFixups).toEqual([
+      { messageId: 'f3@alice', subject: 'mm: three (fix)' },
+      { messageId: 'g3@alice', subject: 'fixup! mm: three' },
+    ]);
+    expect(trailerLines(series, 3)).toEqual(['Signed-off-by: Alice Chen <alice@example.com>', `Reviewed-by: ${BOB}`, 'Acked-by: Dana <dana@x.org>']);
+    expect(series.warnings.filter((w) => w.includes('squashed the fix-up')).length).toBe(2);
+    const am = await gitAm('fixup-squash', 3, mbox);
+    expect(am.subjects).toEqual(['mm: one', 'mm: two', 'mm: three']);
+    expect(await am.show('file3.c')).toBe('int x;\nint y3;\nint z3;\nint w3;');
+  });
+
   it('takes a resend under the same subject answering its patch as a reroll, not as a fix-up', async () => {
     const { series } = await thread('fixup-not', [
       { id: 'a1@alice', subject: '[PATCH] mm: zswap: writeback fix', body: patchBody(1) },
