@@ -140,13 +140,18 @@ const FIXUP_SUBJECT = /(?:\(fix(?:-?up)?\)|[\s-]fix(?:-?up)?)$|^(?:fixup|squash)
  * Fix-ups: a patch mail (not a `Re:`) with a diff, answering a patch of the thread, whose subject
  * says it is a fix (`[PATCH v3 3/3] … (fix)`, Andrew Morton's `… fix`). It goes right after the
  * patch it fixes, which it needs (alone it does not apply); it never takes that patch's place,
- * even when it carries the same `3/3`. The same subject as the patch answered is a reroll instead.
+ * even when it carries the same `3/3`. The same subject as the patch answered, or another version
+ * than its own, is a reroll instead.
  */
 function markFixups(thread: Thread): void {
   for (const m of thread.messages) {
     if (m.subject.reply || !m.hasDiff || !FIXUP_SUBJECT.test(m.subject.subject)) continue;
-    const target = thread.ancestors(m).find((a) => thread.role.get(a.messageId) === 'patch');
+    const ancestors = thread.ancestors(m);
+    const target = ancestors.find((a) => thread.role.get(a.messageId) === 'patch');
     if (!target || target.subject.subject === m.subject.subject) continue;
+    // `[PATCH v2] … fix` answering v1 is v2 of a patch named so, unless it resends a fix-up.
+    const resendsFixup = ancestors.some((a) => thread.role.get(a.messageId) === 'fixup' && a.subject.subject === m.subject.subject);
+    if (!m.subject.revisionInferred && m.subject.revision !== revisionOf(thread, target) && !resendsFixup) continue;
     thread.role.set(m.messageId, 'fixup');
     thread.fixupTarget.set(m.messageId, target);
   }

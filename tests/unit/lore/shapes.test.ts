@@ -308,6 +308,23 @@ describe('fix-up patches sent in reply to a patch', () => {
     ]);
     expect(series.version).toBe(2);
     expect(series.patches.map((p) => [p.messageId, p.fixupOf])).toEqual([['a2@alice', undefined]]);
+    const renamed = await thread('fixup-not-renamed', [
+      { id: 'b1@alice', subject: '[PATCH] mm: zswap: fix the writeback race', body: patchBody(1) },
+      { id: 'b2@alice', subject: '[PATCH v2] mm: zswap: writeback race fix', body: patchBody(1, { message: 'Reworded.' }), parent: 'b1@alice' },
+    ]);
+    expect(renamed.series.version).toBe(2);
+    expect(renamed.series.patches.map((p) => [p.messageId, p.label])).toEqual([['b2@alice', '1/1']]);
+  });
+
+  it('takes "[PATCH v2] … (fix)" answering a fix-up as that fix-up resent, whatever version it names', async () => {
+    const { series } = await thread('fixup-v2', [...series3, fix3, { id: 'f3v2@alice', subject: '[PATCH v2] mm: three (fix)', body: fixupBody(3), parent: 'f3@alice' }]);
+    expect(series.version).toBe(3);
+    expect(series.patches.map((p) => [p.label, p.messageId])).toEqual([
+      ['1/3', 'p1@alice'],
+      ['2/3', 'p2@alice'],
+      ['3/3', 'p3@alice'],
+      ['3/3 fix-up', 'f3v2@alice'],
+    ]);
   });
 });
 
