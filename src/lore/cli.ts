@@ -19,6 +19,7 @@ interface FetchFlags {
   json?: boolean;
   keyring?: string[];
   requireAttestation?: boolean;
+  squashFixups?: boolean;
 }
 
 interface ServeFlags {
@@ -45,6 +46,7 @@ export function registerLoreCommands(program: Command): void {
     .option('--keyring <dir>', KEYRING_HELP, collect)
     .option('--require-attestation', 'refuse (exit 2, nothing written) a series with a patch that has no good DKIM or patatt signature')
     .option('--json', 'print series.json (plus the paths written) on stdout instead of progress')
+    .option('--squash-fixups', 'squash each fix-up (a "... (fix)" patch sent in reply to a patch) into the patch it fixes, instead of applying it right after as its own step')
     .addHelpText(
       'after',
       `
@@ -64,7 +66,7 @@ answer leaves a signature unknown, not bad) and patatt X-Developer-Signature (ke
     .action(
       action(async (input: string, flags: FetchFlags) => {
         const attest = await attestOptions({ keyrings: flags.keyring });
-        const result = await fetchSeries(input, { version: flags.useVersion, lore: flags.lore ?? process.env.KHARNESS_LORE, cache: flags.cache ? undefined : false, attest });
+        const result = await fetchSeries(input, { version: flags.useVersion, lore: flags.lore ?? process.env.KHARNESS_LORE, cache: flags.cache ? undefined : false, attest, squashFixups: flags.squashFixups === true });
         const { series } = result;
         if (flags.requireAttestation) requireAttestation(series);
         const dir = path.resolve(flags.output ?? series.slug);
@@ -75,7 +77,10 @@ answer leaves a signature unknown, not bad) and patatt X-Developer-Signature (ke
         }
         const trailers = series.patches.reduce((n, p) => n + p.trailers.filter((t) => t.from !== undefined).length, 0);
         info(flags, `v${series.version} of "${series.subject}": ${series.patches.length} patch(es)${series.cover ? ' + cover letter' : ''}, ${trailers} trailer(s) collected`);
-        for (const p of series.patches) info(flags, `  ${p.index}/${p.total} ${p.subject}\n      ${p.attestation?.status ?? 'unknown'}: ${p.attestation?.summary ?? 'not checked'}`);
+        for (const p of series.patches) {
+          const squashed = (p.squashedFixups ?? []).map((f) => ` + fix-up "${f.subject}" squashed in`).join('');
+          info(flags, `  ${p.label ?? `${p.index}/${p.total}`} ${p.subject}${p.fixupOf ? ` (fix-up of ${p.fixupOf.label}, applied right after it)` : ''}${squashed}\n      ${p.attestation?.status ?? 'unknown'}: ${p.attestation?.summary ?? 'not checked'}`);
+        }
         if (series.baseCommit) info(flags, `base-commit: ${series.baseCommit}`);
         for (const w of series.warnings) info(flags, `warning: ${w}`);
         info(flags, `wrote ${path.join(dir, SERIES_MBOX)} and ${SERIES_JSON}`);

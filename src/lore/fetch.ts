@@ -23,6 +23,8 @@ export interface FetchOptions {
   http?: HttpOptions;
   /** Keyrings and DNS for attestation (default: patatt's keyrings, the system's DNS); false skips it (benchmarks). */
   attest?: AttestOptions | false;
+  /** Squash fix-ups into the patches they fix instead of applying them as steps of their own. */
+  squashFixups?: boolean;
 }
 
 export type FetchResult = AssembledSeries;
@@ -123,7 +125,7 @@ export async function fetchSeries(input: string, opts: FetchOptions = {}): Promi
   const { messages, raws } = await parseThreadMails(data, what);
   // Only a body that is a thread is kept: an HTML page or a truncated gzip is asked for again.
   await keep?.();
-  const assembled = assembleSeries(messages, { version: opts.version, source, threadUrl, wantedMessageId: messageId });
+  const assembled = assembleSeries(messages, { version: opts.version, source, threadUrl, wantedMessageId: messageId, squashFixups: opts.squashFixups });
   if (opts.attest === false) return assembled;
   const series = await attestSeries(assembled.series, messages, raws, opts.attest ?? (await attestOptions()));
   return { ...assembled, series };

@@ -41,6 +41,12 @@ export const SeriesPatchSchema = z.object({
   fromVersion: z.number().int().positive(),
   /** DKIM and patatt signatures of the patch mail as fetched; absent in series written before attestation. */
   attestation: AttestationSchema.optional(),
+  /** How reports name it: `2/3` as the series numbers it, `2/3 fix-up` for a fix-up of 2/3. */
+  label: z.string().optional(),
+  /** Set on a fix-up posted in reply to a patch: applied right after it, never in its place. */
+  fixupOf: z.object({ index: z.number().int().positive(), label: z.string(), messageId: z.string() }).optional(),
+  /** Fix-ups squashed into this patch (`fetch --squash-fixups`): their diffs follow its own in series.mbox. */
+  squashedFixups: z.array(z.object({ messageId: z.string(), subject: z.string() })).optional(),
 });
 
 export const SeriesCoverSchema = z.object({

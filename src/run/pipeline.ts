@@ -271,7 +271,7 @@ async function applyAll(st: RunState, p: { loaded: Awaited<ReturnType<typeof loa
   st.phases.prepare = Date.now() - started;
   const steps: Step[] = [
     { index: 0, label: 'base', subject: `base ${chosen.commit.slice(0, 12)}`, commit: chosen.commit },
-    ...applied.patches.map((a) => ({ index: a.index, label: `${a.index}/${st.total}`, subject: a.subject, commit: a.commit, apply: a, messageId: series.patches[a.index - 1]?.messageId, author: series.patches[a.index - 1]?.author })),
+    ...applied.patches.map((a) => ({ index: a.index, label: series.patches[a.index - 1]?.label ?? `${a.index}/${st.total}`, subject: a.subject, commit: a.commit, apply: a, messageId: series.patches[a.index - 1]?.messageId, author: series.patches[a.index - 1]?.author })),
   ];
   return steps;
 }
