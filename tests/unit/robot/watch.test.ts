@@ -1,0 +1,98 @@
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../../src/cli.js';
+import { startLoreServer, type LoreServer } from '../../../src/lore/server.js';
+import type { VersionRecord } from '../../../src/robot/decide.js';
+import { readState, statePath } from '../../../src/robot/state.js';
+import { watch, type WatchOptions } from '../../../src/robot/watch.js';
+import { tempDir, useTempCache } from '../lore/helpers.js';
+import { LIST, writeList } from './fixtures.js';
+
+useTempCache();
+let server: LoreServer;
+let cleanup: () => Promise<void>;
+beforeAll(async () => {
+  const t = await tempDir('kh-robot-list-');
+  cleanup = t.cleanup;
+  await writeList(t.dir);
+  server = await startLoreServer(t.dir, 0);
+});
+afterAll(async () => {
+  await server.close();
+  await cleanup();
+});
+
+interface Recorded {
+  lines: string[];
+  ran: VersionRecord[];
+}
+
+async function runWatch(over: Partial<WatchOptions>): Promise<Recorded> {
+  const rec: Recorded = { lines: [], ran: [] };
+  await watch({
+    list: `${server.url}/linux-mm/`,
+    query: 'dfn:mm/zswap.c',
+    once: true,
+    dryRun: false,
+    intervalS: 1,
+    run: async (v) => {
+      rec.ran.push(v);
+      return { reportDir: `/reports/${v.slug}`, verdict: 'pass' };
+    },
+    print: (l) => rec.lines.push(l),
+    note: () => undefined,
+    ...over,
+  });
+  return rec;
+}
+
+describe('kharness watch over serve-lore', () => {
+  it('--dry-run --once lists exactly the v2 (not v1, the review, or the RESEND), and writes no state', async () => {
+    const { lines, ran } = await runWatch({ dryRun: true });
+    expect(lines).toEqual([`${LIST.v2}\tv2\t[PATCH v2 0/2] mm: zswap: tidy the store path`]);
+    expect(ran).toEqual([]);
+    await expect(readFile(statePath(`${server.url}/linux-mm`))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('tests the v2 once, reuses its result for the RESEND, and a restarted watch tests nothing new', async () => {
+    const first = await runWatch({});
+    expect(first.ran.map((v) => v.key)).toEqual([LIST.v2]);
+    expect(first.lines).toContain(`${LIST.resend}\tv2\tpass\t/reports/v2-mm-zswap-tidy-the-store-path (reused)`);
+    const state = await readState(`${server.url}/linux-mm`);
+    expect(state.versions[LIST.v1]?.status).toBe('superseded');
+    expect(state.versions[LIST.v2]?.status).toBe('tested');
+    expect(state.versions[LIST.resend]?.reusedFrom).toBe(LIST.v2);
+
+    const requestsBefore = server.requests;
+    const second = await runWatch({});
+    expect(second.ran).toEqual([]);
+    expect(second.lines).toEqual([]);
+    // Only the feed was asked: every thread was read already.
+    expect(server.requests - requestsBefore).toBe(1);
+    const dry = await runWatch({ dryRun: true });
+    expect(dry.lines).toEqual([]);
+  });
+
+  it('without a query, polls new.atom and finds the unrelated series too', async () => {
+    const { lines } = await runWatch({ dryRun: true, query: undefined, list: `${server.url}/other-list` });
+    expect(lines.map((l) => l.split('\t')[0])).toEqual([LIST.v2, LIST.other]);
+  });
+
+  it('the CLI: kharness watch URL --dry-run --once --query prints the same one line on stdout, exit 0', async () => {
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out.push(String(chunk));
+      return true;
+    });
+    const errSpy = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      process.exitCode = undefined;
+      await main(['node', 'kharness', 'watch', `${server.url}/fresh-list/`, '--dry-run', '--once', '--query', 'dfn:mm/zswap.c', '--since', '20240101']);
+    } finally {
+      spy.mockRestore();
+      errSpy.mockRestore();
+    }
+    expect(process.exitCode).toBe(0);
+    expect(out.join('')).toBe(`${LIST.v2}\tv2\t[PATCH v2 0/2] mm: zswap: tidy the store path\n`);
+  });
+});
