@@ -4,8 +4,8 @@ import { main } from '../../../src/cli.js';
 import { startLoreServer, type LoreServer } from '../../../src/lore/server.js';
 import type { VersionRecord } from '../../../src/robot/decide.js';
 import { readState, statePath } from '../../../src/robot/state.js';
-import { watch, type WatchOptions } from '../../../src/robot/watch.js';
-import { tempDir, useTempCache } from '../lore/helpers.js';
+import { feedUrl, parseListUrl, versionsInThread, watch, type WatchOptions } from '../../../src/robot/watch.js';
+import { coverBody, mails, patchBody, tempDir, useTempCache } from '../lore/helpers.js';
 import { LIST, writeList } from './fixtures.js';
 
 useTempCache();
@@ -94,5 +94,24 @@ describe('kharness watch over serve-lore', () => {
     }
     expect(process.exitCode).toBe(0);
     expect(out.join('')).toBe(`${LIST.v2}\tv2\t[PATCH v2 0/2] mm: zswap: tidy the store path\n`);
+  });
+
+  it('a version with a missing patch is not decided yet (the rest may still be on its way)', async () => {
+    const notes: string[] = [];
+    const thread = await mails([
+      { id: 'c@x', subject: '[PATCH 0/2] mm: zswap: half sent', body: coverBody() },
+      { id: 'p1@x', subject: '[PATCH 1/2] mm: zswap: one', body: patchBody(1), parent: 'c@x' },
+    ]);
+    expect(versionsInThread(thread, 'http://l/linux-mm', (l) => notes.push(l))).toEqual([]);
+    expect(notes.join('\n')).toMatch(/skipped v1 of a thread for now: v1 is missing patch 2\/2/);
+  });
+
+  it('polls new.atom, or the search with --query and --since (as a d: range)', () => {
+    const now = new Date('2024-12-06T12:00:00Z');
+    const { listUrl } = parseListUrl('https://lore.kernel.org/linux-mm/');
+    expect(listUrl).toBe('https://lore.kernel.org/linux-mm');
+    expect(feedUrl(listUrl, undefined, undefined, now)).toBe('https://lore.kernel.org/linux-mm/new.atom');
+    expect(feedUrl(listUrl, 'dfn:mm/zswap.c', '2.weeks.ago', now)).toBe('https://lore.kernel.org/linux-mm/?q=dfn%3Amm%2Fzswap.c+d%3A20241122..&x=A');
+    expect(() => parseListUrl('https://lore.kernel.org/')).toThrow(/names no list/);
   });
 });
