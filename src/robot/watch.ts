@@ -137,7 +137,14 @@ export async function watchRound(opts: WatchOptions): Promise<RobotState> {
   await writeState(state);
   for (const v of queue(state)) {
     opts.note(`testing ${dryRunLine(v)}`);
-    const outcome = await opts.run(v);
+    let outcome: RunOutcome;
+    try {
+      outcome = await opts.run(v);
+    } catch (err) {
+      // Our side broke, not the series: it stays queued and is tried again next round.
+      opts.note(`${v.key}: the run broke (${errorMessage(err)}); it stays queued`);
+      continue;
+    }
     state = markTested(state, v.key, outcome.reportDir, outcome.verdict);
     await writeState(state);
     opts.print(`${v.key}\tv${v.version}\t${outcome.verdict}\t${outcome.reportDir}`);
@@ -154,8 +161,9 @@ export async function watch(opts: WatchOptions): Promise<void> {
   const release = opts.dryRun ? undefined : await lockState(parseListUrl(opts.list).listUrl);
   try {
     for (;;) {
-      await watchRound(opts);
-      if (opts.once) return;
+      if (opts.once) return void (await watchRound(opts));
+      // A long-running robot outlives a lore outage: the round is tried again after the interval.
+      await watchRound(opts).catch((err: unknown) => opts.note(`this round failed: ${errorMessage(err)}`));
       await sleep(opts.intervalS * 1000);
     }
   } finally {

@@ -114,4 +114,15 @@ describe('kharness watch over serve-lore', () => {
     expect(feedUrl(listUrl, 'dfn:mm/zswap.c', '2.weeks.ago', now)).toBe('https://lore.kernel.org/linux-mm/?q=dfn%3Amm%2Fzswap.c+d%3A20241122..&x=A');
     expect(() => parseListUrl('https://lore.kernel.org/')).toThrow(/names no list/);
   });
+
+  it('a run that breaks leaves its version queued for the next round, and the watch goes on', async () => {
+    const list = `${server.url}/flaky-machine/`;
+    const notes: string[] = [];
+    const broken = await runWatch({ list, note: (l) => notes.push(l), run: () => Promise.reject(new Error('no space left on device')) });
+    expect(broken.lines.filter((l) => !l.endsWith('(reused)'))).toEqual([]);
+    expect(notes.join('\n')).toContain(`${LIST.v2}: the run broke (no space left on device); it stays queued`);
+    expect((await readState(`${server.url}/flaky-machine`)).versions[LIST.v2]?.status).toBe('queued');
+    const retried = await runWatch({ list });
+    expect(retried.ran.map((v) => v.key)).toEqual([LIST.v2]);
+  });
 });
