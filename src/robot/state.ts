@@ -24,7 +24,13 @@ export async function readState(listUrl: string): Promise<RobotState> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyState(listUrl);
     throw new InfraError(`cannot read the robot state ${file}: ${errorMessage(err)}`);
   }
-  const parsed = RobotStateSchema.safeParse(JSON.parse(text));
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new InfraError(`${file} is not valid JSON: ${errorMessage(err)}`, 'move it away to start afresh (every series on the list would be tested again)');
+  }
+  const parsed = RobotStateSchema.safeParse(data);
   if (!parsed.success) throw new InfraError(`${file} is not a kharness robot state: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 'move it away to start afresh (every series on the list would be tested again)');
   return parsed.data;
 }

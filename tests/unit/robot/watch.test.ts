@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../../src/cli.js';
 import { startLoreServer, type LoreServer } from '../../../src/lore/server.js';
@@ -124,5 +125,14 @@ describe('kharness watch over serve-lore', () => {
     expect((await readState(`${server.url}/flaky-machine`)).versions[LIST.v2]?.status).toBe('queued');
     const retried = await runWatch({ list });
     expect(retried.ran.map((v) => v.key)).toEqual([LIST.v2]);
+  });
+
+  it('a damaged state file stops the watch (exit 3) instead of testing every series again', async () => {
+    const list = `${server.url}/damaged`;
+    await mkdir(path.dirname(statePath(list)), { recursive: true });
+    await writeFile(statePath(list), '{"schemaVersion": 1, "list": ');
+    await expect(runWatch({ list })).rejects.toMatchObject({ exitCode: 3, message: expect.stringMatching(/is not valid JSON/) });
+    await writeFile(statePath(list), JSON.stringify({ schemaVersion: 1, list, versions: { x: { key: 'x' } }, seen: [] }));
+    await expect(readState(list)).rejects.toThrow(/is not a kharness robot state/);
   });
 });
