@@ -8,7 +8,7 @@ import type { PersonInfo } from '../report/types.js';
 import { runSeries } from '../run/pipeline.js';
 import { NO_SANDBOX_HELP } from '../sandbox/index.js';
 import { TREE_OPTION_HELP } from '../common/paths.js';
-import type { VersionRecord } from './decide.js';
+import { reportFolderName, type VersionRecord } from './decide.js';
 import { watch, type RunOutcome } from './watch.js';
 
 interface WatchCliOptions {
@@ -34,8 +34,7 @@ function runVersion(opts: WatchCliOptions): (v: VersionRecord) => Promise<RunOut
     const result = await runSeries({
       input: v.threadUrl,
       version: v.version,
-      // The slug is made of [a-z0-9-] only (seriesSlug), so mail cannot steer the path.
-      out: path.join(opts.out, v.slug),
+      out: path.join(opts.out, reportFolderName(v)),
       tree: opts.tree,
       configs: resolveConfigList(opts.config),
       tests,

@@ -21,7 +21,8 @@ export const SeriesVersionSchema = z.object({
   date: z.string(),
   /** Where `kharness run` fetches it: the key message's URL on the list. */
   threadUrl: z.string(),
-  slug: z.string(),
+  // [a-z0-9-] only, as series.json's: it names the report folder.
+  slug: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
 });
 export type SeriesVersion = z.infer<typeof SeriesVersionSchema>;
 
@@ -128,6 +129,14 @@ export function markSeen(state: RobotState, ids: Iterable<string>): RobotState {
   const seen = new Set(state.seen);
   for (const id of ids) seen.add(id);
   return { ...state, seen: [...seen] };
+}
+
+/**
+ * The report folder under --out: the series slug ([a-z0-9-] only, so mail cannot steer the path);
+ * a RESEND that is tested (its diffs changed) gets its own, beside the original's.
+ */
+export function reportFolderName(v: Pick<SeriesVersion, 'slug' | 'resend'>): string {
+  return v.resend ? `${v.slug}-resend` : v.slug;
 }
 
 /** `--dry-run`'s line: message-id, version, subject. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decide, dryRunLine, emptyState, markTested, queue, resultSource, type SeriesVersion } from '../../../src/robot/decide.js';
+import { decide, dryRunLine, reportFolderName, emptyState, markTested, queue, resultSource, type SeriesVersion } from '../../../src/robot/decide.js';
 
 const LIST = 'http://lore.example/linux-mm';
 
@@ -85,5 +85,10 @@ describe('the robot decides (pure)', () => {
 
   it('--dry-run prints message-id, version and subject on one line, tabs and newlines of the subject flattened', () => {
     expect(dryRunLine({ key: 'a@b', version: 3, subject: '[PATCH v3 0/2] x\ty\nz' })).toBe('a@b\tv3\t[PATCH v3 0/2] x y z');
+  });
+
+  it('a tested RESEND gets a report folder of its own beside the original', () => {
+    expect(reportFolderName(version('a', { slug: 'v2-mm-zswap-tidy' }))).toBe('v2-mm-zswap-tidy');
+    expect(reportFolderName(version('b', { slug: 'v2-mm-zswap-tidy', resend: true }))).toBe('v2-mm-zswap-tidy-resend');
   });
 });
