@@ -64,6 +64,7 @@ export const EnvironmentInfoSchema = z.object({
   variants: z.array(z.string()).optional(),
   arch: z.string().optional(),
   sandbox: z.object({ mode: z.enum(['bubblewrap', 'none']), detail: z.string() }).optional(),
+  reporter: PersonInfoSchema.optional(),
 });
 
 export const StageNameSchema = z.enum(['apply', 'build', 'boot', 'test', 'model']);

@@ -98,6 +98,8 @@ export interface EnvironmentInfo {
   arch?: string;
   /** how the tree's code ran: in bubblewrap, or unsandboxed (--no-sandbox); absent in reports before sandboxing */
   sandbox?: { mode: 'bubblewrap' | 'none'; detail: string };
+  /** who the reply's Reported-by: names (--reporter, else git config user.name/user.email); absent: nobody configured */
+  reporter?: PersonInfo;
 }
 
 export interface ConfigInfo {

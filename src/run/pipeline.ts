@@ -13,7 +13,8 @@ import { probeAccel } from '../boot/kvm.js';
 import { resolveProfile, type GuestTestName } from '../guest/index.js';
 import type { Series } from '../lore/index.js';
 import { writeReports } from '../report/index.js';
-import type { EnvironmentInfo, PatchReport, RunReport, SeriesInfo } from '../report/types.js';
+import { gitIdentity } from '../report/reporter.js';
+import type { EnvironmentInfo, PatchReport, PersonInfo, RunReport, SeriesInfo } from '../report/types.js';
 import { applySeries, chooseBase, type ApplyResult } from '../tree/apply.js';
 import { loadSeries } from '../tree/input.js';
 import { saveApplied } from '../tree/state.js';
@@ -59,6 +60,8 @@ export interface RunOptions extends OutputOptions {
   keepTraces?: boolean;
   /** whole-boot budget of each guest run, seconds (default: the profile's) */
   budgetS?: number;
+  /** the reply's Reported-by: identity (default: git config user.name/user.email) */
+  reporter?: PersonInfo;
 }
 
 export interface RunResult {
@@ -85,6 +88,7 @@ async function environment(tree: KernelTree | undefined, opts: RunOptions, accel
     }
   }));
   const treeName = tree ? managedTreeName(tree.repo) : undefined;
+  const reporter = opts.reporter ?? (await gitIdentity());
   return {
     host: { kernel: release(), cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), hostname: hostname() },
     accel,
@@ -104,6 +108,7 @@ async function environment(tree: KernelTree | undefined, opts: RunOptions, accel
     tests: opts.tests,
     variants: opts.variants,
     sandbox: { mode: sandboxInfo().mode, detail: describeSandbox(sandboxInfo()) },
+    ...(reporter ? { reporter } : {}),
   };
 }
 

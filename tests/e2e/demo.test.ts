@@ -31,7 +31,7 @@ describe('kharness run on the demo series', () => {
     server = await startLoreServer(path.join(projectRoot, 'patches'), 0);
     out = await mkdtemp(path.join(tmpdir(), 'kharness-demo-'));
     // The default variant only (one boot per step, for CI's time); the variants' own run is below.
-    const r = await kharness(['run', `${server.url}/linux-mm/${DEMO}/`, '--variants', 'default', '--out', path.join(out, 'report'), '--json']);
+    const r = await kharness(['run', `${server.url}/linux-mm/${DEMO}/`, '--variants', 'default', '--reporter', 'Demo Robot <robot@example.org>', '--out', path.join(out, 'report'), '--json']);
     runExit = r.exitCode;
     report = r.json<RunReport>();
   });
@@ -148,7 +148,12 @@ describe('kharness run on the demo series', () => {
     expect(kcidbIo.exitCode, kcidbIo.stderr).toBe(0);
     const reply = await readFile(path.join(dir, 'reply.txt'), 'utf8');
     expect(reply).toContain(`In-Reply-To: <${DEMO}>`);
-    expect(reply).toMatch(/Reported-by: kharness/);
+    // The robot's identity as configured, and the thread on the lore it came from.
+    expect(reply).toContain('| Reported-by: Demo Robot <robot@example.org>');
+    expect(reply).toMatch(/^\| Closes: http:\/\/127\.0\.0\.1:\d+\/linux-mm\/.+@example\.com\/$/m);
+    // 0-day's reproduce section: the exact command for 2/3 and the merged .config beside the reply.
+    expect(reply).toMatch(/^ {4}kharness run http:\/\/127\.0\.0\.1:\d+\/linux-mm\/\S+ --use-version 1 .*--config zswap --tests \S*swap-cycle/m);
+    expect(existsSync(path.join(dir, 'reproduce-patch-2.config'))).toBe(true);
     expect(reply).toMatch(/avoid\s+the\s+xarray\s+erase\s+in\s+zswap_invalidate/); // prose is wrapped at 75 columns
     // The crash's call trace: the second free, in zswap_entry_free or inlined into zswap_store.
     expect(reply).toMatch(/zswap_entry_free|zswap_store|zs_free/);
