@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // Unit tests exercise pure logic (and real git/HTTP where cheap); e2e tests build and boot real
@@ -15,6 +16,9 @@ export default defineConfig({
           name: 'unit',
           include: ['tests/unit/**/*.test.ts'],
           testTimeout: 60_000,
+          // DKIM keys of the mails under test come from this file (empty: every lookup is
+          // "no such name", as offline), never from the network; child processes inherit it
+          env: { KHARNESS_DKIM_DNS_FILE: fileURLToPath(new URL('tests/fixtures/attest/no-dns.json', import.meta.url)) },
         },
       },
       {

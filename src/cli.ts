@@ -14,6 +14,7 @@ import { registerBisectCommands } from './bisect/cli.js';
 import { registerRunCommands } from './run/cli.js';
 import { registerDoctorCommand } from './doctor/cli.js';
 import { registerJudgeCommand } from './judge/cli.js';
+import { registerRobotCommands } from './robot/cli.js';
 
 const EXIT_CODES = `
 Exit codes:
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerReportCommands(program);
   registerBisectCommands(program);
   registerDoctorCommand(program);
+  registerRobotCommands(program);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError();
   return program;
 }

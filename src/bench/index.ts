@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { buildCommit, makeConfig, planForCommit } from '../build/index.js';
 import { compilerArgs, makeEnv, makeJobs } from '../build/make.js';
 import { DEFAULT_VARIANTS, runSuite } from '../guest/index.js';
+import { setSandboxInfo, settleSandbox } from '../sandbox/index.js';
 import { runLoreBench } from '../lore/bench.js';
 import { startLoreServer } from '../lore/index.js';
 import { runModelBench } from '../model/bench.js';
@@ -248,6 +249,46 @@ async function benchDebug(): Promise<void> {
   }
 }
 
+/**
+ * Issue 13: what the bubblewrap sandbox costs: incremental builds after a change to mm/zswap.c and
+ * a boot to the first guest test, each sandboxed and not, alternating so drift hits both alike.
+ * Uses the default tree's own build dir (incremental from the cached base; a first run builds it).
+ */
+async function benchSandbox(): Promise<void> {
+  out('== sandbox: bubblewrap vs --no-sandbox (incremental build, boot to the first test)');
+  const modes = { sandboxed: await settleSandbox(false), unsandboxed: { mode: 'none', reason: 'bench' } as const };
+  const kernel = await baseKernel();
+  const tree = await openKernelTree(defaultTreePath());
+  const base = (await git(tree.repo).raw(['rev-parse', 'HEAD'])).trim();
+  const times: Record<keyof typeof modes, { build: number[]; boot: number[] }> = { sandboxed: { build: [], boot: [] }, unsandboxed: { build: [], boot: [] } };
+  const dir = await mkdtemp(path.join(tmpdir(), 'kharness-bench-sandbox-'));
+  try {
+    let parent = base;
+    for (let i = 0; i < 6; i++) {
+      const mode = i % 2 === 0 ? 'sandboxed' : 'unsandboxed';
+      setSandboxInfo(modes[mode]);
+      parent = await touchZswap(tree, parent, 100 + i);
+      const commit = parent;
+      const b = await timed(() => buildCommit({ tree, commit, configName: 'zswap', logDir: path.join(dir, 'logs'), reuse: false }));
+      times[mode].build.push(b.ms);
+    }
+    for (let i = 0; i < 4; i++) {
+      const mode = i % 2 === 0 ? 'sandboxed' : 'unsandboxed';
+      setSandboxInfo(modes[mode]);
+      const run = await runSuite({ kernel, tests: ['swap-cycle'], outDir: path.join(dir, `boot-${i}`), trace: false, variants: ['default'] });
+      times[mode].boot.push(run.boot.bootToCommandMs ?? NaN);
+    }
+  } finally {
+    setSandboxInfo(modes.sandboxed);
+    await rm(dir, { recursive: true, force: true });
+  }
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  for (const what of ['build', 'boot'] as const) {
+    const [sb, raw] = [mean(times.sandboxed[what]), mean(times.unsandboxed[what])];
+    out(`${what === 'build' ? 'incremental build (mm/zswap.c changed), mean of 3' : 'boot to the first guest test, mean of 2'}: sandboxed ${s(sb)}, unsandboxed ${s(raw)}; ratio ${ratio(sb, raw)}   target: under 3% overhead`);
+  }
+}
+
 const SECTIONS: Record<string, () => Promise<void>> = {
   lore: runLoreBench,
   model: runModelBench,
@@ -259,6 +300,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   boot: benchBoot,
   suite: benchSuite,
   debug: benchDebug,
+  sandbox: benchSandbox,
   run: benchRun,
 };
 

@@ -10,7 +10,7 @@ import { listConfigs, resolveConfig } from '../build/config.js';
 import { ALL_TESTS, PROFILES } from '../guest/profiles.js';
 import { VARIANTS, resolveProfile, resolveTests, variantsFor, type GuestTestName } from '../guest/index.js';
 import { applySeries, chooseBase } from '../tree/apply.js';
-import { loadSeries, MAX_PATCHES_HELP } from '../tree/input.js';
+import { KEYRING_HELP, loadSeries, MAX_PATCHES_HELP, REQUIRE_ATTESTATION_HELP, collect } from '../tree/input.js';
 import { openTreeArg } from '../tree/managed.js';
 import { lockTree } from '../tree/worktree.js';
 import { bisectSeries, writeBisect, type BadWhen, type BisectResult } from './index.js';
@@ -19,6 +19,8 @@ import { bisectRange, runRangeStep } from './range.js';
 interface BisectOpts {
   sandbox: boolean;
   maxPatches?: number;
+  keyring?: string[];
+  requireAttestation?: boolean;
   series?: string;
   tree?: string;
   base?: string;
@@ -77,6 +79,8 @@ export function registerBisectCommands(program: Command): void {
     .option('--work <dir>', 'where worktrees and build dirs live')
     .option('--no-sandbox', NO_SANDBOX_HELP)
     .option('--max-patches <n>', MAX_PATCHES_HELP, positiveInt('--max-patches'))
+    .option('--keyring <dir>', `series mode: ${KEYRING_HELP}`, collect)
+    .option('--require-attestation', `series mode: ${REQUIRE_ATTESTATION_HELP}`)
     .option('--json', 'print bisect.json to stdout')
     .action(
       action(async (opts: BisectOpts): Promise<ExitCodeValue> => {
@@ -90,7 +94,7 @@ export function registerBisectCommands(program: Command): void {
         let outDir: string;
         if (opts.series) {
           if (opts.good || opts.bad) throw new InputError('--series finds the first bad patch itself; --good/--bad are for a commit range');
-          const loaded = await loadSeries(opts.series, { lore: opts.lore, cache: opts.cache ? undefined : false, maxPatches: opts.maxPatches });
+          const loaded = await loadSeries(opts.series, { lore: opts.lore, cache: opts.cache ? undefined : false, maxPatches: opts.maxPatches, keyrings: opts.keyring, requireAttestation: opts.requireAttestation });
           outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', loaded.series.slug, 'bisect'));
           const tree = await openTreeArg(opts.tree, opts.work);
           const unlock = await lockTree(tree);
@@ -106,6 +110,7 @@ export function registerBisectCommands(program: Command): void {
           }
         } else {
           if (!opts.good || !opts.bad) throw new InputError('give --series <input>, or --good A --bad B (with --tree) for a commit range');
+          if (opts.requireAttestation || opts.keyring) throw new InputError('--require-attestation and --keyring check the mails of a series: they go with --series');
           const tree = await openTreeArg(opts.tree, opts.work);
           outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', `bisect-${tree.key}`));
           const unlock = await lockTree(tree);

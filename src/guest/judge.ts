@@ -12,8 +12,9 @@ import { replayHistory, type ReplayModel } from '../model/replay-model.js';
 import { probedEra, type ApiEra } from '../api/index.js';
 import { firstOfEachRule, type Violation } from '../model/rules.js';
 import { CUMULATIVE_COUNTER, MAX_BYTES, SampleSchema, TraceLostSchema, formatProtocolError, parseRecords, readRecords, readSuiteArtifacts, resultFor, setupErrorOf, setupFailureOf, unclaimedErrors, type SuiteArtifacts } from './protocol.js';
+import { SELFTEST_RETRIES } from './profiles.js';
 import { judgeSwitches } from './switches.js';
-import { describeBadPage, parseBlockedDumps, parseDataLog, parseTap, parseWorkloadOutput, stuckTasks, type BadPage, type BlockedTask, type GuestTestLine, type TapCase } from './results.js';
+import { describeBadPage, mergeSelftestRuns, parseBlockedDumps, parseDataLog, parseTap, parseWorkloadOutput, stuckTasks, type BadPage, type BlockedTask, type GuestTestLine, type SelftestCase, type TapCase } from './results.js';
 import { REQUIRED_FUNCTIONS, decodeTrace, describeMissingProbes, mergeWithDump, parseFtraceDump, parseTraceText, withGaps, type ProbePlan } from './trace-capture.js';
 
 export type CheckVerdict = 'pass' | 'fail' | 'skipped' | 'error';
@@ -51,7 +52,8 @@ export interface TestJudgement {
   dataOracle: CheckOutcome & { reads?: number };
   counterOracle: CheckOutcome & { findings?: CounterFinding[]; skipped?: SkippedCounter[] };
   findings: Finding[];
-  selftest?: { cases: TapCase[]; plan?: number };
+  /** test_zswap's cases over its runs (more than one when a failed case was run again) */
+  selftest?: { cases: SelftestCase[]; plan?: number; runs: number };
   /** zswap counters sampled once a second while the test ran */
   samples: { t: number; values: Record<string, number> }[];
   evidence: string[];
@@ -178,6 +180,7 @@ async function logFiles(runDir: string, name: string): Promise<Record<string, st
     ['trace', `${name}.trace`],
     ['data', `${name}.data`],
     ['tap', `${name}.tap`],
+    ...Array.from({ length: SELFTEST_RETRIES }, (_, i) => [`retry${i + 1}-tap`, `${name}.retry${i + 1}.tap`] as const),
   ] as const) {
     const st = await lstat(path.join(runDir, f)).catch(() => undefined);
     if (st?.isFile()) logs[k] = path.join(runDir, f);
@@ -502,14 +505,28 @@ function recordCoverage(input: JudgeInput, base: TestJudgement, stats: LifetimeS
 }
 
 async function readSelftest(runDir: string, base: TestJudgement, problems: string[]): Promise<void> {
-  const r = await guestText(path.join(runDir, 'selftest-zswap.tap'), LIMITS.tap, problems);
-  if (!r) return;
+  const first = await tapCases(path.join(runDir, 'selftest-zswap.tap'), problems);
+  if (!first) return;
+  const retries: TapCase[][] = [];
+  for (let n = 1; n <= SELFTEST_RETRIES; n++) {
+    const again = await tapCases(path.join(runDir, `selftest-zswap.retry${n}.tap`), problems);
+    if (!again) break;
+    retries.push(again.cases);
+  }
+  base.selftest = { cases: mergeSelftestRuns(first.cases, retries), plan: first.plan, runs: 1 + retries.length };
+  const every = retries.length ? ` (in all ${1 + retries.length} runs of test_zswap)` : '';
+  for (const c of base.selftest.cases.filter((c) => c.status === 'fail')) base.evidence.push(`selftest case failed: ${c.name}${every}`);
+  for (const c of base.selftest.cases.filter((c) => c.status === 'flaky')) base.evidence.push(`selftest case flaky: ${c.name} ${c.directive}`);
+}
+
+async function tapCases(file: string, problems: string[]): Promise<{ cases: TapCase[]; plan?: number } | undefined> {
+  const r = await guestText(file, LIMITS.tap, problems);
+  if (!r) return undefined;
   const tap = parseTap(r.text);
   // kselftest output is duplicated when a forked child flushes the parent's buffer: keep one per number.
   const byNumber = new Map<number, TapCase>();
   for (const c of tap.cases) byNumber.set(c.number, c);
-  base.selftest = { cases: [...byNumber.values()].sort((a, b) => a.number - b.number), plan: tap.plan };
-  for (const c of base.selftest.cases.filter((c) => c.status === 'fail')) base.evidence.push(`selftest case failed: ${c.name}`);
+  return { cases: [...byNumber.values()].sort((a, b) => a.number - b.number), plan: tap.plan };
 }
 
 /** Tasks stuck in zswap/mm across the blocked-task dumps suite.sh took when a workload ran past its budget. */
@@ -664,6 +681,8 @@ function storedSomething(name: string, base: TestJudgement): { verdict: 'fail' |
 function decide(input: JudgeInput, rec: GuestTestLine, base: TestJudgement, problems: string[], stuck: BlockedTask[], workload: WorkloadReport): void {
   const failures: string[] = [];
   const errors: string[] = [];
+  /** outcomes that changed when repeated: not blamed, never a pass */
+  const flakes: string[] = [];
   let skippedWhy: string | undefined;
   const first = input.findings[0];
   if (rec.status === 'error') errors.push(rec.reason ?? 'the guest could not run this test');
@@ -672,10 +691,13 @@ function decide(input: JudgeInput, rec: GuestTestLine, base: TestJudgement, prob
     const timeout = timeoutVerdict(input.name, rec, input.findings, stuck);
     if (base.badPagesTotal) failures.push(`${base.badPagesTotal} page(s) read back wrong, first: ${describeBadPage(base.badPages[0]!)}`);
     const failedCases = base.selftest?.cases.filter((c) => c.status === 'fail') ?? [];
-    if (failedCases.length) failures.push(`selftest case(s) failed: ${failedCases.map((c) => c.name).join(', ')}`);
+    const flakyCases = base.selftest?.cases.filter((c) => c.status === 'flaky') ?? [];
+    const runs = base.selftest?.runs ?? 1;
+    if (failedCases.length) failures.push(`selftest case(s) failed${runs > 1 ? ` in all ${runs} runs` : ''}: ${failedCases.map((c) => c.name).join(', ')}`);
+    if (flakyCases.length) flakes.push(`selftest case(s) flaky: ${flakyCases.map((c) => `${c.name} (${c.directive})`).join(', ')}`);
     if (timeout) (timeout.verdict === 'fail' ? failures : errors).push(timeout.reason);
     if (timeout?.verdict === 'fail') base.failure = 'hang';
-    else if (!timeout && !failures.length) {
+    else if (!timeout && !failures.length && !flakes.length) {
       if (base.selftest || input.name === 'selftest-zswap') {
         failures.push(`selftest exited ${rec.rc ?? '?'}`);
         base.failure = 'workload-exit';
@@ -710,7 +732,7 @@ function decide(input: JudgeInput, rec: GuestTestLine, base: TestJudgement, prob
   errors.push(...problems);
   const checkErrors = [base.conformance, base.dataOracle, base.counterOracle].some((c) => c.verdict === 'error');
   if (stored?.verdict === 'error' && errors.length === 0 && failures.length === 0 && !checkErrors) errors.push(stored.reason);
-  base.workloadVerdict = rec.status === 'error' ? 'error' : failures.length ? 'fail' : errors.length ? 'error' : skippedWhy ? 'skipped' : 'pass';
+  base.workloadVerdict = rec.status === 'error' ? 'error' : failures.length ? 'fail' : errors.length ? 'error' : flakes.length ? 'flaky' : skippedWhy ? 'skipped' : 'pass';
   const checks = [base.conformance, base.dataOracle, base.counterOracle];
   if (rec.status !== 'error') {
     for (const check of checks) if (check.verdict === 'fail') failures.push(check.reason);
@@ -721,8 +743,8 @@ function decide(input: JudgeInput, rec: GuestTestLine, base: TestJudgement, prob
   for (const v of base.violations.slice(0, 5)) base.evidence.push(`${v.rule}: ${v.message}`);
   // What the kernel visibly did wrong stands even when part of the judging could not be done;
   // errors are still listed with it.
-  base.verdict = rec.status === 'error' ? 'error' : failures.length ? 'fail' : errors.length ? 'error' : skippedWhy ? 'skipped' : 'pass';
-  const reasons = [...(rec.status === 'error' ? errors : [...failures, ...errors]), ...(skippedWhy ? [skippedWhy] : [])];
+  base.verdict = rec.status === 'error' ? 'error' : failures.length ? 'fail' : errors.length ? 'error' : flakes.length ? 'flaky' : skippedWhy ? 'skipped' : 'pass';
+  const reasons = [...(rec.status === 'error' ? errors : [...failures, ...errors, ...flakes]), ...(skippedWhy ? [skippedWhy] : [])];
   base.summary = reasons.length ? reasons.join('; ') : `passed${base.gaps.length ? `, but never ran: ${base.gaps.map((g) => base.coverage.find((c) => c.path === g)?.label ?? LIFETIME_PATHS[g as LifetimePath] ?? g).join(', ')}` : ''}`;
 }
 

@@ -119,6 +119,12 @@ export function profileForKernel(p: SuiteProfile, kasan: boolean): SuiteProfile 
   };
 }
 
+/**
+ * How often test_zswap runs again while a failed case has not passed once (suite.sh): a case that
+ * fails and then passes is flaky, not the patch's failure; one that fails every time is.
+ */
+export const SELFTEST_RETRIES = 2;
+
 export function profileEnv(p: SuiteProfile, overrides: { durationS?: number } = {}): Record<string, string> {
   return {
     CYCLE_PAGES: String(p.cyclePages),
@@ -137,5 +143,6 @@ export function profileEnv(p: SuiteProfile, overrides: { durationS?: number } = 
     FAULT_THREADS: String(p.faultThreads),
     FAULT_SECONDS: String(overrides.durationS ?? p.faultSeconds),
     SELFTEST_TIMEOUT: String(p.selftestTimeoutS),
+    SELFTEST_RETRIES: String(SELFTEST_RETRIES),
   };
 }

@@ -39,6 +39,8 @@ export const TestResultSchema = z
     rc: z.number().int().optional(),
     /** swap-cycle's second workload, the rejected-store run */
     reject_rc: z.number().int().optional(),
+    /** test_zswap's exit status in each rerun made because a failed case had not passed yet */
+    retry_rcs: z.array(z.number().int()).max(10).optional(),
     /** a workload ran past TEST_TIMEOUT and was killed (the guest's hang detector fired) */
     hung: z.boolean().optional(),
     /** test_zswap ran past SELFTEST_TIMEOUT (`timeout` exited 124) */

@@ -155,6 +155,26 @@ export interface TapCase {
   directive?: string;
 }
 
+/** A selftest case over the runs of its binary: `flaky` when it failed in one run and passed in another. */
+export interface SelftestCase extends Omit<TapCase, 'status'> {
+  status: TapCase['status'] | 'flaky';
+}
+
+/**
+ * The first run's cases, each marked `flaky` when it both failed and passed over the runs (the
+ * reruns are made only while a failed case has not passed). A run that did not reach a case (cut
+ * short by its budget) says nothing about it: a retry cut short clears nothing.
+ */
+export function mergeSelftestRuns(first: TapCase[], retries: TapCase[][]): SelftestCase[] {
+  return first.map((c) => {
+    if (c.status === 'skip') return c;
+    const outcomes = [c.status, ...retries.map((r) => r.find((x) => x.name === c.name)?.status)].filter((s) => s === 'pass' || s === 'fail');
+    const failed = outcomes.filter((s) => s === 'fail').length;
+    if (failed === 0 || failed === outcomes.length) return c;
+    return { ...c, status: 'flaky', directive: `failed ${failed} of ${outcomes.length} runs of test_zswap` };
+  });
+}
+
 /** kselftest TAP: `ok 1 test_zswap_usage`, `not ok 2 ...`, `ok 3 ... # SKIP reason`. */
 export function parseTap(text: string): { cases: TapCase[]; plan?: number; bailOut?: string } {
   const cases: TapCase[] = [];

@@ -21,6 +21,8 @@ export interface AssembleOptions {
   threadUrl?: string;
   /** The message the user pointed at, if any: used to say when it belongs to another version. */
   wantedMessageId?: string;
+  /** Squash each fix-up into the patch it fixes (its diff appended to that patch's) instead of applying it as a step of its own. */
+  squashFixups?: boolean;
 }
 
 export interface AssembledSeries {
@@ -29,7 +31,7 @@ export interface AssembledSeries {
   mbox: string;
 }
 
-type Role = 'patch' | 'cover' | 'followup';
+type Role = 'patch' | 'cover' | 'followup' | 'fixup';
 
 interface CollectedTrailer extends Trailer {
   kind: TrailerKind;
@@ -40,6 +42,8 @@ interface CollectedTrailer extends Trailer {
 class Thread {
   readonly byId = new Map<string, MailMessage>();
   readonly role = new Map<string, Role>();
+  /** A fix-up's Message-ID → the patch it fixes. */
+  readonly fixupTarget = new Map<string, MailMessage>();
   readonly warnings: string[] = [];
 
   constructor(messages: readonly MailMessage[]) {
@@ -129,8 +133,34 @@ function classify(thread: Thread): void {
   }
 }
 
+/** `… (fix)`, `…-fix`, `… fixup`, `fixup! …`: how a fix-up to squash names itself. */
+const FIXUP_SUBJECT = /(?:\(fix(?:-?up)?\)|[\s-]fix(?:-?up)?)$|^(?:fixup|squash)!/i;
+
+/**
+ * Fix-ups: a patch mail (not a `Re:`) with a diff, answering a patch of the thread, whose subject
+ * says it is a fix (`[PATCH v3 3/3] … (fix)`, Andrew Morton's `… fix`). It goes right after the
+ * patch it fixes, which it needs (alone it does not apply); it never takes that patch's place,
+ * even when it carries the same `3/3`. The same subject as the patch answered, or another version
+ * than its own, is a reroll instead.
+ */
+function markFixups(thread: Thread): void {
+  for (const m of thread.messages) {
+    if (m.subject.reply || !m.hasDiff || !FIXUP_SUBJECT.test(m.subject.subject)) continue;
+    const ancestors = thread.ancestors(m);
+    const target = ancestors.find((a) => thread.role.get(a.messageId) === 'patch');
+    if (!target || target.subject.subject === m.subject.subject) continue;
+    // `[PATCH v2] … fix` answering v1 is v2 of a patch named so, unless it resends a fix-up.
+    const resendsFixup = ancestors.some((a) => thread.role.get(a.messageId) === 'fixup' && a.subject.subject === m.subject.subject);
+    if (!m.subject.revisionInferred && m.subject.revision !== revisionOf(thread, target) && !resendsFixup) continue;
+    thread.role.set(m.messageId, 'fixup');
+    thread.fixupTarget.set(m.messageId, target);
+  }
+}
+
 /** A patch that names no version takes its cover's, or patch 1's when it answers that. */
 function revisionOf(thread: Thread, m: MailMessage): number {
+  const target = thread.fixupTarget.get(m.messageId);
+  if (target) return revisionOf(thread, target);
   if (!m.subject.revisionInferred) return m.subject.revision;
   const parent = thread.parent(m);
   if (!parent || parent.subject.revisionInferred || parent.subject.reply) return m.subject.revision;
@@ -277,6 +307,7 @@ export function assembleSeries(messages: readonly MailMessage[], opts: AssembleO
   const thread = new Thread(messages);
   const warnings = thread.warnings;
   classify(thread);
+  markFixups(thread);
 
   const versions = groupVersions(thread);
   if (versions.size === 0) {
@@ -344,28 +375,8 @@ export function assembleSeries(messages: readonly MailMessage[], opts: AssembleO
   const ctx: TrailerContext = { thread, attached: collectFollowups(thread, warnings), hashes: new Map(), covers, ownCover, cover, revision, warnings };
   for (const m of thread.messages) if (thread.role.get(m.messageId) === 'patch') ctx.hashes.set(m.messageId, diffHash(m.body));
   const selected = new Set([...slots.values()].map((s) => s.msg.messageId));
-  const patches: SeriesPatch[] = [];
-  const mboxParts: string[] = [];
-  for (let index = 1; index <= total; index++) {
-    const { msg, fromVersion } = slots.get(index) as { msg: MailMessage; fromVersion: number };
-    const own = ownTrailers(msg.body);
-    const added = trailersFor(ctx, msg, fromVersion, `v${revision} ${index}/${total}`, own, selected);
-    const author = authorOf(msg);
-    mboxParts.push(mboxMessage(msg, canonicalSubject(msg.subject.subject, revision, index, total), author, insertTrailers(msg.body, added)));
-    patches.push({
-      index,
-      total,
-      subject: msg.subject.subject,
-      author,
-      messageId: msg.messageId,
-      trailers: [...own, ...added],
-      date: msg.date?.toISOString(),
-      fromVersion,
-    });
-    if (msg.attachedPatch) {
-      warnings.push(`v${revision} ${index}/${total} ${label(msg)} was sent as an attachment (${msg.attachedPatch}); used the attached diff`);
-    }
-  }
+  const entries = orderWithFixups(thread, slots, total, revision, warnings);
+  const { patches, mboxParts } = writePatches(ctx, entries, { total, selected, squashFixups: opts.squashFixups === true });
 
   for (const m of thread.messages) {
     if (thread.role.get(m.messageId) === 'followup' && m.hasDiff) {
@@ -402,6 +413,114 @@ export function assembleSeries(messages: readonly MailMessage[], opts: AssembleO
     threadUrl: opts.threadUrl,
   };
   return { series: SeriesSchema.parse(result), mbox: mboxParts.join('') };
+}
+
+/**
+ * The series' patches and their mails for `git am`, in order. A fix-up is its own step, or with
+ * `squashFixups` its diff joins its target's mail (git apply takes a second diff of a file on top
+ * of the first) and the target lists it.
+ */
+function writePatches(ctx: TrailerContext, entries: SeriesEntry[], opts: { total: number; selected: Set<string>; squashFixups: boolean }): { patches: SeriesPatch[]; mboxParts: string[] } {
+  const { revision, warnings } = ctx;
+  const steps = opts.squashFixups ? entries.filter((e) => !e.fixupOf).length : entries.length;
+  const patches: SeriesPatch[] = [];
+  const mails: Array<{ msg: MailMessage; subject: string; author: Person; body: string }> = [];
+  for (const entry of entries) {
+    const { msg, fromVersion, counter, fixupOf } = entry;
+    const slotName = `v${revision} ${entry.label}`;
+    const own = ownTrailers(msg.body);
+    const added = trailersFor(ctx, msg, fromVersion, slotName, own, opts.selected, fixupOf !== undefined);
+    const target = fixupOf ? patches.find((p) => p.messageId === fixupOf.messageId) : undefined;
+    if (target && opts.squashFixups) {
+      const mail = mails[mails.length - 1] as (typeof mails)[number];
+      mail.body = squashDiff(mail.body, msg.body);
+      target.squashedFixups = [...(target.squashedFixups ?? []), { messageId: msg.messageId, subject: msg.subject.subject }];
+      warnings.push(`${slotName}: squashed the fix-up ${label(msg)} into ${target.label} ${label(fixupOf as MailMessage)} (--squash-fixups); its own trailers are dropped`);
+      continue;
+    }
+    const author = authorOf(msg);
+    const subject = canonicalSubject(msg.subject.subject, revision, counter, opts.total);
+    mails.push({ msg, subject: fixupOf ? subject.replace(/\]/, ' fixup]') : subject, author, body: insertTrailers(msg.body, added) });
+    const index = patches.length + 1;
+    patches.push({
+      index,
+      total: steps,
+      subject: msg.subject.subject,
+      author,
+      messageId: msg.messageId,
+      trailers: [...own, ...added],
+      date: msg.date?.toISOString(),
+      fromVersion,
+      label: entry.label,
+      fixupOf: target ? { index: target.index, label: target.label ?? `${counter}/${opts.total}`, messageId: target.messageId } : undefined,
+    });
+    if (target) warnings.push(`${slotName}: ${label(msg)} is a fix-up of ${target.label} ${label(fixupOf as MailMessage)}: applied right after it, as patch ${index} of ${steps}, not in its place`);
+    if (msg.attachedPatch) warnings.push(`${slotName} ${label(msg)} was sent as an attachment (${msg.attachedPatch}); used the attached diff`);
+  }
+  return { patches, mboxParts: mails.map((m) => mboxMessage(m.msg, m.subject, m.author, m.body)) };
+}
+
+/** The diff of a patch mail: from its first file header to the signature (`-- `), if any. */
+function diffPart(body: string): string {
+  const lines = body.split('\n');
+  const start = lines.findIndex((l) => /^diff --git /.test(l) || /^--- \S/.test(l));
+  if (start < 0) return '';
+  const sig = lines.findIndex((l, i) => i > start && /^-- ?$/.test(l));
+  return lines.slice(start, sig < 0 ? undefined : sig).join('\n').replace(/\n*$/, '\n');
+}
+
+/** A patch body with a fix-up's diff added after its own, before its signature. */
+function squashDiff(body: string, fixupBody: string): string {
+  const lines = body.split('\n');
+  const start = lines.findIndex((l) => /^diff --git /.test(l) || /^--- \S/.test(l));
+  const sig = lines.findIndex((l, i) => start >= 0 && i > start && /^-- ?$/.test(l));
+  const at = sig < 0 ? lines.length : sig;
+  const head = lines.slice(0, at).join('\n').replace(/\n*$/, '\n');
+  return `${head}${diffPart(fixupBody)}${lines.slice(at).join('\n')}`;
+}
+
+interface SeriesEntry {
+  msg: MailMessage;
+  fromVersion: number;
+  /** The series' own number: the patch's, or for a fix-up its target's. */
+  counter: number;
+  label: string;
+  fixupOf?: MailMessage;
+}
+
+/**
+ * The patches in the order they apply: each slot, then the fix-ups of it, oldest first. Of two
+ * fix-ups of one patch with the same subject (a fix-up resent), the newest is taken. A fix-up of
+ * a patch of this version that the series does not use (an older copy) is left out, saying so.
+ */
+function orderWithFixups(thread: Thread, slots: Map<number, { msg: MailMessage; fromVersion: number }>, total: number, revision: number, warnings: string[]): SeriesEntry[] {
+  const byTarget = new Map<string, MailMessage[]>();
+  for (const [id, target] of thread.fixupTarget) {
+    const list = byTarget.get(target.messageId) ?? [];
+    list.push(thread.byId.get(id) as MailMessage);
+    byTarget.set(target.messageId, list);
+  }
+  const entries: SeriesEntry[] = [];
+  const used = new Set<string>();
+  for (let counter = 1; counter <= total; counter++) {
+    const { msg, fromVersion } = slots.get(counter) as { msg: MailMessage; fromVersion: number };
+    const slotLabel = `${counter}/${total}`;
+    entries.push({ msg, fromVersion, counter, label: slotLabel });
+    used.add(msg.messageId);
+    const bySubject = new Map<string, MailMessage[]>();
+    for (const f of byTarget.get(msg.messageId) ?? []) bySubject.set(f.subject.subject, [...(bySubject.get(f.subject.subject) ?? []), f]);
+    const fixups = [...bySubject.values()].map((same) => pickNewest(same, `fix-ups of ${slotLabel} named "${same[0]?.subject.subject}"`, warnings));
+    fixups.sort((a, b) => (newer(a, b) ? 1 : -1));
+    for (const [k, f] of fixups.entries()) {
+      entries.push({ msg: f, fromVersion, counter, label: `${slotLabel} fix-up${fixups.length > 1 ? ` ${k + 1}` : ''}`, fixupOf: msg });
+    }
+  }
+  for (const [id, target] of thread.fixupTarget) {
+    if (!used.has(target.messageId) && revisionOf(thread, target) === revision) {
+      warnings.push(`ignored the fix-up ${label(thread.byId.get(id) as MailMessage)}: it fixes ${label(target)}, which v${revision} does not use`);
+    }
+  }
+  return entries;
 }
 
 /**
@@ -451,7 +570,7 @@ interface TrailerContext {
  * reviews of the same diff in other versions. Person-trailers need their sender's name or
  * address; duplicates of the patch's own trailers or of each other are dropped.
  */
-function trailersFor(ctx: TrailerContext, msg: MailMessage, fromVersion: number, slotName: string, own: Trailer[], selected: Set<string>): SeriesTrailer[] {
+function trailersFor(ctx: TrailerContext, msg: MailMessage, fromVersion: number, slotName: string, own: Trailer[], selected: Set<string>, fixup: boolean): SeriesTrailer[] {
   const { attached, covers, ownCover, cover, warnings } = ctx;
   const seen = new Set(own.map(trailerKey));
   const added: SeriesTrailer[] = [];
@@ -476,6 +595,8 @@ function trailersFor(ctx: TrailerContext, msg: MailMessage, fromVersion: number,
   };
 
   for (const t of attached.get(msg.messageId) ?? []) consider(t, '');
+  // A fix-up came after the cover letter's acks and is no version's rewrite: only its own replies count.
+  if (fixup) return added;
   // The cover letter of the version that sent this patch speaks for all of that version's patches.
   const patchCover = covers.get(fromVersion);
   for (const t of patchCover ? (attached.get(patchCover.messageId) ?? []) : []) consider(t, ' (a reply to the cover letter)', '');

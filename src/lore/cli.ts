@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { action, positiveInt } from '../common/command.js';
 import { InputError } from '../common/errors.js';
 import { info, printJson } from '../common/output.js';
+import { KEYRING_HELP, attestOptions, collect, requireAttestation } from './attest-series.js';
 import { NO_CACHE_HELP } from './cache.js';
 import { fetchSeries } from './fetch.js';
 import { DEFAULT_LORE } from './input.js';
@@ -16,6 +17,9 @@ interface FetchFlags {
   /** false with --no-cache */
   cache: boolean;
   json?: boolean;
+  keyring?: string[];
+  requireAttestation?: boolean;
+  squashFixups?: boolean;
 }
 
 interface ServeFlags {
@@ -39,7 +43,10 @@ export function registerLoreCommands(program: Command): void {
     .option('-v, --use-version <n>', 'take this version of the series (default: the newest in the thread)', positiveInt('-v'))
     .option('--lore <base>', `lore server to ask, also for full lore URLs (default: $KHARNESS_LORE or ${DEFAULT_LORE})`)
     .option('--no-cache', NO_CACHE_HELP)
+    .option('--keyring <dir>', KEYRING_HELP, collect)
+    .option('--require-attestation', 'refuse (exit 2, nothing written) a series with a patch that has no good DKIM or patatt signature')
     .option('--json', 'print series.json (plus the paths written) on stdout instead of progress')
+    .option('--squash-fixups', 'squash each fix-up (a "... (fix)" patch sent in reply to a patch) into the patch it fixes, instead of applying it right after as its own step')
     .addHelpText(
       'after',
       `
@@ -50,12 +57,18 @@ Nothing is written unless the whole series is found; ${SERIES_JSON} is written l
 A thread fetched over HTTP is kept for 10 minutes in $KHARNESS_CACHE/lore (default
 ~/.cache/kharness/lore). Rate limiting (429, 403), 5xx answers and dropped connections are
 asked again, up to 4 requests in all, with exponential backoff; a Retry-After is honoured up
-to 60 s (one asking longer ends the fetch at once). A body over 64 MiB is refused.`,
+to 60 s (one asking longer ends the fetch at once). A body over 64 MiB is refused.
+
+Each patch mail is attested as b4 does: its DKIM signatures (keys from DNS; DNS that cannot
+answer leaves a signature unknown, not bad) and patatt X-Developer-Signature (keys from
+--keyring, git config patatt.keyringsrc folders and $XDG_DATA_HOME/patatt/public).`,
     )
     .action(
       action(async (input: string, flags: FetchFlags) => {
-        const result = await fetchSeries(input, { version: flags.useVersion, lore: flags.lore ?? process.env.KHARNESS_LORE, cache: flags.cache ? undefined : false });
+        const attest = await attestOptions({ keyrings: flags.keyring });
+        const result = await fetchSeries(input, { version: flags.useVersion, lore: flags.lore ?? process.env.KHARNESS_LORE, cache: flags.cache ? undefined : false, attest, squashFixups: flags.squashFixups === true });
         const { series } = result;
+        if (flags.requireAttestation) requireAttestation(series);
         const dir = path.resolve(flags.output ?? series.slug);
         await writeSeries(dir, result);
         if (flags.json) {
@@ -64,7 +77,10 @@ to 60 s (one asking longer ends the fetch at once). A body over 64 MiB is refuse
         }
         const trailers = series.patches.reduce((n, p) => n + p.trailers.filter((t) => t.from !== undefined).length, 0);
         info(flags, `v${series.version} of "${series.subject}": ${series.patches.length} patch(es)${series.cover ? ' + cover letter' : ''}, ${trailers} trailer(s) collected`);
-        for (const p of series.patches) info(flags, `  ${p.index}/${p.total} ${p.subject}`);
+        for (const p of series.patches) {
+          const squashed = (p.squashedFixups ?? []).map((f) => ` + fix-up "${f.subject}" squashed in`).join('');
+          info(flags, `  ${p.label ?? `${p.index}/${p.total}`} ${p.subject}${p.fixupOf ? ` (fix-up of ${p.fixupOf.label}, applied right after it)` : ''}${squashed}\n      ${p.attestation?.status ?? 'unknown'}: ${p.attestation?.summary ?? 'not checked'}`);
+        }
         if (series.baseCommit) info(flags, `base-commit: ${series.baseCommit}`);
         for (const w of series.warnings) info(flags, `warning: ${w}`);
         info(flags, `wrote ${path.join(dir, SERIES_MBOX)} and ${SERIES_JSON}`);

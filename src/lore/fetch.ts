@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { InputError, errorMessage } from '../common/errors.js';
 import { assembleSeries, type AssembledSeries } from './assemble.js';
+import type { AttestOptions } from './attest.js';
+import { attestOptions, attestSeries } from './attest-series.js';
 import { cacheThread, readCachedThread } from './cache.js';
 import { httpGet, type HttpOptions } from './http.js';
 import { resolveInput, threadMboxUrl, threadPageUrl, type FetchInput } from './input.js';
@@ -19,6 +21,10 @@ export interface FetchOptions {
   cache?: boolean;
   /** Retry and size knobs of the HTTP client (tests). */
   http?: HttpOptions;
+  /** Keyrings and DNS for attestation (default: patatt's keyrings, the system's DNS); false skips it (benchmarks). */
+  attest?: AttestOptions | false;
+  /** Squash fix-ups into the patches they fix instead of applying them as steps of their own. */
+  squashFixups?: boolean;
 }
 
 export type FetchResult = AssembledSeries;
@@ -74,13 +80,28 @@ export async function readThread(input: FetchInput, opts: Pick<FetchOptions, 'ca
   }
 }
 
+/** The most messages a thread may have: lore's longest threads have a few thousand; more is not a review thread. */
+export const MAX_THREAD_MESSAGES = 5000;
+
 /** Splits and decodes a thread's messages; `what` names the source in errors. */
 export async function parseThread(data: Buffer, what: string): Promise<MailMessage[]> {
+  return (await parseThreadMails(data, what)).messages;
+}
+
+/** parseThread, keeping each message's raw bytes too (messages[i].order indexes raws). */
+export async function parseThreadMails(data: Buffer, what: string): Promise<{ messages: MailMessage[]; raws: Buffer[] }> {
   checkLooksLikeMail(data, what);
   const raws = splitMbox(data);
   if (raws.length === 0) {
     throw new InputError(data.length === 0 ? `${what} is empty: the thread has no messages` : `${what} holds no mail messages (not an mbox?)`);
   }
+  if (raws.length > MAX_THREAD_MESSAGES) {
+    throw new InputError(`${what} holds ${raws.length} messages, more than the ${MAX_THREAD_MESSAGES} a thread may have`, 'point at the series itself (its cover letter or a patch), or pass an mbox of just the series');
+  }
+  return { messages: await parseAll(raws, what), raws };
+}
+
+function parseAll(raws: Buffer[], what: string): Promise<MailMessage[]> {
   // All at once: mailparser spends its time waiting on its own stream ticks, which interleave well.
   return Promise.all(
     raws.map((raw, i) =>
@@ -101,8 +122,11 @@ export async function fetchSeries(input: string, opts: FetchOptions = {}): Promi
   const resolved = resolveInput(input, opts.lore ?? process.env.KHARNESS_LORE);
   const { data, source, threadUrl, messageId, keep } = await readThread(resolved, { cache: cacheWanted(opts), http: opts.http });
   const what = resolved.kind === 'lore' ? `the thread of <${resolved.messageId}> (${source})` : resolved.kind === 'stdin' ? 'standard input' : source;
-  const messages = await parseThread(data, what);
+  const { messages, raws } = await parseThreadMails(data, what);
   // Only a body that is a thread is kept: an HTML page or a truncated gzip is asked for again.
   await keep?.();
-  return assembleSeries(messages, { version: opts.version, source, threadUrl, wantedMessageId: messageId });
+  const assembled = assembleSeries(messages, { version: opts.version, source, threadUrl, wantedMessageId: messageId, squashFixups: opts.squashFixups });
+  if (opts.attest === false) return assembled;
+  const series = await attestSeries(assembled.series, messages, raws, opts.attest ?? (await attestOptions()));
+  return { ...assembled, series };
 }

@@ -11,6 +11,22 @@ export const SeriesTrailerSchema = z.object({
   messageId: z.string().optional(),
 });
 
+/** One signature of a patch mail (see attest.ts). */
+export const SignatureSchema = z.object({
+  method: z.enum(['dkim', 'patatt']),
+  status: z.enum(['good', 'bad', 'unknown']),
+  identity: z.string(),
+  algorithm: z.string().optional(),
+  detail: z.string(),
+});
+
+/** A patch mail's attestation: its overall status, every signature, and one line for people. */
+export const AttestationSchema = z.object({
+  status: z.enum(['signed', 'bad', 'unknown', 'unsigned']),
+  signatures: z.array(SignatureSchema),
+  summary: z.string(),
+});
+
 export const SeriesPatchSchema = z.object({
   index: z.number().int().positive(),
   total: z.number().int().positive(),
@@ -23,6 +39,14 @@ export const SeriesPatchSchema = z.object({
   date: z.string().optional(),
   /** The version whose mail supplied this patch (differs from the series' on a partial reroll). */
   fromVersion: z.number().int().positive(),
+  /** DKIM and patatt signatures of the patch mail as fetched; absent in series written before attestation. */
+  attestation: AttestationSchema.optional(),
+  /** How reports name it: `2/3` as the series numbers it, `2/3 fix-up` for a fix-up of 2/3. */
+  label: z.string().optional(),
+  /** Set on a fix-up posted in reply to a patch: applied right after it, never in its place. */
+  fixupOf: z.object({ index: z.number().int().positive(), label: z.string(), messageId: z.string() }).optional(),
+  /** Fix-ups squashed into this patch (`fetch --squash-fixups`): their diffs follow its own in series.mbox. */
+  squashedFixups: z.array(z.object({ messageId: z.string(), subject: z.string() })).optional(),
 });
 
 export const SeriesCoverSchema = z.object({
@@ -59,3 +83,4 @@ export type Series = z.infer<typeof SeriesSchema>;
 export type SeriesPatch = z.infer<typeof SeriesPatchSchema>;
 export type SeriesTrailer = z.infer<typeof SeriesTrailerSchema>;
 export type SeriesCover = z.infer<typeof SeriesCoverSchema>;
+export type AttestationRecord = z.infer<typeof AttestationSchema>;

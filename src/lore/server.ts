@@ -6,8 +6,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { simpleParser } from 'mailparser';
 import { InfraError, InputError, errorMessage } from '../common/errors.js';
+import { messageUrl, renderAtom, type AtomEntry } from './atom.js';
 import { encodeMessageId } from './input.js';
 import { joinMboxrd, maybeGunzip, msgidsIn, rawHeaders, splitMbox } from './mbox.js';
+import { diffFiles, matchesQuery, parseQuery, type SearchableMessage } from './query.js';
 
 export interface LoreServer {
   /** `http://127.0.0.1:<port>`, no trailing slash. */
@@ -96,16 +98,88 @@ function page(title: string, content: string): string {
   return `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>\n<body>\n${content}\n</body></html>\n`;
 }
 
-async function summary(raw: Buffer): Promise<{ subject: string; from: string; date: string; text: string; parent?: string }> {
+interface Summary {
+  subject: string;
+  from: string;
+  fromName: string;
+  fromEmail: string;
+  date: string;
+  text: string;
+  parent?: string;
+}
+
+async function summary(raw: Buffer): Promise<Summary> {
   const m = await simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true });
   const headers = rawHeaders(raw);
+  const sender = m.from?.value[0];
   return {
     subject: m.subject ?? '(no subject)',
     from: m.from?.text ?? '',
-    date: m.date?.toISOString() ?? '',
+    fromName: sender?.name ?? '',
+    fromEmail: sender?.address ?? '',
+    date: m.date && !Number.isNaN(m.date.getTime()) ? m.date.toISOString() : '',
     text: m.text ?? '',
     parent: msgidsIn(headers.find(([k]) => k === 'in-reply-to')?.[1])[0],
   };
+}
+
+/** One archived message as the feed and the search see it. */
+type ArchivedMessage = SearchableMessage & { messageId: string; summary: Summary };
+
+/** Every message once (the first copy of an id), summarised; built on the first feed or search request. */
+async function searchIndex(byId: Map<string, Indexed>): Promise<ArchivedMessage[]> {
+  return Promise.all(
+    [...byId].map(async ([messageId, { thread, index }]) => {
+      const s = await summary(thread.messages[index] as Buffer);
+      return { messageId, summary: s, subject: s.subject, from: s.from, date: s.date ? new Date(s.date) : undefined, body: s.text, diffFiles: diffFiles(s.text) };
+    }),
+  );
+}
+
+const FEED_ENTRIES = 25;
+const SEARCH_ENTRIES = 200;
+
+/** Newest first, as public-inbox lists them. */
+function newestFirst(messages: ArchivedMessage[]): ArchivedMessage[] {
+  return [...messages].sort((a, b) => (b.date?.getTime() ?? 0) - (a.date?.getTime() ?? 0));
+}
+
+function atomEntries(listUrl: string, messages: ArchivedMessage[]): (AtomEntry & { body: string })[] {
+  return messages.map((m) => ({
+    messageId: m.messageId,
+    subject: m.subject,
+    author: { name: m.summary.fromName, email: m.summary.fromEmail },
+    updated: m.summary.date || new Date(0).toISOString(),
+    inReplyTo: m.summary.parent,
+    link: messageUrl(listUrl, m.messageId),
+    body: m.body,
+  }));
+}
+
+/** `/<list>/new.atom` and `/<list>/?q=…` (Atom with `x=A`, else a list of links). */
+async function sendListView(req: IncomingMessage, res: ServerResponse, url: URL, list: string, index: () => Promise<ArchivedMessage[]>): Promise<void> {
+  const listUrl = `http://${req.headers.host ?? '127.0.0.1'}/${encodeURIComponent(list)}`;
+  const query = url.searchParams.get('q');
+  let chosen: ArchivedMessage[];
+  if (query === null) {
+    chosen = newestFirst(await index()).slice(0, FEED_ENTRIES);
+  } else {
+    let terms;
+    try {
+      terms = parseQuery(query);
+    } catch (err) {
+      send(res, 400, 'text/plain; charset=utf-8', `400: ${errorMessage(err)}\n`);
+      return;
+    }
+    chosen = newestFirst((await index()).filter((m) => matchesQuery(terms, m))).slice(0, SEARCH_ENTRIES);
+  }
+  if (query === null || url.searchParams.get('x') === 'A') {
+    const title = query === null ? `${list} archive` : `${query} - search results`;
+    send(res, 200, 'application/atom+xml', renderAtom(listUrl, title, `http://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`, atomEntries(listUrl, chosen)));
+    return;
+  }
+  const rows = chosen.map((m) => `<li><a href="${escapeHtml(messageUrl(listUrl, m.messageId))}">${escapeHtml(m.subject)}</a> ${escapeHtml(m.summary.date)}</li>`);
+  send(res, 200, 'text/html; charset=utf-8', page(`${query} - search results`, `<ul>\n${rows.join('\n')}\n</ul>`));
 }
 
 async function threadPage(list: string, thread: ThreadFile, nested: boolean): Promise<string> {
@@ -157,7 +231,7 @@ async function sendThreadMbox(res: ServerResponse, gz: Buffer, delivery: BodyDel
   if (!res.destroyed) res.end();
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, threads: ThreadFile[], byId: Map<string, Indexed>, delivery: BodyDelivery): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, threads: ThreadFile[], byId: Map<string, Indexed>, delivery: BodyDelivery, index: () => Promise<ArchivedMessage[]>): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     send(res, 405, 'text/plain; charset=utf-8', 'only GET and HEAD\n', { Allow: 'GET, HEAD' });
     return;
@@ -183,6 +257,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, threads: Thread
     return;
   }
   const [list, id, ...rest] = segments;
+  if (list !== undefined && ((id === undefined && url.searchParams.has('q')) || (id === 'new.atom' && rest.length === 0))) {
+    await sendListView(req, res, url, list, index);
+    return;
+  }
   const found = id === undefined ? undefined : byId.get(id);
   if (list === undefined || id === undefined || !found) {
     send(res, 404, 'text/plain; charset=utf-8', `404 Not Found: no message ${id === undefined ? '' : `<${id}>`} here\n`);
@@ -249,12 +327,14 @@ function actOutFault(req: IncomingMessage, res: ServerResponse, fault: LoreFault
  */
 export async function startLoreServer(dir: string, port = 0, testFaults: LoreTestFaults = {}): Promise<LoreServer> {
   const { threads, byId } = await loadThreads(dir);
+  let built: Promise<ArchivedMessage[]> | undefined;
+  const index = (): Promise<ArchivedMessage[]> => (built ??= searchIndex(byId));
   let requests = 0;
   const server = createServer((req, res) => {
     const fault = faultFor(testFaults.sequence ?? [], ++requests);
     if (actOutFault(req, res, fault)) return;
     const delivery: BodyDelivery = fault?.kind === 'cut' ? { kind: 'cut' } : testFaults.slowBody ? { kind: 'slow', ...testFaults.slowBody } : { kind: 'whole' };
-    handle(req, res, threads, byId, delivery).catch((err) => {
+    handle(req, res, threads, byId, delivery, index).catch((err) => {
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `500: ${errorMessage(err)}\n`);
       else res.destroy();
     });

@@ -17,7 +17,7 @@ export function registerReportCommands(program: Command): void {
     .description('render a run\'s report.json again (Markdown, HTML, JUnit, KCIDB, email reply): to stdout, or every format into --out')
     .argument('<report>', 'report folder (reports/<series>) or its report.json')
     .addOption(new Option('-f, --format <format>', 'format to print (default: md), or with --out the only one to write').choices([...FORMATS]))
-    .option('-o, --out <dir>', 'write the files into DIR instead of printing (report.json, report.md, index.html, junit.xml, kcidb.json, reply.txt)')
+    .option('-o, --out <dir>', 'write the files into DIR instead of printing (report.json, report.md, index.html, junit.xml, kcidb.json, reply.txt, checks.json)')
     .option('--url <base>', 'public URL the report folder is served at, for log links in kcidb.json')
     .option('-q, --quiet', 'no progress on stderr')
     .addHelpText(

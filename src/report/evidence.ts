@@ -63,8 +63,8 @@ export function testLines(t: TestDetails, opts: EvidenceOptions = {}): string[] 
   const pages = badPageLines(t, opts.pages ?? 10);
   if (pages.length) lines.push(`wrong pages: ${Math.max(t.badPagesTotal, t.badPages.length)}`, ...pages.map((l) => `  ${l}`), '');
   for (const v of t.violations) lines.push(...violationLines(v), '');
-  const failed = t.selftest?.filter((c) => c.status === 'fail') ?? [];
-  if (failed.length) lines.push(...failed.map((c) => cleanLine(`not ok ${c.number} ${c.name}${c.directive ? ` # ${c.directive}` : ''}`)), '');
+  const shown = t.selftest?.filter((c) => c.status === 'fail' || c.status === 'flaky') ?? [];
+  if (shown.length) lines.push(...shown.map((c) => cleanLine(`${c.status === 'flaky' ? 'flaky' : 'not ok'} ${c.number} ${c.name}${c.directive ? ` # ${c.directive}` : ''}`)), '');
   for (const [name, o] of [
     ['data oracle', t.dataOracle],
     ['counter oracle', t.counterOracle],

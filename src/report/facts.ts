@@ -1,6 +1,6 @@
 import type { Verdict } from '../common/verdict.js';
 import { cleanLine, plural, shortCommit } from './text.js';
-import { STAGES, type PatchReport, type RunReport, type StageName, type StageReport, type TestDetails } from './types.js';
+import { STAGES, type AttestationInfo, type PatchReport, type RunReport, type StageName, type StageReport, type TestDetails } from './types.js';
 
 /**
  * Read-only views of a RunReport that several renderers need. Nothing here adds information: every
@@ -248,4 +248,24 @@ export function statusText(report: RunReport): string {
     case 'running':
       return 'unfinished (written while it was still running: it was killed or is still going)';
   }
+}
+
+/** One series patch's attestation as every format shows it. */
+export interface AttestationRow {
+  /** "k/N" */
+  label: string;
+  /** the attestation's status, or 'not checked' for a patch the report has none for */
+  status: AttestationInfo['status'] | 'not checked';
+  summary: string;
+}
+
+/** Each series patch's attestation; empty for a report from before attestation (no patch has one). */
+export function attestationRows(report: RunReport): AttestationRow[] {
+  const patches = report.series.patches;
+  if (!patches.some((p) => p.attestation)) return [];
+  return patches.map((p) => ({
+    label: `${p.index}/${p.total}`,
+    status: p.attestation?.status ?? 'not checked',
+    summary: p.attestation ? cleanLine(p.attestation.summary) : 'no attestation recorded',
+  }));
 }

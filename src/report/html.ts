@@ -15,6 +15,7 @@ import {
   patchLabel,
   preExistingOf,
   seriesPatches,
+  attestationRows,
   stageCellText,
   statusText,
 } from './facts.js';
@@ -118,6 +119,8 @@ function header(report: RunReport): string {
     ['Versions', Object.entries(e.versions).map(([k, v]) => `${h(k)} ${h(v)}`).join('; ')],
     ['Run', `<code>${h(report.runId)}</code>, ${h(report.startedAt)} to ${h(report.finishedAt)} (${h(formatDuration(report.durationMs))}), kharness ${h(report.tool.version)}, exit code ${report.exitCode}`],
   ];
+  const attested = attestationRows(report);
+  if (attested.length) rows.push(['Attestation', attested.map((a) => `${h(a.label)}: ${a.status === 'bad' ? `<strong>${h(a.summary)}</strong>` : h(a.summary)}`).join('<br>')]);
   for (const w of s.warnings) rows.push(['Warning', h(w)]);
   parts.push(`<dl class="kv">${rows.map(([k, v]) => `<dt>${h(k)}</dt><dd>${v}</dd>`).join('')}</dl>`);
   return parts.join('\n');
@@ -330,6 +333,8 @@ function testHtml(t: TestDetails): string {
   }
   const failed = t.selftest?.filter((c) => c.status === 'fail') ?? [];
   if (failed.length) parts.push(`<p>Selftest cases failed: ${failed.map((c) => `${c.number} <code>${h(c.name)}</code>`).join(', ')}</p>`);
+  const flaky = t.selftest?.filter((c) => c.status === 'flaky') ?? [];
+  if (flaky.length) parts.push(`<p>Selftest cases flaky: ${flaky.map((c) => `${c.number} <code>${h(c.name)}</code> (${h(c.directive ?? '')})`).join(', ')}</p>`);
   parts.push(
     `<table><tr><th>check</th><th>verdict</th><th>why</th></tr>` +
       `<tr><td>trace conformance</td><td>${h(t.conformance.verdict)}</td><td>${h(t.conformance.reason)}${t.conformance.events !== undefined ? ` (${t.conformance.events} events)` : ''}</td></tr>` +

@@ -7,5 +7,5 @@ export { renderHtml } from './html.js';
 export { renderJunit } from './junit.js';
 export { renderKcidb, buildKcidb, KcidbSchema, KCIDB_ORIGIN, KCIDB_VERSION } from './kcidb.js';
 export type { Kcidb, KcidbOptions, KcidbStatus } from './kcidb.js';
-export { renderReply, REPORTED_BY } from './reply.js';
+export { renderReply, reproduceConfigName, reproduceCommand } from './reply.js';
 export * from './types.js';

@@ -203,6 +203,7 @@ function checkoutOf(report: RunReport, p: PatchReport, ids: Ids, opts: KcidbOpti
       // the step's verdict over every config's row
       verdict: combineVerdicts(report.patches.filter((x) => x.index === p.index).map((x) => x.verdict)),
       apply: { verdict: apply.verdict, summary: apply.summary },
+      ...attestationMisc(report, p),
       ...(p.index === 0 ? { base_reason: report.base.reason } : {}),
       ...flakyMisc(apply.verdict, apply.flakyCounts),
     },
@@ -293,6 +294,12 @@ function skippedStatus(report: RunReport, p: PatchReport, stage: StageName): Kci
   return report.status === 'complete' ? 'SKIP' : 'MISS';
 }
 
+/** The patch mail's attestation (patch rows only), when the report has it. */
+function attestationMisc(report: RunReport, p: PatchReport): { attestation?: { status: string; summary: string } } {
+  const a = report.series.patches.find((x) => x.index === p.index)?.attestation;
+  return p.index > 0 && a ? { attestation: { status: a.status, summary: a.summary } } : {};
+}
+
 function testsOf(report: RunReport, p: PatchReport, ids: Ids, opts: KcidbOptions): Test[] {
   const out: Test[] = [];
   const buildId = ids.build(p);
@@ -338,9 +345,10 @@ function testsOf(report: RunReport, p: PatchReport, ids: Ids, opts: KcidbOptions
         build_id: buildId,
         origin: KCIDB_ORIGIN,
         path: casePath,
-        status: c.status === 'pass' ? 'PASS' : c.status === 'fail' ? 'FAIL' : 'SKIP',
+        // A flaky case (failed, then passed when run again) is not blamed: PASS, flagged in misc.
+        status: c.status === 'pass' || c.status === 'flaky' ? 'PASS' : c.status === 'fail' ? 'FAIL' : 'SKIP',
         environment,
-        misc: { tap_number: c.number, ...(c.directive ? { directive: c.directive } : {}) },
+        misc: { tap_number: c.number, ...(c.directive ? { directive: c.directive } : {}), ...(c.status === 'flaky' ? { flaky: true } : {}) },
       });
     }
   }

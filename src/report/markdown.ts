@@ -14,6 +14,7 @@ import {
   patchLabel,
   preExistingOf,
   seriesPatches,
+  attestationRows,
   stageCellText,
   statusText,
 } from './facts.js';
@@ -82,6 +83,9 @@ function seriesSection(report: RunReport): string[] {
   lines.push(`- Replying to: ${mdCode(`<${s.replyTo}>`)}`);
   if (s.baseCommit) lines.push(`- base-commit in the series: ${mdCode(s.baseCommit)}`);
   if (s.baseTree) lines.push(`- tree named by the series: ${mdCode(s.baseTree)}`);
+  const attested = attestationRows(report);
+  if (attested.length) lines.push('- Attestation (DKIM and patatt signatures of each patch mail):');
+  for (const a of attested) lines.push(`  - ${md(a.label)}: ${a.status === 'bad' ? `**${md(a.summary)}**` : md(a.summary)}`);
   for (const w of s.warnings) lines.push(`- Warning: ${md(w)}`);
   lines.push('');
   return lines;
@@ -205,8 +209,11 @@ function oraclesMd(t: TestDetails): string[] {
 
 function selftestMd(t: TestDetails): string[] {
   const failed = t.selftest?.filter((c) => c.status === 'fail') ?? [];
-  if (!failed.length) return [];
-  return [`Selftest cases failed: ${failed.map((c) => `${c.number} ${mdCode(c.name)}`).join(', ')}`, ''];
+  const flaky = t.selftest?.filter((c) => c.status === 'flaky') ?? [];
+  const out: string[] = [];
+  if (failed.length) out.push(`Selftest cases failed: ${failed.map((c) => `${c.number} ${mdCode(c.name)}`).join(', ')}`, '');
+  if (flaky.length) out.push(`Selftest cases flaky: ${flaky.map((c) => `${c.number} ${mdCode(c.name)} (${md(c.directive ?? '')})`).join(', ')}`, '');
+  return out;
 }
 
 function coverageMd(t: TestDetails): string[] {

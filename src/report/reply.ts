@@ -2,6 +2,7 @@ import { canonicalSubject } from '../lore/subject.js';
 import { buildLines, findingLines, violationLines } from './evidence.js';
 import {
   VERDICT_WORDS,
+  configSlug,
   accelName,
   bareMessageId,
   baseRows,
@@ -17,9 +18,11 @@ import {
   replySubject,
   seriesAuthor,
   seriesPatches,
+  attestationRows,
   stagesWith,
   statusText,
 } from './facts.js';
+import { formatPerson } from './reporter.js';
 import { cleanLine, shortCommit, tailLines, wrap } from './text.js';
 import { STAGES, type PatchReport, type RunReport, type StageName, type TestDetails } from './types.js';
 
@@ -32,7 +35,6 @@ import { STAGES, type PatchReport, type RunReport, type StageName, type TestDeta
  * the report.
  */
 
-export const REPORTED_BY = 'kharness <kharness@localhost>';
 const WIDTH = 72;
 const EXCERPT_INDENT = '    ';
 
@@ -55,10 +57,64 @@ function header(name: string, value: string): string {
   return out.join('\n');
 }
 
+/**
+ * The thread on the lore the series came from: that server and list, at the message the reply
+ * answers (the cover letter). A series read from a file falls back to lore.kernel.org's /r/.
+ */
 export function closesUrl(report: RunReport): string {
   const thread = report.series.threadUrl;
-  if (thread && /^https?:\/\//i.test(thread)) return cleanLine(thread);
+  const m = thread ? /^(https?:\/\/[^/\s]+(?:\/[^/\s]+)*?)\/[^/\s]+\/?$/i.exec(cleanLine(thread)) : null;
+  if (m) return `${m[1]}/${msgidPath(report.series.replyTo)}/`;
   return `https://lore.kernel.org/r/${msgidPath(report.series.replyTo)}/`;
+}
+
+/** The file the merged .config of a failing row is written to, beside reply.txt. */
+export function reproduceConfigName(p: PatchReport): string {
+  return `reproduce-${p.index === 0 ? 'base' : `patch-${p.index}`}${configSlug(p)}.config`;
+}
+
+/** A word for a shell command line: quoted unless it is plainly safe. */
+function shellWord(s: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The exact `kharness run` that repeats a failing row: its base, config, failing tests and variants. */
+export function reproduceCommand(p: PatchReport, report: RunReport): string {
+  const s = report.series;
+  const input = s.threadUrl && /^https?:\/\//i.test(s.threadUrl) ? s.threadUrl : s.source;
+  const config = p.config ?? report.environment.config.name;
+  const failed = p.tests.filter((t) => t.verdict === 'fail').map((t) => t.name);
+  const tests = [...new Set(failed.map((n) => n.split('@')[0] as string))];
+  const variants = [...new Set(failed.map((n) => n.split('@')[1] ?? 'default'))];
+  const words = ['kharness', 'run', input, '--use-version', String(s.version)];
+  if (report.environment.tree.name) words.push('--tree', report.environment.tree.name);
+  if (report.base.commit) words.push('--base', report.base.commit);
+  words.push('--config', config);
+  if (tests.length) words.push('--tests', tests.join(','), '--variants', variants.join(','));
+  return words.map((w) => shellWord(cleanLine(w))).join(' ');
+}
+
+function reproduceSection(report: RunReport, failing: PatchReport[]): string[] {
+  const out = [para('reproduce:')];
+  const base = report.base.commit ? `${report.base.commit} (${cleanLine(report.base.reason)})` : 'not chosen';
+  const configs = report.environment.configs ?? [report.environment.config];
+  const lines = [`# base: ${base}`, ...configs.map((c) => `# config ${cleanLine(c.name)}: ${c.fragments.map((f) => cleanLine(f)).join(' ') || '(fragments unknown)'}`)];
+  for (const p of failing) {
+    const merged = p.stages.build.logs.config ? `, merged .config in ${reproduceConfigName(p)}` : '';
+    lines.push(`# ${patchLabel(p, report)} ("${cleanLine(p.subject)}")${merged}`, reproduceCommand(p, report));
+  }
+  out.push('', excerpt(lines), '');
+  return out;
+}
+
+function tagLines(report: RunReport): string[] {
+  const reporter = report.environment.reporter;
+  return [
+    para(reporter ? 'If you fix the issue in a separate patch/commit (i.e. not just a new version of the same patch/commit), kindly add following tags' : 'If you fix the issue in a separate patch/commit (i.e. not just a new version of the same patch/commit), kindly add the following tag (this kharness has no reporter identity configured, so it names no reporter)'),
+    ...(reporter ? [`| Reported-by: ${cleanLine(formatPerson(reporter))}`] : []),
+    `| Closes: ${closesUrl(report)}`,
+    '',
+  ];
 }
 
 /** The first name to greet: "Jane" from "Jane Doe", "Jane" from "Doe, Jane"; empty when unknown. */
@@ -95,6 +151,15 @@ function stageStatus(p: PatchReport): string {
     case 'flaky':
       return `flaky: ${stagesWith(p, ['flaky']).join(', ')}`.replace(/: $/, '');
   }
+}
+
+/** The patch mails' signatures, one line a patch, when the report has them. */
+function attestationLines(report: RunReport): string[] {
+  const rows = attestationRows(report);
+  if (!rows.length) return [];
+  const w = Math.max(0, ...rows.map((r) => r.label.length));
+  const hanging = ' '.repeat(2 + w + 2);
+  return [para('Signatures of the patch mails (DKIM, patatt):'), '', ...rows.map((r) => wrap(r.summary, WIDTH, `  ${r.label.padEnd(w)}  `, hanging)), ''];
 }
 
 function perPatchLines(report: RunReport): string[] {
@@ -216,17 +281,13 @@ export function renderReply(report: RunReport): string {
     out.push(para(`The run did not finish (${statusText(report)}${report.statusReason ? `: ${cleanLine(report.statusReason)}` : ''}), so this covers only what ran before it stopped.`), '');
   }
   out.push(para(whatRan(report)), '', ...perPatchLines(report), '');
+  out.push(...attestationLines(report));
 
   const failing = failingPatches(report);
   const untested = [...seriesPatches(report).filter((p) => p.verdict === 'skipped').map((p) => patchLabel(p, report)), ...missingPatchNumbers(report).map((k) => `${k}/${s.patches.length}`)];
   if (failing.length) {
     failing.forEach((p, i) => out.push(...regressionSection(p, report, i === 0)));
-    out.push(
-      para('If you fix the issue in a separate patch/commit (i.e. not just a new version of the same patch/commit), kindly add following tags'),
-      `| Reported-by: ${REPORTED_BY}`,
-      `| Closes: ${closesUrl(report)}`,
-      '',
-    );
+    out.push(...reproduceSection(report, failing), ...tagLines(report));
   } else if (!seriesPatches(report).some((p) => STAGES.some((st) => p.stages[st].verdict !== 'skipped'))) {
     out.push(para('Nothing in the series was tested: the run stopped before the first patch. No verdict on any patch.'), '');
   } else {

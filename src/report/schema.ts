@@ -12,6 +12,14 @@ export const PersonInfoSchema = z.object({ name: z.string(), email: z.string() }
 
 const counterMap = z.record(z.string(), z.number());
 
+export const AttestationInfoSchema = z.object({
+  status: z.enum(['signed', 'bad', 'unknown', 'unsigned']),
+  summary: z.string(),
+  signatures: z.array(
+    z.object({ method: z.enum(['dkim', 'patatt']), status: z.enum(['good', 'bad', 'unknown']), identity: z.string(), algorithm: z.string().optional(), detail: z.string() }),
+  ),
+});
+
 export const SeriesInfoSchema = z.object({
   slug: z.string(),
   subject: z.string(),
@@ -28,6 +36,7 @@ export const SeriesInfoSchema = z.object({
       author: PersonInfoSchema,
       messageId: z.string(),
       trailers: z.array(z.object({ name: z.string(), value: z.string() })),
+      attestation: AttestationInfoSchema.optional(),
     }),
   ),
   warnings: z.array(z.string()),
@@ -55,6 +64,7 @@ export const EnvironmentInfoSchema = z.object({
   variants: z.array(z.string()).optional(),
   arch: z.string().optional(),
   sandbox: z.object({ mode: z.enum(['bubblewrap', 'none']), detail: z.string() }).optional(),
+  reporter: PersonInfoSchema.optional(),
 });
 
 export const StageNameSchema = z.enum(['apply', 'build', 'boot', 'test', 'model']);
@@ -117,7 +127,7 @@ export const TestDetailsSchema = z.object({
   findings: z.array(
     z.object({ kind: z.string(), title: z.string(), function: z.string().optional(), signature: z.string(), callTrace: z.array(z.string()), excerpt: z.string(), repeats: z.number().int().positive().optional() }),
   ),
-  selftest: z.array(z.object({ number: z.number().int(), name: z.string(), status: z.enum(['pass', 'fail', 'skip']), directive: z.string().optional() })).optional(),
+  selftest: z.array(z.object({ number: z.number().int(), name: z.string(), status: z.enum(['pass', 'fail', 'skip', 'flaky']), directive: z.string().optional() })).optional(),
   preExisting: z.array(z.string()),
   failure: z.string().optional(),
 });

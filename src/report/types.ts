@@ -57,11 +57,20 @@ export interface SeriesInfo {
   /** Message-ID of the cover letter, or of patch 1 when there is none: what the reply answers */
   replyTo: string;
   cover?: { subject: string; author: PersonInfo; messageId: string };
-  patches: { index: number; total: number; subject: string; author: PersonInfo; messageId: string; trailers: { name: string; value: string }[] }[];
+  patches: { index: number; total: number; subject: string; author: PersonInfo; messageId: string; trailers: { name: string; value: string }[]; attestation?: AttestationInfo }[];
   warnings: string[];
   baseCommit?: string;
   /** the tree the series names (`[PATCH mm-new ...]`, `Based-on:`) */
   baseTree?: string;
+}
+
+/** A patch mail's DKIM and patatt signatures as fetched; absent in reports before attestation. */
+export interface AttestationInfo {
+  /** signed: a good signature and no bad one; bad: one verified bad; unknown: none could be checked; unsigned: none */
+  status: 'signed' | 'bad' | 'unknown' | 'unsigned';
+  /** one line: "signed by patatt ed25519 jane@example.com; DKIM kernel.org", "not signed", ... */
+  summary: string;
+  signatures: { method: 'dkim' | 'patatt'; status: 'good' | 'bad' | 'unknown'; identity: string; algorithm?: string; detail: string }[];
 }
 
 export interface EnvironmentInfo {
@@ -89,6 +98,8 @@ export interface EnvironmentInfo {
   arch?: string;
   /** how the tree's code ran: in bubblewrap, or unsandboxed (--no-sandbox); absent in reports before sandboxing */
   sandbox?: { mode: 'bubblewrap' | 'none'; detail: string };
+  /** who the reply's Reported-by: names (--reporter, else git config user.name/user.email); absent: nobody configured */
+  reporter?: PersonInfo;
 }
 
 export interface ConfigInfo {
@@ -148,7 +159,7 @@ export interface TestDetails {
   violations: { rule: string; message: string; slot?: string; entry?: string; events: string[] }[];
   /** repeats: how many more times the same splat (same signature) was printed in the test */
   findings: { kind: string; title: string; function?: string; signature: string; callTrace: string[]; excerpt: string; repeats?: number }[];
-  selftest?: { number: number; name: string; status: 'pass' | 'fail' | 'skip'; directive?: string }[];
+  selftest?: { number: number; name: string; status: 'pass' | 'fail' | 'skip' | 'flaky'; directive?: string }[];
   /** failures the base had too: reported, not blamed on this patch */
   preExisting: string[];
   /** the kind of a failure without a splat, selftest case or wrong data (hang, panic, ...) */

@@ -6,13 +6,15 @@ import { renderHtml } from './html.js';
 import { renderJunit } from './junit.js';
 import { renderKcidb } from './kcidb.js';
 import { renderMarkdown } from './markdown.js';
-import { renderReply } from './reply.js';
+import { renderChecks } from './checks.js';
+import { renderReply, reproduceConfigName } from './reply.js';
+import { failingPatches } from './facts.js';
 import { RunReportSchema } from './schema.js';
 import type { RunReport } from './types.js';
 
 export const REPORT_JSON = 'report.json';
 
-export const FORMATS = ['json', 'md', 'html', 'junit', 'kcidb', 'reply'] as const;
+export const FORMATS = ['json', 'md', 'html', 'junit', 'kcidb', 'reply', 'checks'] as const;
 export type ReportFormat = (typeof FORMATS)[number];
 
 /** The file each format is written to, relative to the report folder. */
@@ -23,6 +25,7 @@ export const REPORT_FILES: Record<ReportFormat, string> = {
   junit: 'junit.xml',
   kcidb: 'kcidb.json',
   reply: 'reply.txt',
+  checks: 'checks.json',
 };
 
 export interface WriteOptions {
@@ -49,6 +52,19 @@ export function renderFormat(report: RunReport, format: ReportFormat, opts: Omit
       return renderKcidb(report, { baseUrl: opts.baseUrl });
     case 'reply':
       return renderReply(report);
+    case 'checks':
+      return renderChecks(report, { baseUrl: opts.baseUrl });
+  }
+}
+
+/** The merged .config of each failing row, beside reply.txt under the name its reproduce: section gives. */
+async function writeReplyAttachments(dir: string, report: RunReport): Promise<void> {
+  for (const p of failingPatches(report)) {
+    const rel = p.stages.build.logs.config;
+    // Only a file inside the report folder: the report names it, and the report may be someone else's.
+    if (!rel || path.isAbsolute(rel) || rel.split(/[\\/]/).includes('..')) continue;
+    const text = await readFile(path.join(dir, rel)).catch(() => undefined);
+    if (text) await writeFileAtomic(path.join(dir, reproduceConfigName(p)), text);
   }
 }
 
@@ -78,6 +94,7 @@ export async function writeReports(dir: string, report: RunReport, opts: WriteOp
     // Each file through its own unique temporary name: a reader, or another run writing the
     // same folder, sees a whole old file or a whole new one.
     for (const r of rendered) await writeFileAtomic(r.file, r.text);
+    if (formats.includes('reply')) await writeReplyAttachments(dir, full);
   } catch (err) {
     throw new InfraError(`cannot write the report to ${dir}: ${errorMessage(err)}`);
   }

@@ -3,11 +3,13 @@ import { action, positiveInt } from '../common/command.js';
 import { info, printJson } from '../common/output.js';
 import { NO_CACHE_HELP } from '../lore/index.js';
 import { NO_SANDBOX_HELP } from '../sandbox/index.js';
-import { MAX_PATCHES_HELP } from '../tree/input.js';
+import { KEYRING_HELP, MAX_PATCHES_HELP, REQUIRE_ATTESTATION_HELP, collect } from '../tree/input.js';
 import { TREE_OPTION_HELP } from '../common/paths.js';
 import { listConfigs, resolveConfigList } from '../build/config.js';
 import { ALL_TESTS, PROFILES } from '../guest/profiles.js';
 import { DEFAULT_VARIANTS, VARIANTS, resolveTests, variantsFor } from '../guest/index.js';
+import { parseReporter } from '../report/reporter.js';
+import type { PersonInfo } from '../report/types.js';
 import { runSeries } from './pipeline.js';
 
 export function registerRunCommands(program: Command): void {
@@ -34,13 +36,18 @@ export function registerRunCommands(program: Command): void {
     .option('--work <dir>', 'where worktrees and build dirs live (default: ~/.cache/kharness/work)')
     .option('--no-sandbox', NO_SANDBOX_HELP)
     .option('--max-patches <n>', MAX_PATCHES_HELP, positiveInt('--max-patches'))
+    .option('--keyring <dir>', KEYRING_HELP, collect)
+    .option('--require-attestation', REQUIRE_ATTESTATION_HELP)
+    .option('--reporter <who>', "the reply's Reported-by: (\"Name <address>\"; default: git config user.name/user.email)", parseReporter)
     .option('--json', 'print report.json to stdout instead of progress')
     .action(
-      action(async (input: string, opts: { tree?: string; base?: string; baseTest: boolean; config: string; tests?: string; variants?: string; profile: string; out?: string; lore?: string; cache: boolean; useVersion?: number; runs: number; trace: boolean; keepTraces?: boolean; budget?: number; accel?: string; work?: string; json?: boolean; sandbox: boolean; maxPatches?: number }) => {
+      action(async (input: string, opts: { tree?: string; base?: string; baseTest: boolean; config: string; tests?: string; variants?: string; profile: string; out?: string; lore?: string; cache: boolean; useVersion?: number; runs: number; trace: boolean; keepTraces?: boolean; budget?: number; accel?: string; work?: string; json?: boolean; sandbox: boolean; maxPatches?: number; keyring?: string[]; requireAttestation?: boolean; reporter?: PersonInfo }) => {
         const outcome = await runSeries({
           input,
           sandbox: opts.sandbox,
           maxPatches: opts.maxPatches,
+          keyrings: opts.keyring,
+          requireAttestation: opts.requireAttestation,
           tree: opts.tree,
           base: opts.base,
           testBase: opts.baseTest,
@@ -59,11 +66,12 @@ export function registerRunCommands(program: Command): void {
           accel: opts.accel === 'kvm' || opts.accel === 'tcg' ? opts.accel : undefined,
           work: opts.work,
           json: opts.json,
+          reporter: opts.reporter,
         });
         if (opts.json) printJson(outcome.report);
         else {
           info(opts, `\n${outcome.report.verdict.toUpperCase()}: ${outcome.report.summary}`);
-          info(opts, `report: ${outcome.reportDir}/report.md (also index.html, report.json, junit.xml, kcidb.json, reply.txt)`);
+          info(opts, `report: ${outcome.reportDir}/report.md (also index.html, report.json, junit.xml, kcidb.json, reply.txt, checks.json)`);
         }
         return outcome.exitCode;
       }),

@@ -14,7 +14,8 @@ import { probeAccel } from '../boot/kvm.js';
 import { resolveProfile, type GuestTestName } from '../guest/index.js';
 import type { Series } from '../lore/index.js';
 import { writeReports } from '../report/index.js';
-import type { EnvironmentInfo, PatchReport, RunReport, SeriesInfo } from '../report/types.js';
+import { gitIdentity } from '../report/reporter.js';
+import type { EnvironmentInfo, PatchReport, PersonInfo, RunReport, SeriesInfo } from '../report/types.js';
 import { applySeries, chooseBase, type ApplyResult } from '../tree/apply.js';
 import { loadSeries } from '../tree/input.js';
 import { saveApplied } from '../tree/state.js';
@@ -31,6 +32,10 @@ export interface RunOptions extends OutputOptions {
   sandbox?: boolean;
   /** refuse a longer series (default DEFAULT_MAX_PATCHES) */
   maxPatches?: number;
+  /** --keyring: patatt keyrings to check the patch mails' signatures against */
+  keyrings?: string[];
+  /** --require-attestation: refuse a series with a patch not signed, before anything is built */
+  requireAttestation?: boolean;
   tree?: string;
   base?: string;
   /** kernel configs, each built and booted for every step, in this order (at least one) */
@@ -56,6 +61,8 @@ export interface RunOptions extends OutputOptions {
   keepTraces?: boolean;
   /** whole-boot budget of each guest run, seconds (default: the profile's) */
   budgetS?: number;
+  /** the reply's Reported-by: identity (default: git config user.name/user.email) */
+  reporter?: PersonInfo;
 }
 
 export interface RunResult {
@@ -82,6 +89,7 @@ async function environment(tree: KernelTree | undefined, opts: RunOptions, accel
     }
   }));
   const treeName = tree ? managedTreeName(tree.repo) : undefined;
+  const reporter = opts.reporter ?? (await gitIdentity());
   return {
     host: { kernel: release(), cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), hostname: hostname() },
     accel,
@@ -101,6 +109,7 @@ async function environment(tree: KernelTree | undefined, opts: RunOptions, accel
     tests: opts.tests,
     variants: opts.variants,
     sandbox: { mode: sandboxInfo().mode, detail: describeSandbox(sandboxInfo()) },
+    ...(reporter ? { reporter } : {}),
   };
 }
 
@@ -113,7 +122,7 @@ export function seriesInfo(series: Series): SeriesInfo {
     threadUrl: series.threadUrl,
     replyTo: series.cover?.messageId ?? series.patches[0]!.messageId,
     cover: series.cover ? { subject: series.cover.subject, author: series.cover.author, messageId: series.cover.messageId } : undefined,
-    patches: series.patches.map((p) => ({ index: p.index, total: p.total, subject: p.subject, author: p.author, messageId: p.messageId, trailers: p.trailers.map((t) => ({ name: t.name, value: t.value })) })),
+    patches: series.patches.map((p) => ({ index: p.index, total: p.total, subject: p.subject, author: p.author, messageId: p.messageId, trailers: p.trailers.map((t) => ({ name: t.name, value: t.value })), attestation: p.attestation })),
     warnings: series.warnings,
     baseCommit: series.baseCommit,
     baseTree: series.baseTree?.name,
@@ -240,7 +249,7 @@ async function prepare(st: RunState): Promise<{ loaded: Awaited<ReturnType<typeo
   if (!opts.configs.length) throw new InputError('no kernel config named', 'give --config zswap, or several: --config zswap,zswap-debug');
   for (const c of opts.configs) resolveConfig(c);
   const fetchStarted = Date.now();
-  const loaded = await loadSeries(opts.input, { version: opts.version, lore: opts.lore, cache: opts.cache, maxPatches: opts.maxPatches });
+  const loaded = await loadSeries(opts.input, { version: opts.version, lore: opts.lore, cache: opts.cache, maxPatches: opts.maxPatches, keyrings: opts.keyrings, requireAttestation: opts.requireAttestation });
   st.phases.fetch = Date.now() - fetchStarted;
   st.series = loaded.series;
   st.total = loaded.series.patches.length;
@@ -268,7 +277,7 @@ async function applyAll(st: RunState, p: { loaded: Awaited<ReturnType<typeof loa
   st.phases.prepare = Date.now() - started;
   const steps: Step[] = [
     { index: 0, label: 'base', subject: `base ${chosen.commit.slice(0, 12)}`, commit: chosen.commit },
-    ...applied.patches.map((a) => ({ index: a.index, label: `${a.index}/${st.total}`, subject: a.subject, commit: a.commit, apply: a, messageId: series.patches[a.index - 1]?.messageId, author: series.patches[a.index - 1]?.author })),
+    ...applied.patches.map((a) => ({ index: a.index, label: series.patches[a.index - 1]?.label ?? `${a.index}/${st.total}`, subject: a.subject, commit: a.commit, apply: a, messageId: series.patches[a.index - 1]?.messageId, author: series.patches[a.index - 1]?.author })),
   ];
   return steps;
 }

@@ -89,13 +89,19 @@ export function testStage(s: SuiteResult, rel: (p: string) => string): StageRepo
   const orphan = s.findings.filter((f) => !f.test);
   const evidence = failing.flatMap((t) => [`${t.name}: ${t.summary}`, ...t.evidence.slice(0, 6).map((e) => `  ${e}`)]);
   for (const f of orphan) evidence.push(`kernel: ${f.title}`);
-  const summary = failing.length ? failing.map((t) => `${t.name}: ${t.summary}`).join('; ') : `${s.tests.filter((t) => t.workloadVerdict === 'pass').length}/${s.tests.length} tests passed`;
+  // A test whose outcome changed when repeated within the run (a selftest case) is named too.
+  const flaky = s.tests.filter((t) => t.workloadVerdict === 'flaky');
+  const named = [...failing, ...flaky];
+  const summary = named.length ? named.map((t) => `${t.name}: ${t.summary}`).join('; ') : `${s.tests.filter((t) => t.workloadVerdict === 'pass').length}/${s.tests.length} tests passed`;
   const logs: Record<string, string> = {};
   for (const t of s.tests) for (const [k, v] of Object.entries(t.logs)) if (k !== 'trace') logs[`${t.name}.${k}`] = rel(v);
   const duration = s.tests.reduce((sum, t) => sum + (t.durationMs ?? 0), 0);
   // A splat no test owns (a panic in swapon, before the first test) is the kernel's, whatever the
   // tests could say after it.
-  return stage(orphan.length ? 'fail' : verdict, orphan.length && !failing.length ? `kernel: ${orphan[0]!.title}` : summary, evidence, logs, duration);
+  const report = stage(orphan.length ? 'fail' : verdict, orphan.length && !failing.length ? `kernel: ${orphan[0]!.title}` : summary, evidence, logs, duration);
+  // Flaky within the run: the first attempt failed and the repeat passed.
+  if (report.verdict === 'flaky') report.flakyCounts = { fail: 1, pass: 1 };
+  return report;
 }
 
 export function modelStage(s: SuiteResult, rel: (p: string) => string): StageReport {

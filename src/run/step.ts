@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../common/errors.js';
 import type { Verdict } from '../common/verdict.js';
@@ -82,6 +82,18 @@ export async function guard<T>(name: StageName, where: string, interrupted: () =
 }
 
 
+/** The merged .config goes with the report (the reply's reproduce: section attaches it); a copy that fails only loses the attachment. */
+async function keepMergedConfig(config: string, dir: string, build: StageReport, rel: (p: string) => string): Promise<void> {
+  const kept = path.join(dir, 'config');
+  try {
+    await mkdir(dir, { recursive: true });
+    await copyFile(config, kept);
+    build.logs.config = rel(kept);
+  } catch {
+    // The build's own artifacts still hold it; the reply then names the fragments only.
+  }
+}
+
 function newReport(step: Step, why: string, rowTag?: string): PatchReport {
   const s = skippedStage(why);
   return {
@@ -153,10 +165,11 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
     return finish(r);
   }
   r.stages.build = buildReport;
+  const guestDir = path.join(ctx.reportDir, `patch-${step.index}${ctx.rowTag ? `-${ctx.rowTag}` : ''}`);
+  await keepMergedConfig(art.config, guestDir, buildReport, ctx.rel);
 
   show(`boot and test under ${ctx.accel.toUpperCase()} ...`);
   const kernel: KernelUnderTest = { image: art.image, systemMap: art.systemMap, zswapPreprocessed: art.zswapPreprocessed, selftest: art.selftest, config: art.config, selftestAbsent: build.value.selftestBuild?.verdict === 'skipped' ? build.value.selftestBuild.summary : undefined };
-  const guestDir = path.join(ctx.reportDir, `patch-${step.index}${ctx.rowTag ? `-${ctx.rowTag}` : ''}`);
   // Between the suite's marks, a line every PROGRESS_INTERVAL_MS names the running test and its time.
   const clock = new GuestTestClock();
   const stopTicker = every(PROGRESS_INTERVAL_MS, () => {

@@ -3,6 +3,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { InputError } from '../common/errors.js';
+import { attestOptions, requireAttestation } from '../lore/attest-series.js';
+export { KEYRING_HELP, REQUIRE_ATTESTATION_HELP, collect } from '../lore/attest-series.js';
 import { fetchSeries, readSeries, writeSeries, SERIES_JSON, type Series } from '../lore/index.js';
 
 export interface LoadedSeries {
@@ -21,8 +23,21 @@ export const DEFAULT_MAX_PATCHES = 200;
 
 export const MAX_PATCHES_HELP = `refuse a series of more than N patches (default ${DEFAULT_MAX_PATCHES}): each is a build and a boot`;
 
-export async function loadSeries(input: string, opts: { version?: number; lore?: string; outDir?: string; cache?: boolean; maxPatches?: number } = {}): Promise<LoadedSeries> {
+export interface LoadSeriesOptions {
+  version?: number;
+  lore?: string;
+  outDir?: string;
+  cache?: boolean;
+  maxPatches?: number;
+  /** --keyring: patatt keyring folders searched before patatt's own */
+  keyrings?: string[];
+  /** --require-attestation: refuse (exit 2) a series with a patch not signed by a good signature */
+  requireAttestation?: boolean;
+}
+
+export async function loadSeries(input: string, opts: LoadSeriesOptions = {}): Promise<LoadedSeries> {
   const loaded = await loadAnySeries(input, opts);
+  if (opts.requireAttestation) requireAttestation(loaded.series);
   const max = opts.maxPatches ?? DEFAULT_MAX_PATCHES;
   if (loaded.series.patches.length > max) {
     throw new InputError(`the series has ${loaded.series.patches.length} patches, more than the ${max} allowed`, `--max-patches ${loaded.series.patches.length} tests it all (a build and a boot per patch)`);
@@ -30,12 +45,12 @@ export async function loadSeries(input: string, opts: { version?: number; lore?:
   return loaded;
 }
 
-async function loadAnySeries(input: string, opts: { version?: number; lore?: string; outDir?: string; cache?: boolean }): Promise<LoadedSeries> {
+async function loadAnySeries(input: string, opts: LoadSeriesOptions): Promise<LoadedSeries> {
   if (existsSync(input) && statSync(input).isDirectory() && existsSync(path.join(input, SERIES_JSON))) {
     const { series, mboxPath } = await readSeries(input);
     return { series, mboxPath, dir: input };
   }
-  const fetched = await fetchSeries(input, { version: opts.version, lore: opts.lore, cache: opts.cache });
+  const fetched = await fetchSeries(input, { version: opts.version, lore: opts.lore, cache: opts.cache, attest: await attestOptions({ keyrings: opts.keyrings }) });
   const dir = opts.outDir ?? (await mkdtemp(path.join(tmpdir(), 'kharness-series-')));
   await writeSeries(dir, fetched);
   const { series, mboxPath } = await readSeries(dir);

@@ -321,3 +321,24 @@ export async function runInTemp<R>(prefix: string, args: string[]): Promise<RunI
   const r = await kharness(['run', ...args, '--out', path.join(out, 'report'), '--json']);
   return { out, report: r.json<R>(), exitCode: r.exitCode, stderr: r.stderr };
 }
+
+/**
+ * What a clean kernel may show besides `pass`: a test_zswap case that failed and then passed when
+ * the guest ran test_zswap again (upstream's timing-sensitive cases, e.g. test_no_kmem_bypass,
+ * can lose their race under TCG). Nothing else: no failed case, no other test flaky. Returns
+ * undefined for a clean test, else what is wrong with it.
+ */
+export function uncleanTest(t: { name: string; verdict: string; summary: string; selftest?: { status: string }[] | { cases: { status: string }[] } }): string | undefined {
+  if (t.verdict === 'pass') return undefined;
+  const cases = Array.isArray(t.selftest) ? t.selftest : (t.selftest?.cases ?? []);
+  const onlyFlakyCases = t.name.split('@')[0] === 'selftest-zswap' && cases.some((c) => c.status === 'flaky') && !cases.some((c) => c.status === 'fail');
+  return t.verdict === 'flaky' && onlyFlakyCases ? undefined : `${t.name}: ${t.verdict}: ${t.summary}`;
+}
+
+/** A step of a clean kernel: every stage passed, but for a test stage flaky only by uncleanTest's rule. */
+export function uncleanStep(p: { label: string; verdict: string; stages: Record<string, { verdict: string }>; tests: Parameters<typeof uncleanTest>[0][] }): string | undefined {
+  const stages = Object.entries(p.stages).filter(([n, s]) => s.verdict !== 'pass' && !(n === 'test' && s.verdict === 'flaky'));
+  const tests = p.tests.map(uncleanTest).filter((x): x is string => x !== undefined);
+  const problems = [...stages.map(([n, s]) => `${n} ${s.verdict}`), ...tests];
+  return problems.length ? `${p.label}: ${problems.join('; ')}` : undefined;
+}

@@ -91,6 +91,37 @@ describe('judgeTest on real run-dir files', () => {
     expect(hang.summary).toMatch(/^hang: selftest-zswap ran past its 300s budget/);
   });
 
+  it('a selftest case that fails and then passes when test_zswap runs again is flaky, never a pass or a failure', async () => {
+    const tap = (bypass: 'ok' | 'not ok'): string => `TAP version 13\n1..3\nok 1 test_zswap_usage\n${bypass} 2 test_no_kmem_bypass\nok 3 test_no_invasive_cgroup_shrink\n`;
+    const failedOnce: TestResultRecord = { test: 'selftest-zswap', status: 'fail', duration_ms: 60_000, counters_before: {}, counters_after: {}, rc: 1, retry_rcs: [0] };
+    await writeFile(path.join(dir, 'selftest-zswap.tap'), tap('not ok'));
+    await writeFile(path.join(dir, 'selftest-zswap.retry1.tap'), tap('ok'));
+    const flaky = await judgeTest(input({ name: 'selftest-zswap', line: failedOnce }));
+    expect(flaky.verdict).toBe('flaky');
+    expect(flaky.workloadVerdict).toBe('flaky');
+    expect(flaky.summary).toBe('selftest case(s) flaky: test_no_kmem_bypass (failed 1 of 2 runs of test_zswap)');
+    expect(flaky.selftest?.cases.map((c) => c.status)).toEqual(['pass', 'flaky', 'pass']);
+    expect(flaky.logs['retry1-tap']).toBe(path.join(dir, 'selftest-zswap.retry1.tap'));
+    // Failing every time is the kernel's (or the patch's) failure.
+    await writeFile(path.join(dir, 'selftest-zswap.retry1.tap'), tap('not ok'));
+    await writeFile(path.join(dir, 'selftest-zswap.retry2.tap'), tap('not ok'));
+    const always = await judgeTest(input({ name: 'selftest-zswap', line: { ...failedOnce, retry_rcs: [1, 1] } }));
+    expect(always.verdict).toBe('fail');
+    expect(always.summary).toBe('selftest case(s) failed in all 3 runs: test_no_kmem_bypass');
+    // Passing on the second rerun is flaky too.
+    await writeFile(path.join(dir, 'selftest-zswap.retry2.tap'), tap('ok'));
+    expect((await judgeTest(input({ name: 'selftest-zswap', line: { ...failedOnce, retry_rcs: [1, 0] } }))).summary).toMatch(/flaky: test_no_kmem_bypass \(failed 2 of 3 runs/);
+    // A rerun cut short (no line for the case) clears nothing.
+    await rm(path.join(dir, 'selftest-zswap.retry2.tap'));
+    await writeFile(path.join(dir, 'selftest-zswap.retry1.tap'), 'TAP version 13\n1..3\nok 1 test_zswap_usage\n');
+    expect((await judgeTest(input({ name: 'selftest-zswap', line: { ...failedOnce, retry_rcs: [124] } }))).verdict).toBe('fail');
+    // Without a rerun (SELFTEST_RETRIES=0) a failing case fails.
+    await rm(path.join(dir, 'selftest-zswap.retry1.tap'));
+    const once = await judgeTest(input({ name: 'selftest-zswap', line: { ...failedOnce, retry_rcs: undefined } }));
+    expect(once.verdict).toBe('fail');
+    expect(once.summary).toBe('selftest case(s) failed: test_no_kmem_bypass');
+  });
+
   it('workload past TEST_TIMEOUT: fail only when the blocked-task dumps show it stuck in zswap', async () => {
     expect((await judgeTest(input({ line: workloadHung }))).verdict).toBe('error');
     await writeFile(path.join(dir, 'writeback.blocked'), `${dump(1, [{ comm: 'zswap-stress', pid: 245, frames: STUCK_IN_ZSWAP }])}\n${dump(2, [{ comm: 'zswap-stress', pid: 245, frames: STUCK_IN_ZSWAP }])}\n`);

@@ -48,6 +48,34 @@ afterEach(() => {
 });
 
 describe('kharness fetch', () => {
+  it('lists a fix-up under the patch it fixes, saying it is applied right after it (the real global-lru thread)', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const mbox = path.join(repoRoot, 'tests', 'fixtures', 'lore', 'real', 'zswap-global-lru.mbox');
+      const r = await cli(['fetch', mbox, '-o', dir]);
+      expect(r.code).toBe(0);
+      const listed = r.stderr.split('\n').filter((l) => /^ {2}\S/.test(l));
+      expect(listed).toEqual([
+        '  1/2 mm/zswap: global lru and shrinker shared by all zswap_pools',
+        '  1/2 fix-up mm/zswap: global lru and shrinker shared by all zswap_pools fix (fix-up of 1/2, applied right after it)',
+        '  2/2 mm/zswap: change zswap_pool kref to percpu_ref',
+      ]);
+      const json = JSON.parse(await readFile(path.join(dir, 'series.json'), 'utf8')) as { patches: Array<{ fixupOf?: { index: number } }> };
+      expect(json.patches.map((p) => p.fixupOf?.index)).toEqual([undefined, 1, undefined]);
+
+      const squashed = await cli(['fetch', mbox, '-o', path.join(dir, 'squashed'), '--squash-fixups']);
+      expect(squashed.code).toBe(0);
+      expect(squashed.stderr.split('\n').filter((l) => /^ {2}\S/.test(l))).toEqual([
+        '  1/2 mm/zswap: global lru and shrinker shared by all zswap_pools + fix-up "mm/zswap: global lru and shrinker shared by all zswap_pools fix" squashed in',
+        '  2/2 mm/zswap: change zswap_pool kref to percpu_ref',
+      ]);
+      const squashedMbox = await readFile(path.join(dir, 'squashed', 'series.mbox'), 'utf8');
+      expect((squashedMbox.match(/^Subject: /gm) ?? []).length).toBe(2);
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('writes series.mbox and series.json to -o and reports on stderr', async () => {
     const { dir, cleanup } = await tempDir();
     try {

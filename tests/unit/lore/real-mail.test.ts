@@ -86,6 +86,15 @@ describe('real mail', () => {
     expect(trailerLines(series, 1)).toEqual(['Signed-off-by: Alice Chen <alice@example.com>', `Reviewed-by: ${BOB}`, 'Tested-by: Dana <dana@x.org>']);
   });
 
+  it('threads by In-Reply-To when References: is empty, and ignores an In-Reply-To that is only a comment', async () => {
+    const series = await seriesOf([
+      PATCH,
+      { id: 'r1@erin', subject: 'Re: [PATCH] mm: one', from: 'Erin <erin@x.org>', headers: ['In-Reply-To: <p1@alice>', 'References:', 'Content-Type: text/plain'], body: 'Acked-by: Erin <erin@x.org>\n' },
+      { id: 'r2@fay', subject: 'Re: [PATCH] mm: one', from: 'Fay <fay@x.org>', headers: ['In-Reply-To: (your message of yesterday)', 'References: <p1@alice>', 'Content-Type: text/plain'], body: 'Tested-by: Fay <fay@x.org>\n' },
+    ]);
+    expect(trailerLines(series, 1)).toEqual(['Signed-off-by: Alice Chen <alice@example.com>', 'Acked-by: Erin <erin@x.org>', 'Tested-by: Fay <fay@x.org>']);
+  });
+
   it('takes one copy of a message archived twice with other headers (two lists), without a warning; warns when the copies differ', async () => {
     const review: MailSpec = { id: 'r@bob', subject: 'Re: [PATCH] mm: one', from: BOB, parent: 'p1@alice', body: 'Acked-by: Bob Okafor <bob@kernel.example.org>\n' };
     const twice = await seriesOf([PATCH, review, { ...review, headers: ['List-Id: <cgroups.vger.kernel.org>', 'Content-Type: text/plain; charset=utf-8'], minutes: 30 }]);

@@ -172,6 +172,162 @@ describe('a partial reroll (v3 2/2 sent as a reply in the v2 thread)', () => {
   });
 });
 
+/** A fix-up of patchBody(n): its diff has patch n's line as context, so it applies only after n. */
+function fixupBody(n: number, sender = 'Alice Chen <alice@example.com>'): string {
+  return `Andrew, please squash this into "mm: ${n}": the new line wants a neighbour.
+
+Signed-off-by: ${sender}
+---
+ file${n}.c | 1 +
+ 1 file changed, 1 insertion(+)
+
+diff --git a/file${n}.c b/file${n}.c
+--- a/file${n}.c
++++ b/file${n}.c
+@@ -1,2 +1,3 @@
+ int x;
+ int y${n};
++int z${n};
+-- 
+2.43.0
+`;
+}
+
+/** `git am` of an assembled mbox on a repo holding file1..N.c as `int x;`: the commits' subjects. */
+async function gitAm(name: string, files: number, mbox: string): Promise<{ subjects: string[]; show: (file: string) => Promise<string> }> {
+  const repo = path.join(scratch.dir, `${name}-repo`);
+  const env = { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@x', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@x', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+  const git = (args: string[]) => execa('git', args, { cwd: repo, env });
+  await execa('mkdir', ['-p', repo]);
+  await git(['init', '-q']);
+  for (let n = 1; n <= files; n++) await writeFile(path.join(repo, `file${n}.c`), 'int x;\n');
+  await git(['add', '.']);
+  await git(['commit', '-qm', 'base']);
+  await writeFile(path.join(scratch.dir, `${name}-series.mbox`), mbox);
+  await git(['am', '-q', path.join(scratch.dir, `${name}-series.mbox`)]);
+  const subjects = (await git(['log', '--reverse', '--format=%s', 'HEAD~' + String((mbox.match(/^Subject: /gm) ?? []).length) + '..HEAD'])).stdout.split('\n');
+  return { subjects, show: async (file) => (await git(['show', `HEAD:${file}`])).stdout };
+}
+
+describe('fix-up patches sent in reply to a patch', () => {
+  const series3: MailSpec[] = [
+    { id: 'c@alice', subject: '[PATCH v3 0/3] mm: s', body: coverBody() },
+    { id: 'p1@alice', subject: '[PATCH v3 1/3] mm: one', body: patchBody(1), parent: 'c@alice' },
+    { id: 'p2@alice', subject: '[PATCH v3 2/3] mm: two', body: patchBody(2), parent: 'c@alice' },
+    { id: 'p3@alice', subject: '[PATCH v3 3/3] mm: three', body: patchBody(3), parent: 'c@alice' },
+    { id: 'c-ack@dana', subject: 'Re: [PATCH v3 0/3] mm: s', from: 'Dana <dana@x.org>', body: 'Acked-by: Dana <dana@x.org>\n', parent: 'c@alice' },
+    { id: 'r3@bob', subject: 'Re: [PATCH v3 3/3] mm: three', from: BOB, body: 'Reviewed-by: Bob Okafor <bob@kernel.example.org>\n', parent: 'p3@alice' },
+  ];
+  const fix3: MailSpec = { id: 'f3@alice', subject: '[PATCH v3 3/3] mm: three (fix)', body: fixupBody(3), parent: 'r3@bob' };
+  const fix3Ack: MailSpec = { id: 'f3-ack@bob', subject: 'Re: [PATCH v3 3/3] mm: three (fix)', from: BOB, body: 'Acked-by: Bob Okafor <bob@kernel.example.org>\n', parent: 'f3@alice' };
+
+  it('applies "[PATCH v3 3/3] … (fix)" right after 3/3, not in its place, with only its own trailers; git am takes the whole series', async () => {
+    const { series, mbox, file } = await thread('fixup-3', [...series3, fix3, fix3Ack]);
+    expect(series.patches.map((p) => [p.messageId, p.label, p.index, p.total])).toEqual([
+      ['p1@alice', '1/3', 1, 4],
+      ['p2@alice', '2/3', 2, 4],
+      ['p3@alice', '3/3', 3, 4],
+      ['f3@alice', '3/3 fix-up', 4, 4],
+    ]);
+    expect(series.patches[3]?.fixupOf).toEqual({ index: 3, label: '3/3', messageId: 'p3@alice' });
+    expect(series.patches.slice(0, 3).every((p) => p.fixupOf === undefined)).toBe(true);
+    // 3/3 keeps its review and the cover's ack; the fix-up has its own sign-off and the ack of it, not the cover's
+    expect(trailerLines(series, 3)).toEqual(['Signed-off-by: Alice Chen <alice@example.com>', `Reviewed-by: ${BOB}`, 'Acked-by: Dana <dana@x.org>']);
+    expect(trailerLines(series, 4)).toEqual(['Signed-off-by: Alice Chen <alice@example.com>', `Acked-by: ${BOB}`]);
+    expect(series.warnings.some((w) => w.includes('<f3@alice>') && w.includes('fix-up of 3/3') && w.includes('right after it'))).toBe(true);
+    expect(mbox).toContain('Subject: [PATCH v3 3/3 fixup] mm: three (fix)');
+
+    const am = await gitAm('fixup-3', 3, mbox);
+    expect(am.subjects).toEqual(['mm: one', 'mm: two', 'mm: three', 'mm: three (fix)']);
+    expect(await am.show('file3.c')).toBe('int x;\nint y3;\nint z3;');
+
+    // Where we differ from b4 on purpose: b4 files both mails under 3/3 and writes the fix-up
+    // first, before the patch it needs, where it cannot apply.
+    const b4 = (await b4am(file, 'c@alice', { dir: scratch.dir })).patches;
+    expect(b4.map((p) => p.subject)).toEqual(['[PATCH v3 1/3] mm: one', '[PATCH v3 2/3] mm: two', '[PATCH v3 3/3] mm: three (fix)', '[PATCH v3 3/3] mm: three']);
+  });
+
+  it('places a "-fix" of 1/3 right after 1/3, before 2/3, even when its Date is earlier (a skewed clock)', async () => {
+    const fix1: MailSpec = { id: 'f1@alice', subject: '[PATCH] mm: one-fix', body: fixupBody(1), parent: 'p1@alice', minutes: -30 };
+    const { series, mbox } = await thread('fixup-1', [...series3, fix1]);
+    expect(series.patches.map((p) => p.label)).toEqual(['1/3', '1/3 fix-up', '2/3', '3/3']);
+    expect(series.patches[1]).toMatchObject({ messageId: 'f1@alice', fixupOf: { index: 1, messageId: 'p1@alice' }, fromVersion: 3 });
+    const am = await gitAm('fixup-1', 3, mbox);
+    expect(am.subjects).toEqual(['mm: one', 'mm: one-fix', 'mm: two', 'mm: three']);
+    expect(await am.show('file1.c')).toBe('int x;\nint y1;\nint z1;');
+  });
+
+  it('takes the newest of a fix-up sent twice, keeps two different fix-ups in date order, and leaves out an older version’s', async () => {
+    const { series } = await thread('fixup-many', [
+      { id: 'v2p3@alice', subject: '[PATCH v2 3/3] mm: three', body: patchBody(3) },
+      { id: 'v2f@alice', subject: '[PATCH v2 3/3] mm: three (fix)', body: fixupBody(3), parent: 'v2p3@alice' },
+      ...series3,
+      fix3,
+      { id: 'f3b@alice', subject: '[PATCH v3 3/3] mm: three (fix)', body: fixupBody(3), parent: 'p3@alice' },
+      { id: 'g3@alice', subject: '[PATCH] fixup! mm: three', body: fixupBody(3), parent: 'p3@alice' },
+    ]);
+    expect(series.version).toBe(3);
+    expect(series.patches.map((p) => [p.label, p.messageId])).toEqual([
+      ['1/3', 'p1@alice'],
+      ['2/3', 'p2@alice'],
+      ['3/3', 'p3@alice'],
+      ['3/3 fix-up 1', 'f3b@alice'],
+      ['3/3 fix-up 2', 'g3@alice'],
+    ]);
+    expect(series.warnings.some((w) => w.includes('took the newest <f3b@alice>') && w.includes('<f3@alice>'))).toBe(true);
+    expect(series.patches.some((p) => p.messageId === 'v2f@alice')).toBe(false);
+    const v2 = (await thread('fixup-many-v2', [{ id: 'v2p3@alice', subject: '[PATCH v2] mm: three', body: patchBody(3) }, { id: 'v2f@alice', subject: '[PATCH v2] mm: three (fix)', body: fixupBody(3), parent: 'v2p3@alice' }])).series;
+    expect(v2.patches.map((p) => p.label)).toEqual(['1/1', '1/1 fix-up']);
+  });
+
+  it('squashes fix-ups into the patch they fix when asked: one commit with both diffs, the fix-ups listed on it', async () => {
+    const fix3b: MailSpec = { id: 'g3@alice', subject: '[PATCH] fixup! mm: three', body: fixupBody(3).replace(/\+int z3;/, '+int w3;').replace('@@ -1,2 +1,3 @@\n int x;\n int y3;', '@@ -1,3 +1,4 @@\n int x;\n int y3;\n int z3;'), parent: 'p3@alice' };
+    const raws = [...series3, fix3, fix3Ack, fix3b].map((m, i) => rawMail(m, i));
+    const msgs = await Promise.all(raws.map((r, i) => parseMessage(r, i)));
+    const { series, mbox } = assembleSeries(msgs, { source: 'test', squashFixups: true });
+    expect(series.patches.map((p) => [p.label, p.index, p.total])).toEqual([
+      ['1/3', 1, 3],
+      ['2/3', 2, 3],
+      ['3/3', 3, 3],
+    ]);
+    expect(series.patches[2]?.squashedFixups).toEqual([
+      { messageId: 'f3@alice', subject: 'mm: three (fix)' },
+      { messageId: 'g3@alice', subject: 'fixup! mm: three' },
+    ]);
+    expect(trailerLines(series, 3)).toEqual(['Signed-off-by: Alice Chen <alice@example.com>', `Reviewed-by: ${BOB}`, 'Acked-by: Dana <dana@x.org>']);
+    expect(series.warnings.filter((w) => w.includes('squashed the fix-up')).length).toBe(2);
+    const am = await gitAm('fixup-squash', 3, mbox);
+    expect(am.subjects).toEqual(['mm: one', 'mm: two', 'mm: three']);
+    expect(await am.show('file3.c')).toBe('int x;\nint y3;\nint z3;\nint w3;');
+  });
+
+  it('takes a resend under the same subject answering its patch as a reroll, not as a fix-up', async () => {
+    const { series } = await thread('fixup-not', [
+      { id: 'a1@alice', subject: '[PATCH] mm: zswap: writeback fix', body: patchBody(1) },
+      { id: 'a2@alice', subject: '[PATCH v2] mm: zswap: writeback fix', body: patchBody(1, { message: 'Reworded.' }), parent: 'a1@alice' },
+    ]);
+    expect(series.version).toBe(2);
+    expect(series.patches.map((p) => [p.messageId, p.fixupOf])).toEqual([['a2@alice', undefined]]);
+    const renamed = await thread('fixup-not-renamed', [
+      { id: 'b1@alice', subject: '[PATCH] mm: zswap: fix the writeback race', body: patchBody(1) },
+      { id: 'b2@alice', subject: '[PATCH v2] mm: zswap: writeback race fix', body: patchBody(1, { message: 'Reworded.' }), parent: 'b1@alice' },
+    ]);
+    expect(renamed.series.version).toBe(2);
+    expect(renamed.series.patches.map((p) => [p.messageId, p.label])).toEqual([['b2@alice', '1/1']]);
+  });
+
+  it('takes "[PATCH v2] … (fix)" answering a fix-up as that fix-up resent, whatever version it names', async () => {
+    const { series } = await thread('fixup-v2', [...series3, fix3, { id: 'f3v2@alice', subject: '[PATCH v2] mm: three (fix)', body: fixupBody(3), parent: 'f3@alice' }]);
+    expect(series.version).toBe(3);
+    expect(series.patches.map((p) => [p.label, p.messageId])).toEqual([
+      ['1/3', 'p1@alice'],
+      ['2/3', 'p2@alice'],
+      ['3/3', 'p3@alice'],
+      ['3/3 fix-up', 'f3v2@alice'],
+    ]);
+  });
+});
+
 describe('the tree a series names', () => {
   it('reads it from a subject prefix, else from a Based-on: ref, never from a Based-on: message', async () => {
     const prefixed = await thread('tree-prefix', [

@@ -64,8 +64,8 @@ describe('kharness report', () => {
       const r = await cli(['report', d, '--out', out]);
       expect(r.code).toBe(0);
       expect(r.stdout).toBe('');
-      expect(r.stderr).toBe(`wrote report.json, report.md, index.html, junit.xml, kcidb.json, reply.txt to ${out}\n`);
-      expect((await readdir(out)).sort()).toEqual(['index.html', 'junit.xml', 'kcidb.json', 'reply.txt', 'report.json', 'report.md']);
+      expect(r.stderr).toBe(`wrote report.json, report.md, index.html, junit.xml, kcidb.json, reply.txt, checks.json to ${out}\n`);
+      expect((await readdir(out)).sort()).toEqual(['checks.json', 'index.html', 'junit.xml', 'kcidb.json', 'reply.txt', 'report.json', 'report.md']);
       const md = await readFile(path.join(out, 'report.md'), 'utf8');
       expect(md).toContain('[test results](../../regression/logs/p2/results.jsonl)');
       const again = await readReport(out);
@@ -108,7 +108,7 @@ describe('kharness report', () => {
       const d = await reportDir(dir, 'regression');
       const format = await cli(['report', d, '--format', 'pdf']);
       expect(format.code).toBe(2);
-      expect(format.stderr).toContain("argument 'pdf' is invalid. Allowed choices are json, md, html, junit, kcidb, reply.");
+      expect(format.stderr).toContain("argument 'pdf' is invalid. Allowed choices are json, md, html, junit, kcidb, reply, checks.");
     } finally {
       await cleanup();
     }

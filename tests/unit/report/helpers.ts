@@ -76,6 +76,19 @@ export function twoConfigs(): RunReport {
   return r;
 }
 
+/** The regression fixture with its patch mails attested: 1/4 signed, 2/4 tampered, 3/4 unsigned, 4/4 unknown. */
+export function withAttestation(): RunReport {
+  const r = fixture('regression');
+  const attestations: NonNullable<RunReport['series']['patches'][number]['attestation']>[] = [
+    { status: 'signed', summary: 'signed by patatt ed25519 alice@example.com; DKIM example.com', signatures: [{ method: 'patatt', status: 'good', identity: 'alice@example.com', algorithm: 'ed25519-sha256', detail: 'verified' }, { method: 'dkim', status: 'good', identity: 'example.com', algorithm: 'rsa-sha256', detail: 'pass' }] },
+    { status: 'bad', summary: 'bad signature: patatt ed25519 alice@example.com: body content validation failed: the mail body changed after signing', signatures: [{ method: 'patatt', status: 'bad', identity: 'alice@example.com', algorithm: 'ed25519-sha256', detail: 'body content validation failed: the mail body changed after signing' }] },
+    { status: 'unsigned', summary: 'not signed', signatures: [] },
+    { status: 'unknown', summary: 'not verified: DKIM example.com: not checked: no key (sel._domainkey.example.com)', signatures: [{ method: 'dkim', status: 'unknown', identity: 'example.com', detail: 'not checked: no key (sel._domainkey.example.com)' }] },
+  ];
+  r.series.patches.forEach((p, i) => (p.attestation = attestations[i]));
+  return r;
+}
+
 export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'kharness-report-'));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };

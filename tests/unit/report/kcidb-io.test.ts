@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../../src/common/paths.js';
 import { buildKcidb, renderKcidb, type RunReport } from '../../../src/report/index.js';
-import { allPassing, clone, fixture, twoConfigs } from './helpers.js';
+import { allPassing, clone, fixture, twoConfigs, withAttestation } from './helpers.js';
 
 /**
  * kcidb.json checked by KernelCI's own library, kcidb-io from PyPI (requirements.txt, installed
@@ -82,6 +82,7 @@ describe('kcidb.json against kcidb-io (KernelCI\'s own validator)', () => {
       awkward: buildKcidb(awkward()),
       variants: buildKcidb(withVariants()),
       'two-configs': buildKcidb(twoConfigs()),
+      attestation: buildKcidb(withAttestation()),
       'with-log-urls': buildKcidb(fixture('regression'), { baseUrl: 'https://ci.example.org/reports/v2-zswap/' }),
     };
     // The documents are not trivially empty: the checks below would then prove nothing.

@@ -49,13 +49,42 @@ describe('renderReply', () => {
     expect(body).toContain('      #40214 cpu1 pid 52 [88122013] free 0:1187 entry 0xffff888104a3c1e0\n');
   });
 
-  it('ends the regression with the Reported-by and Closes lines, quoted so b4 does not collect them', () => {
-    expect(body).toContain(
-      'kindly add following tags\n| Reported-by: kharness <kharness@localhost>\n| Closes: https://lore.kernel.org/linux-mm/20250114101500.4711-1-jane.doe@example.org/\n',
-    );
+  it('ends the regression with the configured Reported-by and the Closes line, quoted so b4 does not collect them', () => {
+    const r = fixture('regression');
+    r.environment.reporter = { name: 'Zswap Robot', email: 'zswap-robot@example.org' };
+    const b = split(renderReply(r)).body;
+    expect(b).toContain('kindly add following tags\n| Reported-by: Zswap Robot <zswap-robot@example.org>\n| Closes: https://lore.kernel.org/linux-mm/20250114101500.4711-1-jane.doe@example.org/\n');
     // Neither b4 nor kharness's own lore stage would add these to the patch under review.
-    const collected = extractFollowupTrailers(body);
+    const collected = extractFollowupTrailers(b);
     expect(JSON.stringify(collected)).not.toMatch(/Reported-by|Closes/);
+  });
+
+  it('never signs as kharness@localhost: without a reporter it leaves Reported-by out and says why', () => {
+    expect(body).not.toContain('localhost');
+    expect(body).not.toContain('Reported-by: ');
+    expect(body).toContain('| Closes: https://lore.kernel.org/linux-mm/20250114101500.4711-1-jane.doe@example.org/\n');
+  });
+
+  it('Closes: points at the cover letter on the lore and list the series was fetched from', () => {
+    const r = fixture('regression');
+    r.series.threadUrl = 'http://127.0.0.1:8080/zswap-list/20250114101500.4711-3-jane.doe@example.org/';
+    expect(renderReply(r)).toContain('| Closes: http://127.0.0.1:8080/zswap-list/20250114101500.4711-1-jane.doe@example.org/\n');
+  });
+
+  it('has a reproduce: section with the base, the config fragments, the merged .config file and the exact command', () => {
+    const r = fixture('regression');
+    const p2 = r.patches.find((p) => p.index === 2)!;
+    p2.stages.build.logs.config = 'patch-2/config';
+    const b = split(renderReply(r)).body;
+    const section = b.slice(b.indexOf('reproduce:\n'));
+    expect(section).toContain(`    # base: ${r.base.commit} (`);
+    expect(section).toContain(`    # config zswap-debug: ${r.environment.config.fragments.join(' ')}\n`);
+    expect(section).toContain('    # 2/4 ("mm: zswap: let writeback free the entry it took from the tree"), merged .config in reproduce-patch-2.config\n');
+    const failed = [...new Set(p2.tests.filter((t) => t.verdict === 'fail').map((t) => t.name.split('@')[0]))];
+    expect(failed.length).toBeGreaterThan(0);
+    expect(section).toContain(
+      `    kharness run https://lore.kernel.org/linux-mm/20250114101500.4711-1-jane.doe@example.org/ --use-version 2${r.environment.tree.name ? ` --tree ${r.environment.tree.name}` : ''} --base ${r.base.commit} --config zswap-debug --tests ${failed.join(',')} --variants `,
+    );
   });
 
   it('mentions pre-existing failures as such and flaky results without blaming them', () => {

@@ -77,8 +77,8 @@ describe('writeReports', () => {
     try {
       const report = fixture('regression');
       const files = await writeReports(path.join(dir, 'out'), report);
-      expect(files).toEqual({ json: 'report.json', md: 'report.md', html: 'index.html', junit: 'junit.xml', kcidb: 'kcidb.json', reply: 'reply.txt' });
-      expect((await readdir(path.join(dir, 'out'))).sort()).toEqual(['index.html', 'junit.xml', 'kcidb.json', 'reply.txt', 'report.json', 'report.md']);
+      expect(files).toEqual({ json: 'report.json', md: 'report.md', html: 'index.html', junit: 'junit.xml', kcidb: 'kcidb.json', reply: 'reply.txt', checks: 'checks.json' });
+      expect((await readdir(path.join(dir, 'out'))).sort()).toEqual(['checks.json', 'index.html', 'junit.xml', 'kcidb.json', 'reply.txt', 'report.json', 'report.md']);
       // report.json round-trips through the schema and lists the files, the report's own kept.
       const back = await readReport(path.join(dir, 'out'));
       expect(back.files).toEqual({ 'console-p2': 'logs/p2/console.log', ...files });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { applyPreExisting, applyStage, buildStage, patchVerdict, skippedStage, stage } from '../../../src/run/stages.js';
+import { applyPreExisting, applyStage, buildStage, patchVerdict, skippedStage, stage, testStage } from '../../../src/run/stages.js';
+import type { SuiteResult } from '../../../src/guest/index.js';
+import type { TestJudgement } from '../../../src/guest/judge.js';
 import type { BuildResult } from '../../../src/build/index.js';
 import type { PatchReport, StageName, StageReport, TestDetails } from '../../../src/report/types.js';
 
@@ -80,5 +82,20 @@ describe('pre-existing failures', () => {
     const other = patch(1, { test: stage('fail', '') }, [testDetails('swap-cycle', { findings: [finding('WARNING in zswap_store [bbbb]')] })]);
     expect(applyPreExisting(base, same).verdict).toBe('pass');
     expect(applyPreExisting(base, other).verdict).toBe('fail');
+  });
+});
+
+describe('test stage', () => {
+  const judged = (name: string, workloadVerdict: TestJudgement['workloadVerdict'], summary: string): TestJudgement =>
+    ({ name, verdict: workloadVerdict, workloadVerdict, summary, logs: {}, evidence: [], durationMs: 1 }) as unknown as TestJudgement;
+  const suite = (tests: TestJudgement[]): SuiteResult => ({ verdict: 'pass', summary: '', boot: {} as SuiteResult['boot'], findings: [], tests, gaps: [], runDir: '/r', profile: 'quick' });
+
+  it('a test flaky within the run makes the stage flaky, named, with its attempts counted', () => {
+    const st = testStage(suite([judged('swap-cycle', 'pass', 'passed'), judged('selftest-zswap', 'flaky', 'selftest case(s) flaky: test_no_kmem_bypass (failed, then passed when test_zswap ran again)')]), rel);
+    expect(st.verdict).toBe('flaky');
+    expect(st.flakyCounts).toEqual({ fail: 1, pass: 1 });
+    expect(st.summary).toBe('selftest-zswap: selftest case(s) flaky: test_no_kmem_bypass (failed, then passed when test_zswap ran again)');
+    // A failure elsewhere is still the stage's verdict.
+    expect(testStage(suite([judged('swap-cycle', 'fail', 'data'), judged('selftest-zswap', 'flaky', 'f')]), rel).verdict).toBe('fail');
   });
 });
