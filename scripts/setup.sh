@@ -27,6 +27,7 @@ done
 apt_packages=(
   qemu-system-x86 gcc make bc bison flex libelf-dev libssl-dev cpio zstd xz-utils ccache
   linux-source-6.12 linux-source-6.1 python3-venv busybox-static kmod dwarves perl git bubblewrap
+  redis-server # the fleet's tests and bench start their own instance (tests/unit/fleet/); no system service is used
   chromium # the unit test that screenshots index.html's counter plots (tests/unit/report/html-browser.test.ts)
 )
 missing=()

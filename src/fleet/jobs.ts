@@ -1,0 +1,87 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { PersonInfoSchema } from '../report/schema.js';
+import { RunReportSchema } from '../report/index.js';
+
+/** The one BullMQ queue of the fleet: series parents and their config children both live here. */
+export const QUEUE_NAME = 'kharness';
+export const SERIES_JOB = 'series';
+export const CONFIG_JOB = 'config';
+
+/** What `queue status` shows of a job's series. */
+export const SeriesLabelSchema = z.object({ subject: z.string(), version: z.number().int().positive(), slug: z.string().min(1) });
+export type SeriesLabel = z.infer<typeof SeriesLabelSchema>;
+
+/**
+ * Everything that decides a config job's result, and so its id: the same work is computed once.
+ * The patches are their diff hashes (as `git patch-id`), so a RESEND or a new subject is the same work.
+ */
+export const WorkKeySchema = z.object({
+  tree: z.string(),
+  /** --base, else the series' base-commit, else '' (the tree's choice at run time) */
+  base: z.string(),
+  patches: z.array(z.string()).min(1),
+  profile: z.string(),
+  tests: z.array(z.string()),
+  variants: z.array(z.string()),
+  runs: z.number().int().positive(),
+  trace: z.boolean(),
+  testBase: z.boolean(),
+  sandbox: z.boolean(),
+});
+export type WorkKey = z.infer<typeof WorkKeySchema>;
+
+/** One config's whole fold of a series, as a worker takes it from Redis. */
+export const ConfigJobDataSchema = z.object({
+  kind: z.literal('config'),
+  series: SeriesLabelSchema,
+  work: WorkKeySchema,
+  config: z.string().min(1),
+  /** where the worker fetches the series from: a lore URL or message-id */
+  input: z.string().min(1),
+  /** the series' mbox, when the submitter read it from a file the worker cannot see */
+  mbox: z.string().optional(),
+  version: z.number().int().positive().optional(),
+  lore: z.string().optional(),
+  reporter: PersonInfoSchema.optional(),
+});
+export type ConfigJobData = z.infer<typeof ConfigJobDataSchema>;
+
+/** The parent of a series' config jobs: done when every config is. */
+export const SeriesJobDataSchema = z.object({
+  kind: z.literal('series'),
+  series: SeriesLabelSchema,
+  /** the children in report order */
+  children: z.array(z.object({ config: z.string().min(1), jobId: z.string().min(1) })).min(1),
+});
+export type SeriesJobData = z.infer<typeof SeriesJobDataSchema>;
+
+/** What a config job returns: its report, and where its artifacts are under the worker's --results. */
+export const ConfigJobResultSchema = z.object({
+  config: z.string().min(1),
+  exitCode: z.number().int(),
+  report: RunReportSchema,
+  /** the report folder's name under --results DIR (a shared folder), when the worker has one */
+  resultsDir: z.string().regex(/^[A-Za-z0-9._-]+$/).optional(),
+  worker: z.string().optional(),
+});
+export type ConfigJobResult = z.infer<typeof ConfigJobResultSchema>;
+
+export const SeriesJobResultSchema = z.object({ configs: z.array(ConfigJobResultSchema).min(1) });
+export type SeriesJobResult = z.infer<typeof SeriesJobResultSchema>;
+
+function digest(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
+}
+
+/** The config job's id: a hash of the work and the config (BullMQ ignores a second add of an id). */
+export function configJobId(work: WorkKey, config: string): string {
+  const w = WorkKeySchema.parse(work);
+  // Key order fixed here, not by the caller's object: the same work hashes the same.
+  return `cfg-${digest([w.tree, w.base, w.patches, config, w.profile, w.tests, w.variants, w.runs, w.trace, w.testBase, w.sandbox])}`;
+}
+
+/** The series parent's id: its config jobs' ids, in order. */
+export function seriesJobId(work: WorkKey, configs: readonly string[]): string {
+  return `series-${digest(configs.map((c) => configJobId(work, c)))}`;
+}

@@ -1,0 +1,266 @@
+import { hostname } from 'node:os';
+import { FlowProducer, Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { ExitCode, InputError, KharnessError, errorMessage } from '../common/errors.js';
+import {
+  CONFIG_JOB, ConfigJobDataSchema, ConfigJobResultSchema, QUEUE_NAME, SERIES_JOB, SeriesJobDataSchema, SeriesJobResultSchema,
+  configJobId, seriesJobId,
+  type ConfigJobData, type ConfigJobResult, type SeriesJobResult, type SeriesLabel, type WorkKey,
+} from './jobs.js';
+
+/**
+ * The fleet's queue, on BullMQ: enqueue a series as a flow, run jobs on a worker, wait for a
+ * series' result, list the queue. Nothing here knows the pipeline: a worker is given the function
+ * that runs a config job (src/fleet/runner.ts in production, a stub in tests and the bench).
+ */
+
+/** A config job's outcome as the runner gives it; its exit code decides retry or not. */
+export interface ConfigRunOutcome {
+  exitCode: number;
+  report: unknown;
+  resultsDir?: string;
+}
+
+export interface JobContext {
+  jobId: string;
+  attempt: number;
+  /** a line for the worker's log */
+  log: (line: string) => void;
+}
+
+export type ConfigJobRunner = (data: ConfigJobData, ctx: JobContext) => Promise<ConfigRunOutcome>;
+
+/** A job whose runner ended in exit 3 (our side broke): thrown so BullMQ retries it with backoff. */
+export class InfraJobError extends Error {
+  override name = 'InfraJobError';
+}
+
+/** A Redis connection for BullMQ from a redis:// URL (clear error on anything else). */
+export function connect(url: string): Redis {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InputError(`not a Redis URL: ${url}`, 'give redis://HOST:PORT (or rediss://, with /DB)');
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new InputError(`not a Redis URL: ${url}`, 'give redis://HOST:PORT');
+  // BullMQ's blocking commands need maxRetriesPerRequest null; lazy so a bad URL fails on first use, once.
+  return new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true });
+}
+
+export interface EnqueueOptions {
+  series: SeriesLabel;
+  work: WorkKey;
+  configs: string[];
+  /** per config, everything else the worker needs (input, mbox, version, lore, reporter) */
+  job: Omit<ConfigJobData, 'kind' | 'series' | 'work' | 'config'>;
+  /** attempts per config job for infrastructure failures (default 3) */
+  attempts?: number;
+  /** first retry delay, doubled each time (default 30 s) */
+  backoffMs?: number;
+}
+
+/** Enqueues a series as a flow: a parent per series, a child per config. Returns the parent's id. */
+export async function enqueueSeries(connection: Redis, opts: EnqueueOptions): Promise<string> {
+  const children = opts.configs.map((config) => ({ config, jobId: configJobId(opts.work, config) }));
+  const parentId = seriesJobId(opts.work, opts.configs);
+  const flow = new FlowProducer({ connection });
+  try {
+    await flow.add({
+      name: SERIES_JOB,
+      queueName: QUEUE_NAME,
+      data: SeriesJobDataSchema.parse({ kind: 'series', series: opts.series, children }),
+      opts: { jobId: parentId },
+      children: children.map((c) => ({
+        name: CONFIG_JOB,
+        queueName: QUEUE_NAME,
+        data: ConfigJobDataSchema.parse({ ...opts.job, kind: 'config', series: opts.series, work: opts.work, config: c.config }),
+        opts: {
+          jobId: c.jobId,
+          attempts: opts.attempts ?? 3,
+          backoff: { type: 'exponential', delay: opts.backoffMs ?? 30_000 },
+          // A config that cannot finish fails its series, instead of leaving it waiting forever.
+          failParentOnFailure: true,
+        },
+      })),
+    });
+  } finally {
+    await flow.close();
+  }
+  return parentId;
+}
+
+/** Why a series' config jobs failed, one clause each ('' when none did). */
+async function childFailures(queue: Queue, data: unknown): Promise<string> {
+  const parsed = SeriesJobDataSchema.safeParse(data);
+  if (!parsed.success) return '';
+  const reasons: string[] = [];
+  for (const c of parsed.data.children) {
+    const child = await queue.getJob(c.jobId);
+    if (child?.failedReason) reasons.push(`${c.config}: ${child.failedReason} (after ${child.attemptsMade} attempts)`);
+  }
+  return reasons.join('; ');
+}
+
+/** Waits for a series parent to finish and returns its validated result; a failed series throws. */
+export async function waitForSeries(connection: Redis, parentId: string, timeoutMs?: number): Promise<SeriesJobResult> {
+  const queue = new Queue(QUEUE_NAME, { connection });
+  const events = new QueueEvents(QUEUE_NAME, { connection: connection.duplicate() });
+  try {
+    await events.waitUntilReady();
+    const job = await queue.getJob(parentId);
+    if (!job) throw new KharnessError(`no job ${parentId} in the queue`, ExitCode.Infrastructure);
+    let value: unknown;
+    try {
+      value = await job.waitUntilFinished(events, timeoutMs);
+    } catch (err) {
+      const why = (await childFailures(queue, job.data)) || errorMessage(err);
+      throw new KharnessError(`the series job ${parentId} failed: ${why}`, ExitCode.Infrastructure, 'kharness queue status --redis URL shows why; a failed job is retried by enqueueing it again');
+    }
+    return SeriesJobResultSchema.parse(value);
+  } finally {
+    await events.close();
+    await queue.close();
+  }
+}
+
+/**
+ * A series that failed (its attempts spent) is removed with its config jobs, so enqueueing the
+ * same work again runs it again; a finished or queued one is left as it is. True when removed.
+ */
+export async function removeIfFailed(connection: Redis, parentId: string): Promise<boolean> {
+  const queue = new Queue(QUEUE_NAME, { connection });
+  try {
+    const parent = await queue.getJob(parentId);
+    if (!parent || (await parent.getState()) !== 'failed') return false;
+    await parent.remove({ removeChildren: true });
+    return true;
+  } finally {
+    await queue.close();
+  }
+}
+
+export interface FleetWorkerOptions {
+  concurrency?: number;
+  /** how long a job's lock lasts without renewal (renewed every half of it while the job runs) */
+  lockDurationMs?: number;
+  /** how often to look for jobs whose worker died (lock expired): they go back to waiting */
+  stalledIntervalMs?: number;
+  /** how many times a job may be found stalled before it fails */
+  maxStalledCount?: number;
+  /** one line per job state change */
+  log: (line: string) => void;
+}
+
+function label(job: Job): string {
+  const data = job.data as { series?: SeriesLabel; config?: string } | undefined;
+  const series = data?.series ? ` v${data.series.version} ${data.series.subject}` : '';
+  return `${job.name} ${job.id ?? '?'}${data?.config ? ` [${data.config}]` : ''}${series}`;
+}
+
+/** The parent's result: its children's results, in the order the series named its configs. */
+async function seriesResult(job: Job): Promise<SeriesJobResult> {
+  const data = SeriesJobDataSchema.parse(job.data);
+  const values = await job.getChildrenValues<unknown>();
+  const byId = new Map(Object.entries(values).map(([key, v]) => [key.slice(key.lastIndexOf(':') + 1), v]));
+  const configs = data.children.map((c) => {
+    if (!byId.has(c.jobId)) throw new InfraJobError(`config job ${c.jobId} (${c.config}) has no result`);
+    return ConfigJobResultSchema.parse(byId.get(c.jobId));
+  });
+  return SeriesJobResultSchema.parse({ configs });
+}
+
+/** Runs one config job through the runner; exit 3 or a crash is retried, bad input is not. */
+async function configResult(job: Job, runner: ConfigJobRunner, log: (l: string) => void): Promise<ConfigJobResult> {
+  const parsed = ConfigJobDataSchema.safeParse(job.data);
+  if (!parsed.success) throw new UnrecoverableError(`bad job data: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  let outcome: ConfigRunOutcome;
+  try {
+    outcome = await runner(parsed.data, { jobId: job.id ?? '', attempt: job.attemptsMade + 1, log });
+  } catch (err) {
+    if (err instanceof KharnessError && err.exitCode === ExitCode.BadInput) throw new UnrecoverableError(errorMessage(err));
+    throw err;
+  }
+  const summary = (outcome.report as { summary?: unknown } | null)?.summary;
+  if (outcome.exitCode === ExitCode.BadInput) throw new UnrecoverableError(`bad input: ${String(summary ?? 'exit 2')}`);
+  // Exit 3 (our side broke) and 130 (the run was cut short) say nothing about the series: retried.
+  if (outcome.exitCode === ExitCode.Infrastructure || outcome.exitCode === ExitCode.Interrupted) {
+    throw new InfraJobError(`exit ${outcome.exitCode}: ${String(summary ?? 'no report')}`);
+  }
+  const result = ConfigJobResultSchema.safeParse({ config: parsed.data.config, exitCode: outcome.exitCode, report: outcome.report, resultsDir: outcome.resultsDir, worker: hostname() });
+  if (!result.success) throw new InfraJobError(`the runner's result is invalid: ${result.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return result.data;
+}
+
+/** A worker on the fleet's queue, logging every job state change; close() lets the current jobs finish. */
+export function startWorker(connection: Redis, runner: ConfigJobRunner, opts: FleetWorkerOptions): Worker {
+  const log = opts.log;
+  const worker = new Worker(
+    QUEUE_NAME,
+    async (job: Job) => {
+      if (job.name === SERIES_JOB) return seriesResult(job);
+      if (job.name === CONFIG_JOB) return configResult(job, runner, (line) => log(`${label(job)}: ${line}`));
+      throw new UnrecoverableError(`unknown job kind "${job.name}"`);
+    },
+    {
+      connection: connection.duplicate(),
+      concurrency: opts.concurrency ?? 1,
+      lockDuration: opts.lockDurationMs ?? 60_000,
+      stalledInterval: opts.stalledIntervalMs ?? 30_000,
+      maxStalledCount: opts.maxStalledCount ?? 2,
+    },
+  );
+  worker.on('active', (job) => log(`active ${label(job)} (attempt ${job.attemptsMade + 1})`));
+  worker.on('completed', (job) => {
+    const r = job.returnvalue as { exitCode?: number; report?: { verdict?: string } } | undefined;
+    log(`completed ${label(job)}${r?.report?.verdict ? `: ${r.report.verdict} (exit ${r.exitCode})` : ''}`);
+  });
+  worker.on('failed', (job, err) => {
+    if (!job) return log(`failed: ${errorMessage(err)}`);
+    const final = err instanceof UnrecoverableError || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+    log(`${final ? 'failed' : 'will retry'} ${label(job)} after attempt ${job.attemptsMade}: ${errorMessage(err)}`);
+  });
+  worker.on('stalled', (jobId) => log(`stalled ${jobId}: its worker stopped renewing the lock; back to waiting`));
+  worker.on('error', (err) => log(`error: ${errorMessage(err)}`));
+  return worker;
+}
+
+export interface QueueRow {
+  state: string;
+  id: string;
+  kind: string;
+  config?: string;
+  series?: SeriesLabel;
+  attempts: number;
+  /** the verdict of a finished config job, or why a job failed */
+  detail: string;
+}
+
+const LISTED_STATES = ['active', 'waiting', 'waiting-children', 'prioritized', 'delayed', 'completed', 'failed'] as const;
+
+/** Every job of the queue (up to `limit` per state), with its series, config and state. */
+export async function queueStatus(connection: Redis, limit = 200): Promise<QueueRow[]> {
+  const queue = new Queue(QUEUE_NAME, { connection });
+  try {
+    const rows: QueueRow[] = [];
+    for (const state of LISTED_STATES) {
+      for (const job of await queue.getJobs([state], 0, limit - 1)) {
+        if (!job) continue;
+        const data = job.data as { series?: SeriesLabel; config?: string };
+        const verdict = (job.returnvalue as { report?: { verdict?: string } } | null)?.report?.verdict;
+        rows.push({ state, id: job.id ?? '?', kind: job.name, config: data.config, series: data.series, attempts: job.attemptsMade, detail: job.failedReason ?? verdict ?? '' });
+      }
+    }
+    return rows;
+  } finally {
+    await queue.close();
+  }
+}
+
+/** The status as text: counts per state, then one line per job. */
+export function formatStatus(rows: readonly QueueRow[]): string {
+  const count = (s: string): number => rows.filter((r) => r.state === s).length;
+  const head = `waiting ${count('waiting') + count('prioritized') + count('delayed') + count('waiting-children')}  active ${count('active')}  completed ${count('completed')}  failed ${count('failed')}`;
+  const lines = rows.map((r) => [r.state, r.kind, r.config ?? '-', r.series ? `v${r.series.version}` : '-', r.series?.subject ?? '-', `attempts ${r.attempts}`, r.detail || '-', r.id].join('\t'));
+  return [head, ...lines].join('\n');
+}
