@@ -15,6 +15,7 @@ import { registerRunCommands } from './run/cli.js';
 import { registerDoctorCommand } from './doctor/cli.js';
 import { registerJudgeCommand } from './judge/cli.js';
 import { registerRobotCommands } from './robot/cli.js';
+import { registerFleetCommands } from './fleet/cli.js';
 
 const EXIT_CODES = `
 Exit codes:
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerBisectCommands(program);
   registerDoctorCommand(program);
   registerRobotCommands(program);
+  registerFleetCommands(program);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError();
   return program;
 }

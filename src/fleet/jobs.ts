@@ -43,6 +43,8 @@ export const ConfigJobDataSchema = z.object({
   mbox: z.string().optional(),
   version: z.number().int().positive().optional(),
   lore: z.string().optional(),
+  /** --base as the submitter gave it (work.base also holds the series' own base-commit) */
+  base: z.string().optional(),
   reporter: PersonInfoSchema.optional(),
 });
 export type ConfigJobData = z.infer<typeof ConfigJobDataSchema>;

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { FlowProducer, Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { FlowProducer, Queue, QueueEvents, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ExitCode, InputError, KharnessError, errorMessage } from '../common/errors.js';
 import {
@@ -44,8 +44,24 @@ export function connect(url: string): Redis {
     throw new InputError(`not a Redis URL: ${url}`, 'give redis://HOST:PORT (or rediss://, with /DB)');
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new InputError(`not a Redis URL: ${url}`, 'give redis://HOST:PORT');
-  // BullMQ's blocking commands need maxRetriesPerRequest null; lazy so a bad URL fails on first use, once.
+  // BullMQ's blocking commands need maxRetriesPerRequest null; lazy so openRedis can say when it is unreachable.
   return new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true });
+}
+
+/** connect(), and a clear exit-3 error at once when nothing answers there (rather than retrying forever). */
+export async function openRedis(url: string): Promise<Redis> {
+  const connection = connect(url);
+  // ioredis reports connection trouble as 'error' events (and prints them when nobody listens).
+  let lastError: unknown;
+  connection.on('error', (err) => (lastError = err));
+  try {
+    await connection.connect();
+    await connection.ping();
+  } catch (err) {
+    connection.disconnect();
+    throw new KharnessError(`cannot reach Redis at ${url}: ${errorMessage(lastError ?? err)}`, ExitCode.Infrastructure, 'start redis-server there, or give --redis/--queue the right URL');
+  }
+  return connection;
 }
 
 export interface EnqueueOptions {
@@ -105,7 +121,9 @@ async function childFailures(queue: Queue, data: unknown): Promise<string> {
 /** Waits for a series parent to finish and returns its validated result; a failed series throws. */
 export async function waitForSeries(connection: Redis, parentId: string, timeoutMs?: number): Promise<SeriesJobResult> {
   const queue = new Queue(QUEUE_NAME, { connection });
-  const events = new QueueEvents(QUEUE_NAME, { connection: connection.duplicate() });
+  // QueueEvents blocks on its connection: its own, closed here (BullMQ leaves a given one open).
+  const eventsConnection = connection.duplicate();
+  const events = new QueueEvents(QUEUE_NAME, { connection: eventsConnection });
   try {
     await events.waitUntilReady();
     const job = await queue.getJob(parentId);
@@ -120,6 +138,7 @@ export async function waitForSeries(connection: Redis, parentId: string, timeout
     return SeriesJobResultSchema.parse(value);
   } finally {
     await events.close();
+    eventsConnection.disconnect();
     await queue.close();
   }
 }
@@ -171,7 +190,7 @@ async function seriesResult(job: Job): Promise<SeriesJobResult> {
 }
 
 /** Runs one config job through the runner; exit 3 or a crash is retried, bad input is not. */
-async function configResult(job: Job, runner: ConfigJobRunner, log: (l: string) => void): Promise<ConfigJobResult> {
+async function configResult(job: Job, token: string | undefined, runner: ConfigJobRunner, log: (l: string) => void): Promise<ConfigJobResult> {
   const parsed = ConfigJobDataSchema.safeParse(job.data);
   if (!parsed.success) throw new UnrecoverableError(`bad job data: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   let outcome: ConfigRunOutcome;
@@ -184,10 +203,15 @@ async function configResult(job: Job, runner: ConfigJobRunner, log: (l: string) 
   const summary = (outcome.report as { summary?: unknown } | null)?.summary;
   if (outcome.exitCode === ExitCode.BadInput) throw new UnrecoverableError(`bad input: ${String(summary ?? 'exit 2')}`);
   // Exit 3 (our side broke) and 130 (the run was cut short) say nothing about the series: retried.
+  // 130: the worker was stopped mid-run (SIGTERM): the job goes back to waiting, no attempt spent.
+  if (outcome.exitCode === ExitCode.Interrupted && token) {
+    await job.moveToWait(token);
+    throw new WaitingError();
+  }
   if (outcome.exitCode === ExitCode.Infrastructure || outcome.exitCode === ExitCode.Interrupted) {
     throw new InfraJobError(`exit ${outcome.exitCode}: ${String(summary ?? 'no report')}`);
   }
-  const result = ConfigJobResultSchema.safeParse({ config: parsed.data.config, exitCode: outcome.exitCode, report: outcome.report, resultsDir: outcome.resultsDir, worker: hostname() });
+  const result = ConfigJobResultSchema.safeParse({ config: parsed.data.config, exitCode: outcome.exitCode, report: outcome.report, resultsDir: outcome.resultsDir, worker: `${hostname()}:${process.pid}` });
   if (!result.success) throw new InfraJobError(`the runner's result is invalid: ${result.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return result.data;
 }
@@ -197,13 +221,14 @@ export function startWorker(connection: Redis, runner: ConfigJobRunner, opts: Fl
   const log = opts.log;
   const worker = new Worker(
     QUEUE_NAME,
-    async (job: Job) => {
+    async (job: Job, token?: string) => {
       if (job.name === SERIES_JOB) return seriesResult(job);
-      if (job.name === CONFIG_JOB) return configResult(job, runner, (line) => log(`${label(job)}: ${line}`));
+      if (job.name === CONFIG_JOB) return configResult(job, token, runner, (line) => log(`${label(job)}: ${line}`));
       throw new UnrecoverableError(`unknown job kind "${job.name}"`);
     },
     {
-      connection: connection.duplicate(),
+      // Shared: BullMQ makes its own blocking connection from it and closes that; the caller closes this one.
+      connection,
       concurrency: opts.concurrency ?? 1,
       lockDuration: opts.lockDurationMs ?? 60_000,
       stalledInterval: opts.stalledIntervalMs ?? 30_000,

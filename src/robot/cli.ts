@@ -1,11 +1,13 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { action, positiveInt } from '../common/command.js';
+import { InputError } from '../common/errors.js';
 import { listConfigs, resolveConfigList } from '../build/config.js';
 import { resolveTests, variantsFor } from '../guest/index.js';
 import { parseReporter } from '../report/reporter.js';
 import type { PersonInfo } from '../report/types.js';
-import { runSeries } from '../run/pipeline.js';
+import { runSeries, type RunOptions } from '../run/pipeline.js';
+import { submitSeries } from '../fleet/submit.js';
 import { NO_SANDBOX_HELP } from '../sandbox/index.js';
 import { TREE_OPTION_HELP } from '../common/paths.js';
 import { reportFolderName, type VersionRecord } from './decide.js';
@@ -25,13 +27,15 @@ interface WatchCliOptions {
   profile: string;
   sandbox: boolean;
   reporter?: PersonInfo;
+  queue?: string;
+  results?: string;
 }
 
 /** Runs one version as `kharness run <its URL> -v N --out OUT/<slug>` would. */
 function runVersion(opts: WatchCliOptions): (v: VersionRecord) => Promise<RunOutcome> {
   return async (v) => {
     const tests = resolveTests(opts.tests);
-    const result = await runSeries({
+    const runOpts: RunOptions = {
       input: v.threadUrl,
       version: v.version,
       out: path.join(opts.out, reportFolderName(v)),
@@ -45,7 +49,9 @@ function runVersion(opts: WatchCliOptions): (v: VersionRecord) => Promise<RunOut
       sandbox: opts.sandbox,
       cache: false,
       reporter: opts.reporter,
-    });
+    };
+    // --queue: the fleet runs it; the reports land in the same folder either way.
+    const result = opts.queue ? await submitSeries({ ...runOpts, queue: opts.queue, results: opts.results }) : await runSeries(runOpts);
     return { reportDir: result.reportDir, verdict: result.report.verdict };
   };
 }
@@ -68,8 +74,11 @@ export function registerRobotCommands(program: Command): void {
     .option('--profile <name>', 'guest suite profile', 'quick')
     .option('--reporter <who>', "the replies' Reported-by: (\"Name <address>\"; default: git config user.name/user.email)", parseReporter)
     .option('--no-sandbox', NO_SANDBOX_HELP)
+    .option('--queue <url>', 'enqueue each version on the fleet (BullMQ on Redis, redis://HOST:PORT) instead of running it here')
+    .option('--results <dir>', 'with --queue: the folder shared with the workers, to copy logs and artifacts from')
     .action(
       action(async (list: string, opts: WatchCliOptions) => {
+        if (opts.results && !opts.queue) throw new InputError('--results is for --queue', 'give --queue redis://HOST:PORT too, or leave --results out');
         await watch({
           list,
           query: opts.query,

@@ -10,7 +10,9 @@ import { ALL_TESTS, PROFILES } from '../guest/profiles.js';
 import { DEFAULT_VARIANTS, VARIANTS, resolveTests, variantsFor } from '../guest/index.js';
 import { parseReporter } from '../report/reporter.js';
 import type { PersonInfo } from '../report/types.js';
-import { runSeries } from './pipeline.js';
+import { runSeries, type RunOptions } from './pipeline.js';
+import { submitSeries } from '../fleet/submit.js';
+import { InputError } from '../common/errors.js';
 
 export function registerRunCommands(program: Command): void {
   program
@@ -39,10 +41,13 @@ export function registerRunCommands(program: Command): void {
     .option('--keyring <dir>', KEYRING_HELP, collect)
     .option('--require-attestation', REQUIRE_ATTESTATION_HELP)
     .option('--reporter <who>', "the reply's Reported-by: (\"Name <address>\"; default: git config user.name/user.email)", parseReporter)
+    .option('--queue <url>', 'enqueue on the fleet (BullMQ on Redis, redis://HOST:PORT) instead of running here; waits for a worker\'s result and writes the same reports')
+    .option('--results <dir>', 'with --queue: the folder shared with the workers (their --results), to copy the logs and artifacts from')
     .option('--json', 'print report.json to stdout instead of progress')
     .action(
-      action(async (input: string, opts: { tree?: string; base?: string; baseTest: boolean; config: string; tests?: string; variants?: string; profile: string; out?: string; lore?: string; cache: boolean; useVersion?: number; runs: number; trace: boolean; keepTraces?: boolean; budget?: number; accel?: string; work?: string; json?: boolean; sandbox: boolean; maxPatches?: number; keyring?: string[]; requireAttestation?: boolean; reporter?: PersonInfo }) => {
-        const outcome = await runSeries({
+      action(async (input: string, opts: { tree?: string; base?: string; baseTest: boolean; config: string; tests?: string; variants?: string; profile: string; out?: string; lore?: string; cache: boolean; useVersion?: number; runs: number; trace: boolean; keepTraces?: boolean; budget?: number; accel?: string; work?: string; json?: boolean; queue?: string; results?: string; sandbox: boolean; maxPatches?: number; keyring?: string[]; requireAttestation?: boolean; reporter?: PersonInfo }) => {
+        if (opts.results && !opts.queue) throw new InputError('--results is for --queue', 'give --queue redis://HOST:PORT too, or leave --results out');
+        const runOpts: RunOptions = {
           input,
           sandbox: opts.sandbox,
           maxPatches: opts.maxPatches,
@@ -67,7 +72,9 @@ export function registerRunCommands(program: Command): void {
           work: opts.work,
           json: opts.json,
           reporter: opts.reporter,
-        });
+        };
+        // Without --queue nothing changes: the run is here, and needs no Redis.
+        const outcome = opts.queue ? await submitSeries({ ...runOpts, queue: opts.queue, results: opts.results }) : await runSeries(runOpts);
         if (opts.json) printJson(outcome.report);
         else {
           info(opts, `\n${outcome.report.verdict.toUpperCase()}: ${outcome.report.summary}`);

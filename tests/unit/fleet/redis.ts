@@ -30,6 +30,7 @@ export async function startRedis(): Promise<TestRedis> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined); // not up yet: asked again below
     const up = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
     probe.disconnect();
     if (up) break;
