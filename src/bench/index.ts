@@ -12,6 +12,7 @@ import { runLoreBench } from '../lore/bench.js';
 import { startLoreServer } from '../lore/index.js';
 import { runModelBench } from '../model/bench.js';
 import { runReplayBench } from './replay.js';
+import { runQueueBench } from './queue.js';
 import { cacheDir, defaultTreePath, patchesDir, projectRoot } from '../common/paths.js';
 import { openTreeArg } from '../tree/managed.js';
 import { git, openKernelTree, prepareWorktree, type KernelTree } from '../tree/worktree.js';
@@ -302,6 +303,8 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   debug: benchDebug,
   sandbox: benchSandbox,
   run: benchRun,
+  // Issue 15: the fleet queue's own overhead per job, and 1 against 2 workers.
+  queue: runQueueBench,
 };
 
 export async function runBench(names: string[]): Promise<void> {

@@ -121,9 +121,12 @@ async function childFailures(queue: Queue, data: unknown): Promise<string> {
 /** Waits for a series parent to finish and returns its validated result; a failed series throws. */
 export async function waitForSeries(connection: Redis, parentId: string, timeoutMs?: number): Promise<SeriesJobResult> {
   const queue = new Queue(QUEUE_NAME, { connection });
+  // Events are read from the stream's position now, not from '$' whenever the reader gets going:
+  // a job finishing in between would otherwise be missed (seen here with fast jobs).
+  const [last] = await connection.xrevrange(queue.keys.events!, '+', '-', 'COUNT', 1);
   // QueueEvents blocks on its connection: its own, closed here (BullMQ leaves a given one open).
   const eventsConnection = connection.duplicate();
-  const events = new QueueEvents(QUEUE_NAME, { connection: eventsConnection });
+  const events = new QueueEvents(QUEUE_NAME, { connection: eventsConnection, lastEventId: last?.[0] ?? '0-0' });
   try {
     await events.waitUntilReady();
     const job = await queue.getJob(parentId);

@@ -3,13 +3,13 @@ import type { Redis } from 'ioredis';
 import type { Worker } from 'bullmq';
 import { configJobId, seriesJobId } from '../../../src/fleet/jobs.js';
 import { connect, enqueueSeries, formatStatus, queueStatus, removeIfFailed, startWorker, waitForSeries, type ConfigJobRunner } from '../../../src/fleet/queue.js';
-import { startRedis, type TestRedis } from './redis.js';
+import { startLocalRedis, type LocalRedis } from '../../../src/fleet/local-redis.js';
 import { SERIES, jobFields, sampleReport, work } from './stub.js';
 
-let redis: TestRedis;
+let redis: LocalRedis;
 let conn: Redis;
 beforeAll(async () => {
-  redis = await startRedis();
+  redis = await startLocalRedis();
   conn = connect(redis.url);
 });
 afterAll(async () => {

@@ -9,19 +9,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configJobId } from '../../../src/fleet/jobs.js';
 import { enqueueSeries, openRedis, queueStatus, waitForSeries } from '../../../src/fleet/queue.js';
 import { projectRoot } from '../../../src/common/paths.js';
-import { startRedis, type TestRedis } from './redis.js';
+import { startLocalRedis, type LocalRedis } from '../../../src/fleet/local-redis.js';
 import { SERIES, jobFields, work } from './stub.js';
 
 // `kharness worker` as a real child process (dist/), with a stub runner in place of kharness run.
 const BIN = path.join(projectRoot, 'bin', 'kharness.js');
 const STUB = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'stub-runner.mjs');
 
-let redis: TestRedis;
+let redis: LocalRedis;
 let conn: Redis;
 let marks: string;
 beforeAll(async () => {
   if (!existsSync(path.join(projectRoot, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` (scripts/setup.sh does)');
-  redis = await startRedis();
+  redis = await startLocalRedis();
   conn = await openRedis(redis.url);
   marks = await mkdtemp(path.join(tmpdir(), 'kharness-fleet-marks-'));
 });

@@ -4,9 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { Redis } from 'ioredis';
+import { InfraError } from '../common/errors.js';
 
-/** A private redis-server for one test file: 127.0.0.1, a free port, nothing saved, in a temp dir. */
-export interface TestRedis {
+/**
+ * A private redis-server for the fleet's tests and bench: 127.0.0.1, a free port, nothing saved,
+ * in a temp dir; no system service is used.
+ */
+export interface LocalRedis {
   url: string;
   stop: () => Promise<void>;
 }
@@ -22,10 +26,12 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startRedis(): Promise<TestRedis> {
+export async function startLocalRedis(): Promise<LocalRedis> {
   const dir = await mkdtemp(path.join(tmpdir(), 'kharness-redis-'));
   const port = await freePort();
   const proc: ResultPromise = execa('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { reject: false });
+  let exited: { stderr?: unknown; message?: string } | undefined;
+  void proc.then((r) => (exited = r));
   const url = `redis://127.0.0.1:${port}`;
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -34,7 +40,11 @@ export async function startRedis(): Promise<TestRedis> {
     const up = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
     probe.disconnect();
     if (up) break;
-    if (Date.now() > deadline) throw new Error(`redis-server did not start on ${url}`);
+    if (exited || Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+      throw new InfraError(`redis-server did not start on ${url}: ${String(exited?.stderr || exited?.message || 'no answer in 10 s')}`, "install Debian's redis-server (bash scripts/setup.sh does)");
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
