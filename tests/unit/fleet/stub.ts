@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execa, type ResultPromise } from 'execa';
+import { projectRoot } from '../../../src/common/paths.js';
 import type { ConfigJobData } from '../../../src/fleet/jobs.js';
 import type { WorkKey } from '../../../src/fleet/jobs.js';
 
@@ -19,4 +21,33 @@ export const SERIES = { subject: 'mm: zswap: trim the swap free path', version: 
 
 export function jobFields(): Omit<ConfigJobData, 'kind' | 'series' | 'work' | 'config'> {
   return { input: 'https://lore.example/linux-mm/123@example/' };
+}
+
+/** `kharness worker` as a real child process (dist/), with the stub runner in place of kharness run. */
+export interface WorkerProcess {
+  proc: ResultPromise;
+  lines: string[];
+  waitFor: (re: RegExp, ms?: number) => Promise<string>;
+}
+
+const STUB_RUNNER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'stub-runner.mjs');
+
+export function startWorkerProcess(redisUrl: string, env: Record<string, string>): WorkerProcess {
+  const proc = execa('node', [path.join(projectRoot, 'bin', 'kharness.js'), 'worker', '--redis', redisUrl, '--lock-duration', '1000', '--stalled-interval', '500'], {
+    env: { KHARNESS_FLEET_RUNNER: STUB_RUNNER, ...env },
+    reject: false,
+    forceKillAfterDelay: false,
+  });
+  const lines: string[] = [];
+  proc.stdout?.on('data', (b: Buffer) => lines.push(...b.toString().split('\n').filter(Boolean)));
+  const waitFor = async (re: RegExp, ms = 15_000): Promise<string> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const hit = lines.find((l) => re.test(l));
+      if (hit) return hit;
+      if (Date.now() > deadline) throw new Error(`no line matching ${re} in:\n${lines.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return { proc, lines, waitFor };
 }

@@ -2,19 +2,16 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configJobId } from '../../../src/fleet/jobs.js';
 import { enqueueSeries, openRedis, queueStatus, waitForSeries } from '../../../src/fleet/queue.js';
 import { projectRoot } from '../../../src/common/paths.js';
 import { startLocalRedis, type LocalRedis } from '../../../src/fleet/local-redis.js';
-import { SERIES, jobFields, work } from './stub.js';
+import { SERIES, jobFields, startWorkerProcess, work, type WorkerProcess } from './stub.js';
 
-// `kharness worker` as a real child process (dist/), with a stub runner in place of kharness run.
 const BIN = path.join(projectRoot, 'bin', 'kharness.js');
-const STUB = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'stub-runner.mjs');
 
 let redis: LocalRedis;
 let conn: Redis;
@@ -31,30 +28,8 @@ afterAll(async () => {
   await rm(marks, { recursive: true, force: true });
 });
 
-interface Child {
-  proc: ResultPromise;
-  lines: string[];
-  waitFor: (re: RegExp, ms?: number) => Promise<string>;
-}
-
-function worker(jobMs: number, extra: Record<string, string> = {}): Child {
-  const proc = execa('node', [BIN, 'worker', '--redis', redis.url, '--lock-duration', '1000', '--stalled-interval', '500'], {
-    env: { KHARNESS_FLEET_RUNNER: STUB, KHARNESS_TEST_JOB_MS: String(jobMs), KHARNESS_TEST_MARKS: marks, ...extra },
-    reject: false,
-    forceKillAfterDelay: false,
-  });
-  const lines: string[] = [];
-  proc.stdout?.on('data', (b: Buffer) => lines.push(...b.toString().split('\n').filter(Boolean)));
-  const waitFor = async (re: RegExp, ms = 15_000): Promise<string> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const hit = lines.find((l) => re.test(l));
-      if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no line matching ${re} in:\n${lines.join('\n')}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  return { proc, lines, waitFor };
+function worker(jobMs: number, extra: Record<string, string> = {}): WorkerProcess {
+  return startWorkerProcess(redis.url, { KHARNESS_TEST_JOB_MS: String(jobMs), KHARNESS_TEST_MARKS: marks, ...extra });
 }
 
 const marksOf = async (jobId: string): Promise<string[]> => (await readdir(marks)).filter((f) => f.startsWith(`${jobId}.`));
