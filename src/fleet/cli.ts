@@ -3,11 +3,9 @@ import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { action, positiveInt } from '../common/command.js';
-import { InputError } from '../common/errors.js';
+import { ExitCode, InputError } from '../common/errors.js';
 import { onInterrupt } from '../common/exec.js';
-import { ExitCode } from '../common/errors.js';
-import { openRedis, formatStatus, queueStatus, startWorker, type ConfigJobRunner } from './queue.js';
-import { pipelineRunner } from './runner.js';
+import type { ConfigJobRunner } from './queue.js';
 
 interface WorkerCliOptions {
   redis: string;
@@ -24,7 +22,7 @@ interface WorkerCliOptions {
  */
 async function chooseRunner(opts: WorkerCliOptions): Promise<ConfigJobRunner> {
   const module = process.env.KHARNESS_FLEET_RUNNER;
-  if (!module) return pipelineRunner({ results: opts.results, work: opts.work });
+  if (!module) return (await import('./runner.js')).pipelineRunner({ results: opts.results, work: opts.work });
   const loaded = (await import(pathToFileURL(path.resolve(module)).href)) as { runConfigJob?: ConfigJobRunner };
   if (typeof loaded.runConfigJob !== 'function') throw new InputError(`KHARNESS_FLEET_RUNNER=${module} exports no runConfigJob function`);
   return loaded.runConfigJob;
@@ -34,6 +32,8 @@ async function chooseRunner(opts: WorkerCliOptions): Promise<ConfigJobRunner> {
 async function runWorker(opts: WorkerCliOptions): Promise<number> {
   const me = `${hostname()}:${process.pid}`;
   const log = (line: string): void => void process.stdout.write(`${new Date().toISOString()} worker ${me} ${line}\n`);
+  // BullMQ and the pipeline load only when a fleet command runs: other commands start as fast as before.
+  const { openRedis, startWorker } = await import('./queue.js');
   const inner = await chooseRunner(opts);
   const connection = await openRedis(opts.redis);
   let stopping: Promise<void> | undefined;
@@ -88,6 +88,7 @@ export function registerFleetCommands(program: Command): void {
     .option('--json', 'the rows as JSON')
     .action(
       action(async (opts: { redis: string; json?: boolean }) => {
+        const { formatStatus, openRedis, queueStatus } = await import('./queue.js');
         const connection = await openRedis(opts.redis);
         try {
           const rows = await queueStatus(connection);

@@ -7,7 +7,6 @@ import { resolveTests, variantsFor } from '../guest/index.js';
 import { parseReporter } from '../report/reporter.js';
 import type { PersonInfo } from '../report/types.js';
 import { runSeries, type RunOptions } from '../run/pipeline.js';
-import { submitSeries } from '../fleet/submit.js';
 import { NO_SANDBOX_HELP } from '../sandbox/index.js';
 import { TREE_OPTION_HELP } from '../common/paths.js';
 import { reportFolderName, type VersionRecord } from './decide.js';
@@ -51,7 +50,7 @@ function runVersion(opts: WatchCliOptions): (v: VersionRecord) => Promise<RunOut
       reporter: opts.reporter,
     };
     // --queue: the fleet runs it; the reports land in the same folder either way.
-    const result = opts.queue ? await submitSeries({ ...runOpts, queue: opts.queue, results: opts.results }) : await runSeries(runOpts);
+    const result = opts.queue ? await (await import('../fleet/submit.js')).submitSeries({ ...runOpts, queue: opts.queue, results: opts.results }) : await runSeries(runOpts);
     return { reportDir: result.reportDir, verdict: result.report.verdict };
   };
 }

@@ -11,7 +11,6 @@ import { DEFAULT_VARIANTS, VARIANTS, resolveTests, variantsFor } from '../guest/
 import { parseReporter } from '../report/reporter.js';
 import type { PersonInfo } from '../report/types.js';
 import { runSeries, type RunOptions } from './pipeline.js';
-import { submitSeries } from '../fleet/submit.js';
 import { InputError } from '../common/errors.js';
 
 export function registerRunCommands(program: Command): void {
@@ -74,7 +73,7 @@ export function registerRunCommands(program: Command): void {
           reporter: opts.reporter,
         };
         // Without --queue nothing changes: the run is here, and needs no Redis.
-        const outcome = opts.queue ? await submitSeries({ ...runOpts, queue: opts.queue, results: opts.results }) : await runSeries(runOpts);
+        const outcome = opts.queue ? await (await import('../fleet/submit.js')).submitSeries({ ...runOpts, queue: opts.queue, results: opts.results }) : await runSeries(runOpts);
         if (opts.json) printJson(outcome.report);
         else {
           info(opts, `\n${outcome.report.verdict.toUpperCase()}: ${outcome.report.summary}`);

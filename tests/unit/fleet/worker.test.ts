@@ -102,4 +102,14 @@ describe('kharness worker', () => {
       await rm(scratch, { recursive: true, force: true });
     }
   });
+
+  it('refuses --results without --queue, and an unreachable Redis is exit 3 with the URL', async () => {
+    const mbox = path.join(projectRoot, 'patches', 'zswap-lifetime-demo.mbox');
+    const alone = await execa('node', [BIN, 'run', mbox, '--results', tmpdir()], { reject: false });
+    expect(alone.exitCode).toBe(2);
+    expect(alone.stderr).toContain('--results is for --queue');
+    const down = await execa('node', [BIN, 'queue', 'status', '--redis', 'redis://127.0.0.1:1'], { reject: false });
+    expect(down.exitCode).toBe(3);
+    expect(down.stderr).toContain('cannot reach Redis at redis://127.0.0.1:1');
+  });
 });
