@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { FlowProducer, Queue, QueueEvents, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { DelayedError, FlowProducer, Job, Queue, QueueEvents, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ExitCode, InputError, KharnessError, errorMessage } from '../common/errors.js';
 import {
@@ -180,15 +180,29 @@ function label(job: Job): string {
   return `${job.name} ${job.id ?? '?'}${data?.config ? ` [${data.config}]` : ''}${series}`;
 }
 
-/** The parent's result: its children's results, in the order the series named its configs. */
-async function seriesResult(job: Job): Promise<SeriesJobResult> {
+/**
+ * The parent's result: its children's results, in the order the series named its configs. A
+ * config job another series enqueued first (same work, same id) is not this parent's child in
+ * BullMQ: its result is read from the job itself, and while it still runs the parent waits.
+ */
+async function seriesResult(job: Job, token: string | undefined, worker: Worker): Promise<SeriesJobResult> {
   const data = SeriesJobDataSchema.parse(job.data);
   const values = await job.getChildrenValues<unknown>();
   const byId = new Map(Object.entries(values).map(([key, v]) => [key.slice(key.lastIndexOf(':') + 1), v]));
-  const configs = data.children.map((c) => {
-    if (!byId.has(c.jobId)) throw new InfraJobError(`config job ${c.jobId} (${c.config}) has no result`);
-    return ConfigJobResultSchema.parse(byId.get(c.jobId));
-  });
+  const configs: ConfigJobResult[] = [];
+  for (const c of data.children) {
+    let value = byId.get(c.jobId);
+    if (value === undefined) {
+      const shared = await Job.fromId(worker, c.jobId);
+      const state = shared ? await shared.getState() : 'missing';
+      if (state === 'completed') value = shared!.returnvalue;
+      else if (state !== 'failed' && state !== 'missing' && token) {
+        await job.moveToDelayed(Date.now() + 5000, token);
+        throw new DelayedError();
+      } else throw new InfraJobError(`config job ${c.jobId} (${c.config}) has no result (${state})`);
+    }
+    configs.push(ConfigJobResultSchema.parse(value));
+  }
   return SeriesJobResultSchema.parse({ configs });
 }
 
@@ -222,10 +236,10 @@ async function configResult(job: Job, token: string | undefined, runner: ConfigJ
 /** A worker on the fleet's queue, logging every job state change; close() lets the current jobs finish. */
 export function startWorker(connection: Redis, runner: ConfigJobRunner, opts: FleetWorkerOptions): Worker {
   const log = opts.log;
-  const worker = new Worker(
+  const worker: Worker = new Worker(
     QUEUE_NAME,
     async (job: Job, token?: string) => {
-      if (job.name === SERIES_JOB) return seriesResult(job);
+      if (job.name === SERIES_JOB) return seriesResult(job, token, worker);
       if (job.name === CONFIG_JOB) return configResult(job, token, runner, (line) => log(`${label(job)}: ${line}`));
       throw new UnrecoverableError(`unknown job kind "${job.name}"`);
     },

@@ -60,6 +60,10 @@ describe('a series as a flow', () => {
       expect(again).toBe(id);
       expect((await waitForSeries(conn, again, 5000)).configs).toHaveLength(2);
       expect(ran.sort()).toEqual(['zswap', 'zswap-debug']);
+      // Another series asking for one of those configs and a new one: the finished config is reused.
+      const wider = await enqueueSeries(conn, { series: SERIES, work: w, configs: ['zswap', 'zswap-debug', 'zswap-kasan'], job: jobFields() });
+      expect((await waitForSeries(conn, wider, 20_000)).configs.map((c) => c.config)).toEqual(['zswap', 'zswap-debug', 'zswap-kasan']);
+      expect(ran.sort()).toEqual(['zswap', 'zswap-debug', 'zswap-kasan']);
       expect(logs[0]!.some((l) => l.startsWith('active config') && l.includes('[zswap]'))).toBe(true);
       expect(logs[0]!.some((l) => l.startsWith('completed config') && l.includes('fail (exit 1)'))).toBe(true);
     });
