@@ -102,6 +102,20 @@ describe('a series as a flow', () => {
     expect(attempts).toEqual({ infra: 2, fail: 1 });
   });
 
+  it('a run cut short (exit 130, the worker was stopped) goes back to waiting without spending an attempt', async () => {
+    const seen: number[] = [];
+    const runner: ConfigJobRunner = async (_data, ctx) => {
+      seen.push(ctx.attempt);
+      return seen.length === 1 ? { exitCode: 130, report: { summary: 'interrupted' } } : { exitCode: 0, report: sampleReport() };
+    };
+    await withWorkers([runner], async (logs) => {
+      const id = await enqueueSeries(conn, { series: SERIES, work: work(['handed-back']), configs: ['zswap'], job: jobFields(), attempts: 1 });
+      expect((await waitForSeries(conn, id, 20_000)).configs[0]!.exitCode).toBe(0);
+      expect(logs[0]!.filter((l) => l.startsWith('failed'))).toEqual([]);
+    });
+    expect(seen).toEqual([1, 1]);
+  });
+
   it('fails a series whose input is bad without retrying it, and runs it again once removed', async () => {
     let calls = 0;
     const runner: ConfigJobRunner = async () => {
