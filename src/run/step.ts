@@ -82,9 +82,13 @@ export async function guard<T>(name: StageName, where: string, interrupted: () =
 }
 
 
-/** The merged .config goes with the report (the reply's reproduce: section attaches it); a copy that fails only loses the attachment. */
-async function keepMergedConfig(config: string, dir: string, build: StageReport, rel: (p: string) => string): Promise<void> {
-  const kept = path.join(dir, 'config');
+/**
+ * The merged .config goes with the report (the reply's reproduce: section attaches it), in the
+ * logs folder: never in the guest's run folder, which the boot empties and the guest may write.
+ * A copy that fails only loses the attachment.
+ */
+async function keepMergedConfig(config: string, dir: string, name: string, build: StageReport, rel: (p: string) => string): Promise<void> {
+  const kept = path.join(dir, name);
   try {
     await mkdir(dir, { recursive: true });
     await copyFile(config, kept);
@@ -166,7 +170,7 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
   }
   r.stages.build = buildReport;
   const guestDir = path.join(ctx.reportDir, `patch-${step.index}${ctx.rowTag ? `-${ctx.rowTag}` : ''}`);
-  await keepMergedConfig(art.config, guestDir, buildReport, ctx.rel);
+  await keepMergedConfig(art.config, ctx.logsDir, `config-${step.index}${ctx.rowTag ? `-${ctx.rowTag}` : ''}`, buildReport, ctx.rel);
 
   show(`boot and test under ${ctx.accel.toUpperCase()} ...`);
   const kernel: KernelUnderTest = { image: art.image, systemMap: art.systemMap, zswapPreprocessed: art.zswapPreprocessed, selftest: art.selftest, config: art.config, selftestAbsent: build.value.selftestBuild?.verdict === 'skipped' ? build.value.selftestBuild.summary : undefined };
