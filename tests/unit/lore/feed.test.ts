@@ -1,42 +1,29 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { atomId, parseAtom } from '../../../src/lore/atom.js';
 import { diffFiles, parseDateSpec, parseQuery } from '../../../src/lore/query.js';
-import { startLoreServer, type LoreServer } from '../../../src/lore/server.js';
-import { LIST, writeList } from '../robot/fixtures.js';
-import { tempDir } from './helpers.js';
+import { LIST, useServedList } from '../robot/fixtures.js';
 
-let server: LoreServer;
-let cleanup: () => Promise<void>;
-beforeAll(async () => {
-  const t = await tempDir('kh-feed-');
-  cleanup = t.cleanup;
-  await writeList(t.dir);
-  server = await startLoreServer(t.dir, 0);
-});
-afterAll(async () => {
-  await server.close();
-  await cleanup();
-});
+const server = useServedList('kh-feed-');
 
 async function search(q: string): Promise<string[]> {
-  const res = await fetch(`${server.url}/linux-mm/?${new URLSearchParams({ q, x: 'A' })}`);
+  const res = await fetch(`${server().url}/linux-mm/?${new URLSearchParams({ q, x: 'A' })}`);
   expect(res.status).toBe(200);
   return parseAtom(await res.text(), q).map((e) => e.messageId);
 }
 
 describe('serve-lore: the Atom feed and the search subset', () => {
   it('serves /<list>/new.atom as public-inbox does: newest first, urn:uuid ids, links on the list, thr:in-reply-to', async () => {
-    const res = await fetch(`${server.url}/linux-mm/new.atom`);
+    const res = await fetch(`${server().url}/linux-mm/new.atom`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/atom+xml');
     const body = await res.text();
     expect(body.startsWith('<?xml version="1.0" encoding="us-ascii"?>\n<feed xmlns="http://www.w3.org/2005/Atom" xmlns:thr="http://purl.org/syndication/thread/1.0">')).toBe(true);
     expect(atomId(LIST.review)).toMatch(/^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(body).toContain(`<id>${atomId(LIST.review)}</id>`);
-    expect(body).toContain(`<thr:in-reply-to ref="${atomId(LIST.v2p1)}" href="${server.url}/linux-mm/${LIST.v2p1}/"/>`);
+    expect(body).toContain(`<thr:in-reply-to ref="${atomId(LIST.v2p1)}" href="${server().url}/linux-mm/${LIST.v2p1}/"/>`);
     const entries = parseAtom(body, 'feed');
     expect(entries).toHaveLength(11);
-    expect(entries[0]).toMatchObject({ messageId: LIST.other, subject: '[PATCH] net: unrelated fix', author: { name: 'Bob Okafor', email: 'bob@example.org' }, link: `${server.url}/linux-mm/${LIST.other}/` });
+    expect(entries[0]).toMatchObject({ messageId: LIST.other, subject: '[PATCH] net: unrelated fix', author: { name: 'Bob Okafor', email: 'bob@example.org' }, link: `${server().url}/linux-mm/${LIST.other}/` });
     const dates = entries.map((e) => e.updated);
     expect([...dates].sort().reverse()).toEqual(dates);
     expect(entries.find((e) => e.messageId === LIST.review)?.inReplyTo).toBe(LIST.v2p1);
@@ -69,10 +56,10 @@ describe('serve-lore: the Atom feed and the search subset', () => {
   });
 
   it('refuses what is not in the subset (400), and answers HTML without x=A', async () => {
-    const bad = await fetch(`${server.url}/linux-mm/?q=${encodeURIComponent('s:a OR s:b')}&x=A`);
+    const bad = await fetch(`${server().url}/linux-mm/?q=${encodeURIComponent('s:a OR s:b')}&x=A`);
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain('OR');
-    const html = await fetch(`${server.url}/linux-mm/?q=${encodeURIComponent('f:bob')}`);
+    const html = await fetch(`${server().url}/linux-mm/?q=${encodeURIComponent('f:bob')}`);
     expect(html.headers.get('content-type')).toMatch(/^text\/html/);
     expect(await html.text()).toContain('net: unrelated fix');
   });

@@ -1,7 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { joinMboxrd } from '../../../src/lore/mbox.js';
-import { coverBody, patchBody, rawMail, type MailSpec } from '../lore/helpers.js';
+import { startLoreServer, type LoreServer } from '../../../src/lore/server.js';
+import { coverBody, patchBody, rawMail, tempDir, type MailSpec } from '../lore/helpers.js';
 
 /** Message-IDs of the robot's list: a v1, its v2 (answering v1), a review of v2, and a RESEND of v2. */
 export const LIST = {
@@ -51,4 +53,24 @@ export async function writeList(dir: string): Promise<void> {
   await writeFile(path.join(dir, 'a-tidy.mbox'), thread([...v1, ...v2, review]));
   await writeFile(path.join(dir, 'b-resend.mbox'), thread(resend));
   await writeFile(path.join(dir, 'c-other.mbox'), thread([other]));
+}
+
+/** Serves this list (writeList) with serve-lore for the calling test file: started before its tests, closed after. */
+export function useServedList(prefix: string): () => LoreServer {
+  let server: LoreServer | undefined;
+  let cleanup: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const t = await tempDir(prefix);
+    cleanup = t.cleanup;
+    await writeList(t.dir);
+    server = await startLoreServer(t.dir, 0);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await cleanup?.();
+  });
+  return () => {
+    if (!server) throw new Error('the list is served only while the test file runs');
+    return server;
+  };
 }

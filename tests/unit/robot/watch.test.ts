@@ -1,27 +1,15 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { main } from '../../../src/cli.js';
-import { startLoreServer, type LoreServer } from '../../../src/lore/server.js';
 import type { VersionRecord } from '../../../src/robot/decide.js';
 import { readState, statePath } from '../../../src/robot/state.js';
 import { feedUrl, parseListUrl, versionsInThread, watch, type WatchOptions } from '../../../src/robot/watch.js';
-import { coverBody, mails, patchBody, tempDir, useTempCache } from '../lore/helpers.js';
-import { LIST, writeList } from './fixtures.js';
+import { coverBody, mails, patchBody, useTempCache } from '../lore/helpers.js';
+import { LIST, useServedList } from './fixtures.js';
 
 useTempCache();
-let server: LoreServer;
-let cleanup: () => Promise<void>;
-beforeAll(async () => {
-  const t = await tempDir('kh-robot-list-');
-  cleanup = t.cleanup;
-  await writeList(t.dir);
-  server = await startLoreServer(t.dir, 0);
-});
-afterAll(async () => {
-  await server.close();
-  await cleanup();
-});
+const server = useServedList('kh-robot-list-');
 
 interface Recorded {
   lines: string[];
@@ -31,7 +19,7 @@ interface Recorded {
 async function runWatch(over: Partial<WatchOptions>): Promise<Recorded> {
   const rec: Recorded = { lines: [], ran: [] };
   await watch({
-    list: `${server.url}/linux-mm/`,
+    list: `${server().url}/linux-mm/`,
     query: 'dfn:mm/zswap.c',
     once: true,
     dryRun: false,
@@ -52,30 +40,30 @@ describe('kharness watch over serve-lore', () => {
     const { lines, ran } = await runWatch({ dryRun: true });
     expect(lines).toEqual([`${LIST.v2}\tv2\t[PATCH v2 0/2] mm: zswap: tidy the store path`]);
     expect(ran).toEqual([]);
-    await expect(readFile(statePath(`${server.url}/linux-mm`))).rejects.toThrow(/ENOENT/);
+    await expect(readFile(statePath(`${server().url}/linux-mm`))).rejects.toThrow(/ENOENT/);
   });
 
   it('tests the v2 once, reuses its result for the RESEND, and a restarted watch tests nothing new', async () => {
     const first = await runWatch({});
     expect(first.ran.map((v) => v.key)).toEqual([LIST.v2]);
     expect(first.lines).toContain(`${LIST.resend}\tv2\tpass\t/reports/v2-mm-zswap-tidy-the-store-path (reused)`);
-    const state = await readState(`${server.url}/linux-mm`);
+    const state = await readState(`${server().url}/linux-mm`);
     expect(state.versions[LIST.v1]?.status).toBe('superseded');
     expect(state.versions[LIST.v2]?.status).toBe('tested');
     expect(state.versions[LIST.resend]?.reusedFrom).toBe(LIST.v2);
 
-    const requestsBefore = server.requests;
+    const requestsBefore = server().requests;
     const second = await runWatch({});
     expect(second.ran).toEqual([]);
     expect(second.lines).toEqual([]);
     // Only the feed was asked: every thread was read already.
-    expect(server.requests - requestsBefore).toBe(1);
+    expect(server().requests - requestsBefore).toBe(1);
     const dry = await runWatch({ dryRun: true });
     expect(dry.lines).toEqual([]);
   });
 
   it('without a query, polls new.atom and finds the unrelated series too', async () => {
-    const { lines } = await runWatch({ dryRun: true, query: undefined, list: `${server.url}/other-list` });
+    const { lines } = await runWatch({ dryRun: true, query: undefined, list: `${server().url}/other-list` });
     expect(lines.map((l) => l.split('\t')[0])).toEqual([LIST.v2, LIST.other]);
   });
 
@@ -88,7 +76,7 @@ describe('kharness watch over serve-lore', () => {
     const errSpy = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       process.exitCode = undefined;
-      await main(['node', 'kharness', 'watch', `${server.url}/fresh-list/`, '--dry-run', '--once', '--query', 'dfn:mm/zswap.c', '--since', '20240101']);
+      await main(['node', 'kharness', 'watch', `${server().url}/fresh-list/`, '--dry-run', '--once', '--query', 'dfn:mm/zswap.c', '--since', '20240101']);
     } finally {
       spy.mockRestore();
       errSpy.mockRestore();
@@ -117,18 +105,18 @@ describe('kharness watch over serve-lore', () => {
   });
 
   it('a run that breaks leaves its version queued for the next round, and the watch goes on', async () => {
-    const list = `${server.url}/flaky-machine/`;
+    const list = `${server().url}/flaky-machine/`;
     const notes: string[] = [];
     const broken = await runWatch({ list, note: (l) => notes.push(l), run: () => Promise.reject(new Error('no space left on device')) });
     expect(broken.lines.filter((l) => !l.endsWith('(reused)'))).toEqual([]);
     expect(notes.join('\n')).toContain(`${LIST.v2}: the run broke (no space left on device); it stays queued`);
-    expect((await readState(`${server.url}/flaky-machine`)).versions[LIST.v2]?.status).toBe('queued');
+    expect((await readState(`${server().url}/flaky-machine`)).versions[LIST.v2]?.status).toBe('queued');
     const retried = await runWatch({ list });
     expect(retried.ran.map((v) => v.key)).toEqual([LIST.v2]);
   });
 
   it('a damaged state file stops the watch (exit 3) instead of testing every series again', async () => {
-    const list = `${server.url}/damaged`;
+    const list = `${server().url}/damaged`;
     await mkdir(path.dirname(statePath(list)), { recursive: true });
     await writeFile(statePath(list), '{"schemaVersion": 1, "list": ');
     await expect(runWatch({ list })).rejects.toMatchObject({ exitCode: 3, message: expect.stringMatching(/is not valid JSON/) });
