@@ -158,6 +158,8 @@ export interface TapCase {
 /** A selftest case over the runs of its binary: `flaky` when it failed in one run and passed in another. */
 export interface SelftestCase extends Omit<TapCase, 'status'> {
   status: TapCase['status'] | 'flaky';
+  /** a flaky case's outcomes over the runs of test_zswap */
+  runs?: { fail: number; pass: number };
 }
 
 /**
@@ -171,7 +173,7 @@ export function mergeSelftestRuns(first: TapCase[], retries: TapCase[][]): Selft
     const outcomes = [c.status, ...retries.map((r) => r.find((x) => x.name === c.name)?.status)].filter((s) => s === 'pass' || s === 'fail');
     const failed = outcomes.filter((s) => s === 'fail').length;
     if (failed === 0 || failed === outcomes.length) return c;
-    return { ...c, status: 'flaky', directive: `failed ${failed} of ${outcomes.length} runs of test_zswap` };
+    return { ...c, status: 'flaky', directive: `failed ${failed} of ${outcomes.length} runs of test_zswap`, runs: { fail: failed, pass: outcomes.length - failed } };
   });
 }
 

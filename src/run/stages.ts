@@ -99,9 +99,14 @@ export function testStage(s: SuiteResult, rel: (p: string) => string): StageRepo
   // A splat no test owns (a panic in swapon, before the first test) is the kernel's, whatever the
   // tests could say after it.
   const report = stage(orphan.length ? 'fail' : verdict, orphan.length && !failing.length ? `kernel: ${orphan[0]!.title}` : summary, evidence, logs, duration);
-  // Flaky within the run: the first attempt failed and the repeat passed.
-  if (report.verdict === 'flaky') report.flakyCounts = { fail: 1, pass: 1 };
+  // Flaky within the run: a selftest case's outcomes over the runs of test_zswap (the one that failed most).
+  if (report.verdict === 'flaky') report.flakyCounts = flakyRuns(flaky);
   return report;
+}
+
+function flakyRuns(tests: SuiteResult['tests']): { fail: number; pass: number } | undefined {
+  const runs = tests.flatMap((t) => t.selftest?.cases.flatMap((c) => (c.runs ? [c.runs] : [])) ?? []);
+  return runs.reduce<{ fail: number; pass: number } | undefined>((worst, r) => (!worst || r.fail > worst.fail ? r : worst), undefined);
 }
 
 export function modelStage(s: SuiteResult, rel: (p: string) => string): StageReport {

@@ -101,6 +101,7 @@ describe('judgeTest on real run-dir files', () => {
     expect(flaky.workloadVerdict).toBe('flaky');
     expect(flaky.summary).toBe('selftest case(s) flaky: test_no_kmem_bypass (failed 1 of 2 runs of test_zswap)');
     expect(flaky.selftest?.cases.map((c) => c.status)).toEqual(['pass', 'flaky', 'pass']);
+    expect(flaky.selftest?.cases[1]?.runs).toEqual({ fail: 1, pass: 1 });
     expect(flaky.logs['retry1-tap']).toBe(path.join(dir, 'selftest-zswap.retry1.tap'));
     // Failing every time is the kernel's (or the patch's) failure.
     await writeFile(path.join(dir, 'selftest-zswap.retry1.tap'), tap('not ok'));

@@ -86,15 +86,20 @@ describe('pre-existing failures', () => {
 });
 
 describe('test stage', () => {
-  const judged = (name: string, workloadVerdict: TestJudgement['workloadVerdict'], summary: string): TestJudgement =>
-    ({ name, verdict: workloadVerdict, workloadVerdict, summary, logs: {}, evidence: [], durationMs: 1 }) as unknown as TestJudgement;
+  const judged = (name: string, workloadVerdict: TestJudgement['workloadVerdict'], summary: string, selftest?: TestJudgement['selftest']): TestJudgement =>
+    ({ name, verdict: workloadVerdict, workloadVerdict, summary, logs: {}, evidence: [], durationMs: 1, selftest }) as unknown as TestJudgement;
   const suite = (tests: TestJudgement[]): SuiteResult => ({ verdict: 'pass', summary: '', boot: {} as SuiteResult['boot'], findings: [], tests, gaps: [], runDir: '/r', profile: 'quick' });
 
   it('a test flaky within the run makes the stage flaky, named, with its attempts counted', () => {
-    const st = testStage(suite([judged('swap-cycle', 'pass', 'passed'), judged('selftest-zswap', 'flaky', 'selftest case(s) flaky: test_no_kmem_bypass (failed, then passed when test_zswap ran again)')]), rel);
+    const cases = [
+      { number: 1, name: 'test_zswap_usage', status: 'pass' as const },
+      { number: 2, name: 'test_no_kmem_bypass', status: 'flaky' as const, directive: 'failed 2 of 3 runs of test_zswap', runs: { fail: 2, pass: 1 } },
+    ];
+    const why = 'selftest case(s) flaky: test_no_kmem_bypass (failed 2 of 3 runs of test_zswap)';
+    const st = testStage(suite([judged('swap-cycle', 'pass', 'passed'), judged('selftest-zswap', 'flaky', why, { cases, runs: 3 })]), rel);
     expect(st.verdict).toBe('flaky');
-    expect(st.flakyCounts).toEqual({ fail: 1, pass: 1 });
-    expect(st.summary).toBe('selftest-zswap: selftest case(s) flaky: test_no_kmem_bypass (failed, then passed when test_zswap ran again)');
+    expect(st.flakyCounts).toEqual({ fail: 2, pass: 1 });
+    expect(st.summary).toBe(`selftest-zswap: ${why}`);
     // A failure elsewhere is still the stage's verdict.
     expect(testStage(suite([judged('swap-cycle', 'fail', 'data'), judged('selftest-zswap', 'flaky', 'f')]), rel).verdict).toBe('fail');
   });
