@@ -238,7 +238,7 @@ export async function judgeTest(input: JudgeInput): Promise<TestJudgement> {
     base.gaps.push(...switched.gaps);
     base.evidence.push(...switched.evidence);
   }
-  if (name === 'writeback') poolLimitWithoutWriteback(line, base);
+  if (name === 'writeback') poolLimitWithoutWriteback(line, base, workload.limitWait);
   noteCounterInvariants(base, name === 'writeback');
   if (name === 'selftest-zswap') await readSelftest(runDir, base, problems);
   const stuck = line.hung ? await blockedEvidence(runDir, name, base.evidence) : [];
@@ -259,13 +259,14 @@ function writtenBack(delta: Record<string, number>): number | undefined {
  * test in which the limit was hit and nothing was written back is the kernel's failure, whatever
  * the trace says. (With memcg disabled this is the root-LRU path a NULL memcg takes.)
  */
-function poolLimitWithoutWriteback(rec: GuestTestLine, base: TestJudgement): void {
+function poolLimitWithoutWriteback(rec: GuestTestLine, base: TestJudgement, waited: WorkloadReport['limitWait']): void {
   const d = base.counters?.delta ?? {};
   const hit = d.pool_limit_hit;
   const wrote = writtenBack(d);
   if (hit === undefined || wrote === undefined || hit <= 0 || wrote > 0 || rec.status === 'error') return;
   const was = base.counterOracle.verdict === 'fail' ? `; ${base.counterOracle.reason}` : '';
-  base.counterOracle = { ...base.counterOracle, verdict: 'fail', reason: `zswap hit its pool limit ${hit} time(s) and wrote nothing back${was}` };
+  const patience = waited.ms > 0 ? `, not even with the pool kept full for ${(waited.ms / 1000).toFixed(1)} s more` : '';
+  base.counterOracle = { ...base.counterOracle, verdict: 'fail', reason: `zswap hit its pool limit ${hit} time(s) and wrote nothing back${patience}${was}` };
 }
 
 /**
@@ -409,11 +410,18 @@ interface WorkloadReport {
   swapFailures: string[];
   /** what the workload's `done` event counted of its own paths (WORKLOAD_PATHS) */
   counted: Record<string, number>;
+  /** the writeback test's waits for the shrink worker over the pool limit (`limit-wait` events) */
+  limitWait: { ms: number; pokes: number };
+}
+
+/** A count the guest wrote: a non-negative integer, else not trusted. */
+function isCount(v: unknown): v is number {
+  return Number.isSafeInteger(v) && (v as number) >= 0;
 }
 
 /** The workload's own page checks: exactly which page held which wrong data. */
 async function judgeWorkloadOutput(runDir: string, name: string, base: TestJudgement, problems: string[]): Promise<WorkloadReport> {
-  const report: WorkloadReport = { error: {}, swapFailures: [], counted: {} };
+  const report: WorkloadReport = { error: {}, swapFailures: [], counted: {}, limitWait: { ms: 0, pokes: 0 } };
   for (const [which, f] of [['main', `${name}.out`], ['reject', `${name}-reject.out`]] as const) {
     const r = await guestText(path.join(runDir, f), LIMITS.out, problems);
     if (!r) continue;
@@ -431,6 +439,11 @@ async function judgeWorkloadOutput(runDir: string, name: string, base: TestJudge
       if (ev.ev === 'cpu-online' && typeof ev.rc === 'number' && ev.rc !== 0) report.swapFailures.push(`bringing cpu${String(ev.cpu)} back online returned ${ev.rc}`);
       if (ev.ev === 'done' && ev.mode === 'hotplug' && Number.isSafeInteger(ev.in_flight) && (ev.in_flight as number) >= 0) report.counted.hotplugInFlight = ev.in_flight as number;
       if (ev.ev === 'done' && ev.mode === 'faultrace' && Number.isSafeInteger(ev.rounds) && (ev.rounds as number) >= 0) report.counted.faultRaceRounds = ev.rounds as number;
+      if (ev.ev === 'limit-wait' && isCount(ev.ms) && isCount(ev.pokes)) {
+        report.limitWait.ms += ev.ms;
+        report.limitWait.pokes += ev.pokes;
+        base.evidence.push(`round ${String(ev.round)} ended over the pool limit with nothing written back: kept the pool full for ${(ev.ms / 1000).toFixed(1)} s (${ev.pokes} rejected-store pokes), and zswap wrote back ${String(ev.written_back)} page(s)`);
+      }
     }
   }
   for (const b of base.badPages.slice(0, 8)) base.evidence.push(describeBadPage(b));

@@ -13,6 +13,12 @@ export interface SuiteProfile {
   writebackZswapMax: string;
   /** the writeback test's pages without memcg (variant nomemcg): past 1% of guest memory compressed */
   nomemcgWritebackPages: number;
+  /**
+   * how long, at most, that test keeps the pool full and the shrink worker queued when a round
+   * ends with the limit hit and nothing written back yet (the worker rotates referenced entries
+   * first, and under TCG may not have run enough): only a worker that never writes back waits it out
+   */
+  poolLimitWaitS: number;
   racePages: number;
   raceSeconds: number;
   raceThreads: number;
@@ -49,6 +55,7 @@ export const PROFILES: Record<string, SuiteProfile> = {
     writebackRounds: 2,
     writebackZswapMax: '1M',
     nomemcgWritebackPages: 12288,
+    poolLimitWaitS: 30,
     racePages: 1024,
     raceSeconds: 15,
     raceThreads: 2,
@@ -74,6 +81,7 @@ export const PROFILES: Record<string, SuiteProfile> = {
     writebackRounds: 6,
     writebackZswapMax: '4M',
     nomemcgWritebackPages: 32768,
+    poolLimitWaitS: 120,
     racePages: 8192,
     raceSeconds: 1800,
     raceThreads: 4,
@@ -134,6 +142,7 @@ export function profileEnv(p: SuiteProfile, overrides: { durationS?: number } = 
     WRITEBACK_ROUNDS: String(p.writebackRounds),
     WRITEBACK_ZSWAP_MAX: p.writebackZswapMax,
     NOMEMCG_WRITEBACK_PAGES: String(p.nomemcgWritebackPages),
+    POOL_LIMIT_WAIT: String(p.poolLimitWaitS),
     RACE_PAGES: String(p.racePages),
     RACE_SECONDS: String(overrides.durationS ?? p.raceSeconds),
     RACE_THREADS: String(p.raceThreads),

@@ -353,7 +353,8 @@ for t in $TESTS; do
 			# global pool limit makes zswap write back (shrink_worker: the root LRU, or on 6.1
 			# the zpool's evict callback), 1% of guest memory, with enough pages to pass it.
 			small_pool
-			run_workload $t "$cg" writeback --pages "$NOMEMCG_WRITEBACK_PAGES" --rounds "$WRITEBACK_ROUNDS" --log "$RUN/$t.data"
+			run_workload $t "$cg" writeback --pages "$NOMEMCG_WRITEBACK_PAGES" --rounds "$WRITEBACK_ROUNDS" \
+				--limit-wait "${POOL_LIMIT_WAIT:-30}" --log "$RUN/$t.data"
 			rc=$?
 			restore_pool
 		else

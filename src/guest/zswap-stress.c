@@ -331,6 +331,7 @@ struct opts {
 	unsigned incompressible_every;
 	int threads;
 	const char *cgroup;
+	double limit_wait;
 };
 
 /*
@@ -429,19 +430,97 @@ static void drop_swap_cache(const char *cgroup)
 	}
 }
 
-/* writeback: the caller put us in a memcg with a tiny memory.zswap.max; zswap must write back. */
+/* A zswap debugfs counter, or -1 when this kernel has no such file. */
+static long zswap_debug_counter(const char *name)
+{
+	char path[128];
+	long v = -1;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/zswap/%s", name);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/* Pages zswap has written back so far: its debugfs count, else the 6.8+ vm event. */
+static long zswap_written_back(void)
+{
+	long v = zswap_debug_counter("written_back_pages");
+	if (v >= 0)
+		return v;
+	FILE *f = fopen("/proc/vmstat", "r");
+	char key[64];
+	unsigned long n;
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %lu", key, &n) == 2)
+		if (!strcmp(key, "zswpwb")) {
+			v = (long)n;
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+struct limit_wait {
+	long hit0, wb0; /* the counters when the test started */
+	double budget_s; /* what is left of --limit-wait */
+	struct region poke;
+	uint32_t v;
+};
+
+/*
+ * Over its pool limit zswap rejects stores and queues shrink_worker, which gives each LRU entry
+ * a second chance (a referenced entry is rotated, not written back) and gives up after a few
+ * rotations in a row. Under TCG the worker can run too seldom in a round to get past the
+ * referenced entries, so a correct kernel may end a round having written nothing back. While
+ * that is so, keep the pool full and the worker queued (rejected stores of a small region),
+ * pausing so it runs, until something is written back or the wait is spent. A worker that
+ * cannot write back at all still writes nothing, and the host fails it.
+ */
+static void wait_for_limit_writeback(struct limit_wait *w, int round)
+{
+	long hit = zswap_debug_counter("pool_limit_hit"), wb = zswap_written_back();
+	if (w->budget_s <= 0 || hit < 0 || wb < 0 || hit <= w->hit0 || wb > w->wb0)
+		return;
+	double t0 = now(), waited = 0;
+	unsigned long pokes = 0;
+	while (wb <= w->wb0 && waited < w->budget_s) {
+		write_range(&w->poke, 0, w->poke.pages, ++w->v);
+		pageout(&w->poke, 0, w->poke.pages);
+		pokes++;
+		usleep(5000);
+		wb = zswap_written_back();
+		waited = now() - t0;
+	}
+	w->budget_s -= waited;
+	out("{\"ev\":\"limit-wait\",\"round\":%d,\"ms\":%ld,\"pokes\":%lu,\"written_back\":%ld}", round,
+	    (long)(waited * 1000), pokes, wb - w->wb0);
+}
+
+/*
+ * writeback: the caller put us in a memcg with a tiny memory.zswap.max, or shrank the global
+ * pool limit (--limit-wait then gives the shrink worker time); zswap must write back.
+ */
 static int mode_writeback(struct opts *o)
 {
 	struct region r;
 	unsigned long bad = 0;
 	uint32_t v = 0;
+	struct limit_wait w = { .hit0 = zswap_debug_counter("pool_limit_hit"), .wb0 = zswap_written_back(),
+				.budget_s = o->limit_wait };
 	region_init(&r, "writeback", 2, o->pages, 0);
+	region_init(&w.poke, "writeback-poke", 4, 64, 0);
 	for (int round = 1; round <= o->rounds; round++) {
 		write_range(&r, 0, o->pages, ++v);
 		long sw = pageout(&r, 0, o->pages);
 		out("{\"ev\":\"pageout\",\"round\":%d,\"pages\":%zu,\"swapped\":%ld}", round, o->pages, sw);
 		/* give the shrinker a second pass: entries lose their referenced bit on the first */
 		pageout(&r, 0, o->pages);
+		wait_for_limit_writeback(&w, round);
 		/*
 		 * Drop the clean swap-cache folios writeback left behind, so the read-back below comes
 		 * from the disk and proves the written-back data really got there.
@@ -449,6 +528,8 @@ static int mode_writeback(struct opts *o)
 		drop_swap_cache(o->cgroup);
 		bad += check_range(&r, 0, o->pages, "readback");
 	}
+	bad += check_range(&w.poke, 0, w.poke.pages, "readback");
+	region_unmap(&w.poke);
 	region_unmap(&r);
 	out("{\"ev\":\"done\",\"mode\":\"writeback\",\"bad\":%lu}", bad);
 	return bad ? 1 : 0;
@@ -823,7 +904,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: zswap-stress MODE [--pages N] [--rounds R] [--seconds S] [--dev DEV]... [--log FILE]\n"
-		"                     [--incompressible-every K] [--threads T] [--cgroup DIR]\n"
+		"                     [--incompressible-every K] [--threads T] [--cgroup DIR] [--limit-wait S]\n"
 		"modes: cycle writeback reject race hotplug faultrace\n");
 	exit(2);
 }
@@ -855,6 +936,8 @@ int main(int argc, char **argv)
 			o.threads = atoi(v);
 		else if (!strcmp(a, "--cgroup"))
 			o.cgroup = v;
+		else if (!strcmp(a, "--limit-wait"))
+			o.limit_wait = atof(v);
 		else
 			usage();
 		i++;

@@ -207,6 +207,25 @@ describe('writeback over the pool limit', () => {
     const unknown = await judgeTest(input({ line: rec({ counters_before: { zswpout: 10, pool_limit_hit: 0 }, counters_after: { zswpout: 900, pool_limit_hit: 40 } }) }));
     expect(unknown.counterOracle.reason ?? '').not.toMatch(/pool limit/);
   });
+
+  it("names the workload's wait for the shrink worker in the failure and in the evidence", async () => {
+    const wait = '{"ev":"limit-wait","round":1,"ms":30012,"pokes":4100,"written_back":0}\n{"ev":"done","mode":"writeback","bad":0}\n';
+    await writeFile(path.join(dir, 'writeback.out'), wait);
+    const line = rec({ counters_before: { pool_limit_hit: 0, written_back_pages: 0 }, counters_after: { pool_limit_hit: 9000, written_back_pages: 0 } });
+    const stuck = await judgeTest(input({ line }));
+    expect(stuck.counterOracle.reason).toMatch(/^zswap hit its pool limit 9000 time\(s\) and wrote nothing back, not even with the pool kept full for 30\.0 s more/);
+    expect(stuck.evidence).toContain('round 1 ended over the pool limit with nothing written back: kept the pool full for 30.0 s (4100 rejected-store pokes), and zswap wrote back 0 page(s)');
+    // a wait that ended in writeback is evidence, not a failure
+    await writeFile(path.join(dir, 'writeback.out'), wait.replace('"ms":30012,"pokes":4100,"written_back":0', '"ms":1800,"pokes":240,"written_back":37'));
+    const late = await judgeTest(input({ line: rec({ ...line, counters_after: { pool_limit_hit: 9000, written_back_pages: 37 } }) }));
+    expect(late.counterOracle.verdict).not.toBe('fail');
+    expect(late.evidence.some((e) => /kept the pool full for 1\.8 s \(240 rejected-store pokes\), and zswap wrote back 37/.test(e))).toBe(true);
+    // a malformed event counts for nothing
+    await writeFile(path.join(dir, 'writeback.out'), '{"ev":"limit-wait","round":1,"ms":-5,"pokes":"x"}\n');
+    const bad = await judgeTest(input({ line }));
+    expect(bad.counterOracle.reason).toMatch(/wrote nothing back/);
+    expect(bad.counterOracle.reason).not.toMatch(/kept the pool full/);
+  });
 });
 
 describe('the duration of a test that left no result record (issue 16: a panic showed 0 ms)', () => {
