@@ -1,3 +1,4 @@
+import { describeUnread, onlyUnreadChanges } from './unchanged.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -57,6 +58,8 @@ export interface BuildResult {
    * cached before this field existed.
    */
   selftestBuild?: SelftestBuildStatus;
+  /** not built: the commit it took its kernel from, and the changed files no build reads */
+  unchangedSince?: { commit: string; files: string[] };
 }
 
 export interface BuildOptions {
@@ -75,6 +78,11 @@ export interface BuildOptions {
   logDir: string;
   /** reuse an earlier result for the same commit and config (default true) */
   reuse?: boolean;
+  /**
+   * when every file changed since previousCommit is one the build never reads (unchanged.ts),
+   * take previousCommit's kernel and test_zswap instead of running make (checkpatch still runs)
+   */
+  skipUnchanged?: boolean;
   /** a progress line at the start and then every PROGRESS_INTERVAL_MS while make runs (objects, elapsed, ETA) */
   onProgress?: (line: string) => void;
 }
@@ -219,6 +227,11 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
     }
   }
 
+  if (opts.skipUnchanged && opts.previousCommit) {
+    const same = await unchangedBuild(opts, plan, artifacts, logPath);
+    if (same) return finish(same);
+  }
+
   const wt = git(opts.tree.worktree);
   await wt.raw(['checkout', '--quiet', '--detach', opts.commit]);
 
@@ -305,6 +318,43 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
   };
   await writeFile(resultPath, JSON.stringify({ ...result, checkpatch: undefined, artifactVersion: ARTIFACT_VERSION }, null, 2));
   return finish(result);
+}
+
+/**
+ * The previous commit's build as this commit's, when nothing this commit changed is read by the
+ * build: its kernel and test_zswap, no new warnings, and this commit's own checkpatch. Undefined
+ * (so make runs) when anything read changed or the previous build left no kernel.
+ */
+async function unchangedBuild(opts: BuildOptions, plan: ConfigPlan, mine: string, logPath: string): Promise<BuildResult | undefined> {
+  const diff = await git(opts.tree.repo).raw(['diff', '--name-only', '--no-renames', opts.previousCommit!, opts.commit]).catch(() => undefined);
+  if (diff === undefined) return undefined;
+  const files = onlyUnreadChanges(diff.split('\n').filter(Boolean));
+  if (!files) return undefined;
+  const previousArtifacts = await artifactDir(opts.tree, plan, opts.previousCommit!);
+  const prev = await readJson<BuildResult>(path.join(previousArtifacts, 'result.json'));
+  if (!prev || prev.artifactVersion !== ARTIFACT_VERSION || prev.verdict === 'error' || !prev.artifacts || !existsSync(prev.artifacts.image)) return undefined;
+  await writeFile(logPath, `not built: ${describeUnread(files)} changed since ${opts.previousCommit}, none read by the build\n`);
+  // The next patch's new-warning baseline is this commit's: the previous build's warnings.
+  mkdirSync(mine, { recursive: true });
+  await copyFile(path.join(previousArtifacts, 'warnings.json'), path.join(mine, 'warnings.json')).catch(() => undefined);
+  const checkpatch = opts.checkpatch ? await checkpatchWithBaseTools(opts) : undefined;
+  const result: BuildResult = {
+    ...prev,
+    commit: opts.commit,
+    verdict: 'pass',
+    summary: `not rebuilt: only ${describeUnread(files)} changed, nothing the build reads; the kernel and test_zswap are ${opts.previousCommit!.slice(0, 12)}'s`,
+    durationMs: 0,
+    objectsBuilt: 0,
+    newWarnings: [],
+    errors: [],
+    checkpatch,
+    logPath,
+    cached: false,
+    unchangedSince: { commit: opts.previousCommit!, files: [...files] },
+  };
+  // A later doc-only step can take this one's kernel in turn.
+  await writeFile(path.join(mine, 'result.json'), JSON.stringify({ ...result, checkpatch: undefined, artifactVersion: ARTIFACT_VERSION }, null, 2));
+  return result;
 }
 
 /** checkpatch of the commit, with the review scripts of its base (BuildOptions.reviewBase). */

@@ -26,15 +26,22 @@ export function compilerArgs(): string[] {
   return ccache ? [`CC=${ccache} gcc`] : [];
 }
 
+/** A fixed build date, in `date`'s own format (gen_initramfs.sh parses it with `date -d`). */
+export const REPRODUCIBLE_TIMESTAMP = 'Thu Jan  1 00:00:00 UTC 1970';
+
 export function makeEnv(): Record<string, string> {
   const ccacheDir = path.join(cacheDir(), 'ccache');
   mkdirSync(ccacheDir, { recursive: true });
   return {
     CCACHE_DIR: ccacheDir,
     CCACHE_MAXSIZE: process.env.CCACHE_MAXSIZE ?? '5G',
-    // kbuild's own inputs that would otherwise differ per run and defeat the cache
+    // kbuild's own inputs that would otherwise differ per run and defeat the cache, and make the
+    // same source and config give a byte-identical bzImage (uname -v: "#1 SMP ... <timestamp>"),
+    // which is what lets a step reuse an identical kernel's guest results (run/reuse.ts)
     KBUILD_BUILD_USER: 'kharness',
     KBUILD_BUILD_HOST: 'kharness',
+    KBUILD_BUILD_TIMESTAMP: REPRODUCIBLE_TIMESTAMP,
+    KBUILD_BUILD_VERSION: '1',
     LC_ALL: 'C',
   };
 }

@@ -341,6 +341,22 @@ export function mergeVariantSuites(parts: { variant: string; suite: SuiteResult 
   };
 }
 
+/**
+ * An earlier run of the same kernel with some of its tests run again (reuse: only the tree's
+ * test_zswap changed): the fresh run's tests, findings and boot replace those of the same names,
+ * and the earlier run speaks for the rest. Pure.
+ */
+export function withRerunTests(earlier: SuiteResult, fresh: SuiteResult): SuiteResult {
+  const rerun = new Set(fresh.tests.map((t) => t.name));
+  const kept = earlier.tests.filter((t) => !rerun.has(t.name));
+  const keptFindings = earlier.findings.filter((f) => f.test && !rerun.has(f.test) && kept.some((t) => t.name === f.test));
+  const tests = [...kept, ...fresh.tests];
+  const verdict = combineVerdicts([...kept.map((t) => t.verdict), fresh.verdict]);
+  const failed = tests.filter((t) => t.verdict === 'fail' || t.verdict === 'error');
+  const summary = fresh.boot.status !== 'completed' ? fresh.summary : failed.length ? failed.map((t) => `${t.name}: ${t.summary}`).join('; ') : verdict === 'pass' ? `all ${tests.filter((t) => t.verdict === 'pass').length} test(s) passed` : fresh.summary;
+  return { ...earlier, verdict, summary, boot: fresh.boot, findings: [...keptFindings, ...fresh.findings], tests, runDir: fresh.runDir, suiteErrors: [...(earlier.suiteErrors ?? []), ...(fresh.suiteErrors ?? [])] };
+}
+
 function sumCoverage(all: (CoverageEntry[] | undefined)[]): CoverageEntry[] | undefined {
   const present = all.filter((c): c is CoverageEntry[] => c !== undefined);
   if (!present.length) return undefined;

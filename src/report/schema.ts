@@ -147,6 +147,7 @@ export const PatchReportSchema = z.object({
   verdict: VerdictSchema,
   summary: z.string(),
   preExisting: z.array(z.string()),
+  reusedFrom: z.string().optional(),
   stages: z.object({
     apply: StageReportSchema,
     build: StageReportSchema,

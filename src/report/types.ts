@@ -183,6 +183,8 @@ export interface PatchReport {
   summary: string;
   /** failures that were already there on the base: not blamed on this patch */
   preExisting: string[];
+  /** the step (its label) whose guest results this one carries: its kernel was byte-identical */
+  reusedFrom?: string;
   stages: Record<StageName, StageReport>;
   build?: BuildDetails;
   tests: TestDetails[];

@@ -32,6 +32,7 @@ export function registerRunCommands(program: Command): void {
     .option('--no-trace', 'do not trace zswap in the guest (no model replay or counter oracle)')
     .option('--budget <s>', "each guest run's whole-boot budget in seconds (default: the profile's, scaled for debug kernels); per-test budgets are half of it", positiveInt('--budget'))
     .option('--keep-traces', 'keep the zswap traces of passing tests too (large), for `kharness judge` later')
+    .option('--retest', "boot and test every step, even one whose kernel image and guest binaries are identical to an earlier step's (whose results it would otherwise reuse)")
     .option('--no-base-test', 'do not test the base commit (failures cannot then be told pre-existing)')
     .option('--accel <kvm|tcg>', 'force an accelerator (default: probe, cached)')
     .option('--work <dir>', 'where worktrees and build dirs live (default: ~/.cache/kharness/work)')
@@ -44,7 +45,7 @@ export function registerRunCommands(program: Command): void {
     .option('--results <dir>', 'with --queue: the folder shared with the workers (their --results), to copy the logs and artifacts from')
     .option('--json', 'print report.json to stdout instead of progress')
     .action(
-      action(async (input: string, opts: { tree?: string; base?: string; baseTest: boolean; config: string; tests?: string; variants?: string; profile: string; out?: string; lore?: string; cache: boolean; useVersion?: number; runs: number; trace: boolean; keepTraces?: boolean; budget?: number; accel?: string; work?: string; json?: boolean; queue?: string; results?: string; sandbox: boolean; maxPatches?: number; keyring?: string[]; requireAttestation?: boolean; reporter?: PersonInfo }) => {
+      action(async (input: string, opts: { tree?: string; base?: string; baseTest: boolean; config: string; tests?: string; variants?: string; profile: string; out?: string; lore?: string; cache: boolean; useVersion?: number; runs: number; trace: boolean; keepTraces?: boolean; budget?: number; accel?: string; work?: string; json?: boolean; queue?: string; results?: string; sandbox: boolean; maxPatches?: number; keyring?: string[]; requireAttestation?: boolean; reporter?: PersonInfo; retest?: boolean }) => {
         if (opts.results && !opts.queue) throw new InputError('--results is for --queue', 'give --queue redis://HOST:PORT too, or leave --results out');
         const runOpts: RunOptions = {
           input,
@@ -71,6 +72,7 @@ export function registerRunCommands(program: Command): void {
           work: opts.work,
           json: opts.json,
           reporter: opts.reporter,
+          retest: opts.retest,
         };
         // Without --queue nothing changes: the run is here, and needs no Redis.
         const outcome = opts.queue ? await (await import('../fleet/submit.js')).submitSeries({ ...runOpts, queue: opts.queue, results: opts.results }) : await runSeries(runOpts);

@@ -63,6 +63,8 @@ export interface RunOptions extends OutputOptions {
   budgetS?: number;
   /** the reply's Reported-by: identity (default: git config user.name/user.email) */
   reporter?: PersonInfo;
+  /** --retest: boot and test every step, even one whose kernel is identical to an earlier step's */
+  retest?: boolean;
 }
 
 export interface RunResult {
@@ -322,6 +324,7 @@ async function fold(st: RunState, steps: Step[]): Promise<void> {
     addBuildExtra: (ms) => (st.phases['build-extra'] += ms),
     progress,
     reviewBase: steps[0]?.commit,
+    guestResults: new Map(),
   }));
   try {
     let row = 0;

@@ -4,13 +4,15 @@ import { errorMessage } from '../common/errors.js';
 import type { Verdict } from '../common/verdict.js';
 import { PROGRESS_INTERVAL_MS, buildCommit, type BuildResult } from '../build/index.js';
 import { every } from '../build/progress.js';
-import { bootGuest, judgeRun, mergeVariantSuites, variantPlans, type GuestRun, type KernelUnderTest, type SuiteResult } from '../guest/index.js';
+import { bootGuest, judgeRun, mergeVariantSuites, variantPlans, withRerunTests, type GuestTestName, type GuestRun, type KernelUnderTest, type SuiteResult } from '../guest/index.js';
 import type { PatchReport, PersonInfo, StageName, StageReport } from '../report/types.js';
 import type { PatchApplyResult } from '../tree/apply.js';
 import type { KernelTree } from '../tree/worktree.js';
 import type { RunOptions } from './pipeline.js';
 import { GuestTestClock, type Progress } from './progress.js';
 import { parseMark } from '../guest/console-marks.js';
+import { KHARNESS_VERSION } from '../common/paths.js';
+import { carryGuestResults, fileSha256, guestKey, guestSourcesSha, markRerun, reusable, reusedNote } from './reuse.js';
 import { applyStage, bootStage, laterStages, buildDetails, buildStage, modelStage, patchVerdict, skippedStage, stage, summarize, testDetails, testStage } from './stages.js';
 
 /** One step of the fold: the base (index 0) or patch k, with its commit in our worktree. */
@@ -42,10 +44,22 @@ export interface StepContext {
   progressIndex?: number;
   /** the commit built before this one: its warnings are the new-warning baseline */
   previousBuilt?: string;
+  /** that commit's step label (base, 1/3): how a step that took its kernel names it */
+  previousBuiltLabel?: string;
   /** the series' base: its review scripts (checkpatch.pl) judge every patch */
   reviewBase?: string;
   /** the stage functions (the real ones by default; the fold's unit test injects failing ones) */
   fns?: Partial<StageFns>;
+  /** steps already tested in this fold, by their guest key (reuse.ts): an identical kernel reuses them */
+  guestResults?: Map<string, TestedKernel>;
+}
+
+/** A kernel this fold booted, by its guest key without test_zswap (reuse.ts). */
+export interface TestedKernel {
+  report: PatchReport;
+  suite: SuiteResult;
+  /** the test_zswap it ran: another one reruns selftest-zswap alone */
+  selftestSha: string;
 }
 
 /** The effectful stage functions the fold calls, each with one typed input and output. */
@@ -116,9 +130,11 @@ function newReport(step: Step, why: string, rowTag?: string): PatchReport {
   };
 }
 
-function finish(r: PatchReport): PatchReport {
+/** The step's verdict and summary from its stages; NOTE (how its results were had) goes at the end. */
+function finish(r: PatchReport, note?: string): PatchReport {
   r.verdict = patchVerdict(r.stages);
   r.summary = summarize(r.stages);
+  if (note && !r.summary.includes(note)) r.summary = `${r.summary} (${note})`;
   return r;
 }
 
@@ -159,11 +175,14 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
     settle(r, 'build', build.report, build.report.verdict === 'skipped' ? build.report.summary : 'the build could not run (not the patch)');
     return finish(r);
   }
+  const builtBefore = ctx.previousBuiltLabel;
   ctx.previousBuilt = step.commit;
+  ctx.previousBuiltLabel = step.label;
   r.build = buildDetails(build.value);
   const buildReport = buildStage(build.value, ctx.rel);
+  if (build.value.unchangedSince && builtBefore) buildReport.summary = `unchanged since ${builtBefore === 'base' ? 'the base' : builtBefore}: ${buildReport.summary}`;
   const art = build.value.artifacts;
-  show(`build ${build.value.verdict} in ${(build.value.durationMs / 1000).toFixed(0)}s${build.value.cached ? ' (cached)' : ''}; ${elapsed()}`);
+  show(build.value.unchangedSince ? `build skipped: ${buildReport.summary}; ${elapsed()}` : `build ${build.value.verdict} in ${(build.value.durationMs / 1000).toFixed(0)}s${build.value.cached ? ' (cached)' : ''}; ${elapsed()}`);
   if (!art) {
     settle(r, 'build', buildReport, buildReport.verdict === 'fail' ? 'the build failed' : 'the build broke (not the patch)');
     return finish(r);
@@ -172,15 +191,23 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
   const guestDir = path.join(ctx.reportDir, `patch-${step.index}${ctx.rowTag ? `-${ctx.rowTag}` : ''}`);
   await keepMergedConfig(art.config, ctx.logsDir, `config-${step.index}${ctx.rowTag ? `-${ctx.rowTag}` : ''}`, buildReport, ctx.rel);
 
-  show(`boot and test under ${ctx.accel.toUpperCase()} ...`);
   const kernel: KernelUnderTest = { image: art.image, systemMap: art.systemMap, zswapPreprocessed: art.zswapPreprocessed, selftest: art.selftest, config: art.config, selftestAbsent: build.value.selftestBuild?.verdict === 'skipped' ? build.value.selftestBuild.summary : undefined };
+  const key = await reuseKey(kernel, ctx);
+  const earlier = key ? ctx.guestResults?.get(key.kernel) : undefined;
+  // The same kernel with another test_zswap: only selftest-zswap can come out differently.
+  const only: GuestTestName[] | undefined = earlier && earlier.selftestSha !== key!.selftestSha && ctx.opts.tests.includes('selftest-zswap') ? ['selftest-zswap'] : undefined;
+  if (earlier && !only) {
+    show(`${reusedNote(earlier.report.label)}; ${elapsed()}`);
+    return finish(carryGuestResults(r, earlier.report), reusedNote(earlier.report.label));
+  }
+  show(only ? `${reusedNote(earlier!.report.label)}, but test_zswap changed: only selftest-zswap runs ...` : `boot and test under ${ctx.accel.toUpperCase()} ...`);
   // Between the suite's marks, a line every PROGRESS_INTERVAL_MS names the running test and its time.
   const clock = new GuestTestClock();
   const stopTicker = every(PROGRESS_INTERVAL_MS, () => {
     const running = clock.line(Date.now());
     if (running) show(`${running}; ${elapsed()}`);
   });
-  const attempt = await guestAttempts(kernel, ctx, guestDir, where, (l) => show(`${l}; ${elapsed()}`), clock).finally(stopTicker);
+  const attempt = await guestAttempts(kernel, ctx, guestDir, where, (l) => show(`${l}; ${elapsed()}`), clock, only).finally(stopTicker);
   if (!attempt.ok) {
     if (attempt.booted) {
       // The VM ran; judging its files broke: the boot stage still says what the VM did.
@@ -189,16 +216,48 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
     } else settle(r, 'boot', attempt.report, attempt.report.verdict === 'skipped' ? attempt.report.summary : 'the guest could not run (not the kernel)');
     return finish(r);
   }
-  recordGuest(r, attempt.value, ctx);
-  const finished = finish(r);
+  const outcome = only ? { ...attempt.value, suite: withRerunTests(earlier!.suite, attempt.value.suite) } : attempt.value;
+  recordGuest(r, outcome, ctx);
+  const note = only ? markRerun(r, earlier!.report.label, only) : undefined;
+  const finished = finish(r, note);
+  if (key && reusable(finished)) ctx.guestResults?.set(key.kernel, { report: finished, suite: outcome.suite, selftestSha: key.selftestSha });
   // Traces of passing tests are large and tell nothing: keep only the evidence.
   if (!ctx.opts.keepTraces) for (const t of attempt.value.suite.tests) if (t.verdict === 'pass' && t.logs.trace) await rm(t.logs.trace, { force: true });
   return finished;
 }
 
+/**
+ * The step's guest key (reuse.ts), or none: with --retest, or when a file cannot be hashed (the
+ * step then simply runs).
+ */
+async function reuseKey(kernel: KernelUnderTest, ctx: StepContext): Promise<{ kernel: string; selftestSha: string } | undefined> {
+  if (ctx.opts.retest || !ctx.guestResults) return undefined;
+  try {
+    const o = ctx.opts;
+    const selftestSha = kernel.selftest ? await fileSha256(kernel.selftest) : `absent: ${kernel.selftestAbsent ?? ''}`;
+    const key = guestKey({
+      kharness: KHARNESS_VERSION,
+      imageSha: await fileSha256(kernel.image),
+      configSha: kernel.config ? await fileSha256(kernel.config) : 'none',
+      guestSourcesSha: await guestSourcesSha(),
+      config: ctx.config,
+      tests: o.tests,
+      variants: o.variants,
+      profile: o.profile,
+      trace: o.trace,
+      runs: o.runs,
+      budgetS: o.budgetS,
+      accel: o.accel,
+    });
+    return { kernel: key, selftestSha };
+  } catch {
+    return undefined;
+  }
+}
+
 async function buildStep(step: Step, ctx: StepContext, onProgress: (line: string) => void): Promise<BuildResult> {
   const started = Date.now();
-  const build = await fn(ctx, 'build')({ tree: ctx.tree, commit: step.commit!, configName: ctx.config, previousCommit: ctx.previousBuilt, checkpatch: step.index > 0, reviewBase: ctx.reviewBase, logDir: ctx.logsDir, onProgress });
+  const build = await fn(ctx, 'build')({ tree: ctx.tree, commit: step.commit!, configName: ctx.config, previousCommit: ctx.previousBuilt, checkpatch: step.index > 0, reviewBase: ctx.reviewBase, logDir: ctx.logsDir, onProgress, skipUnchanged: !ctx.opts.retest });
   ctx.addBuildExtra(Math.max(0, Date.now() - started - (build.cached ? 0 : build.durationMs)));
   return build;
 }
@@ -212,11 +271,11 @@ interface GuestOutcome {
 /** Boot (the VM session), then judge its saved files; repeated while it fails, up to --runs. */
 type Attempt<T> = { ok: true; value: T } | { ok: false; report: StageReport; booted?: GuestRun };
 
-async function guestAttempts(kernel: KernelUnderTest, ctx: StepContext, dir: string, where: string, onProgress: (l: string) => void, clock: GuestTestClock): Promise<Attempt<GuestOutcome>> {
+async function guestAttempts(kernel: KernelUnderTest, ctx: StepContext, dir: string, where: string, onProgress: (l: string) => void, clock: GuestTestClock, only?: GuestTestName[]): Promise<Attempt<GuestOutcome>> {
   // One VM session per variant; any that cannot boot or be judged makes the attempt fail as a whole.
   const once = async (outDir: string): Promise<Attempt<{ run: GuestRun; suite: SuiteResult }>> => {
     const parts: { variant: string; suite: SuiteResult; run: GuestRun }[] = [];
-    const plans = await guard('boot', where, ctx.interrupted, async () => variantPlans({ kernel, tests: ctx.opts.tests, variants: ctx.opts.variants, profile: ctx.opts.profile, outDir, trace: ctx.opts.trace, accel: ctx.opts.accel, budgetS: ctx.opts.budgetS }));
+    const plans = await guard('boot', where, ctx.interrupted, async () => variantPlans({ kernel, tests: only ?? ctx.opts.tests, variants: ctx.opts.variants, profile: ctx.opts.profile, outDir, trace: ctx.opts.trace, accel: ctx.opts.accel, budgetS: ctx.opts.budgetS }));
     if (!plans.ok) return plans;
     for (const { variant, opts } of plans.value) {
       const tag = (l: string): string => (variant === 'default' ? l : `[${variant}] ${l}`);
