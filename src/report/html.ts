@@ -134,7 +134,7 @@ function grid(report: RunReport): string {
       return `<td class="cell v-${st.verdict}" title="${h(`${s}: ${st.summary}`)}"><a href="#${anchorOf(p, s)}">${h(stageCellText(st))}</a></td>`;
     }).join('');
     const subject = p.index === 0 ? `<code>${h(shortCommit(p.commit ?? report.base.commit))}</code> <span class="muted">base</span>` : h(p.subject);
-    const pre = p.index > 0 && preExistingOf(p).length ? ' <span class="muted">(pre-existing failures not blamed)</span>' : '';
+    const pre = `${p.index > 0 && preExistingOf(p).length ? ' <span class="muted">(pre-existing failures not blamed)</span>' : ''}${p.reusedFrom ? ` <span class="muted">(same kernel as ${h(p.reusedFrom)}: results reused)</span>` : ''}`;
     return `<tr><th><a href="#${anchorOf(p)}">${h(patchLabel(p, report))}</a></th><td class="subject">${subject}</td>${cells}<td class="cell v-${p.verdict}"><a href="#${anchorOf(p)}">${h(VERDICT_WORDS[p.verdict])}</a>${pre}</td></tr>`;
   });
   for (const k of missingPatchNumbers(report)) {
@@ -352,6 +352,7 @@ function testHtml(t: TestDetails): string {
   const gaps = gapLabels(t);
   if (gaps.length) parts.push(`<p class="gap">never ran: ${h(gaps.join(', '))}</p>`);
   if (t.preExisting.length) parts.push(`<p>Already failing on the base: not blamed: ${h(t.preExisting.join('; '))}</p>`);
+  if (t.reusedFrom) parts.push(`<p class="muted">Same kernel as ${h(t.reusedFrom)}: its result, reused (not run again).</p>`);
   return parts.join('\n');
 }
 

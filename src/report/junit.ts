@@ -62,6 +62,7 @@ function testCase(t: TestDetails, classname: string, stage: StageReport): Case {
   if (t.verdict === 'flaky') notes.push(`flaky: ${flakyText(stage.flakyCounts) || 'the verdict changed on retry'} (test stage counts); reported as ${outcome}, not blamed as a failure`);
   if (t.gaps.length) notes.push(`never ran: ${t.gaps.map((g) => t.coverage.find((c) => c.path === g)?.label ?? g).join(', ')}`);
   if (t.preExisting.length) notes.push(`already failing on the base: not blamed: ${t.preExisting.join('; ')}`);
+  if (t.reusedFrom) notes.push(`same kernel as ${t.reusedFrom}: its result, reused (not run again)`);
   return {
     name: `test: ${t.name}`,
     classname,

@@ -325,7 +325,7 @@ function testsOf(report: RunReport, p: PatchReport, ids: Ids, opts: KcidbOptions
         status,
         start_time: dateTime(st.startedAt),
         duration: secondsOf(st.durationMs),
-        misc: { kharness_verdict: st.verdict, ...flakyMisc(st.verdict, st.flakyCounts) },
+        misc: { kharness_verdict: st.verdict, ...flakyMisc(st.verdict, st.flakyCounts), ...(p.reusedFrom && (stage === 'boot' || stage === 'test' || stage === 'model') ? { reused_from: p.reusedFrom } : {}) },
       }),
     );
   };
@@ -383,6 +383,8 @@ function guestTest(report: RunReport, p: PatchReport, t: TestDetails, testPath: 
       never_ran: gapLabels(t),
       ...(t.counters ? { counters_delta: t.counters.delta } : {}),
       ...pre,
+      // the step's kernel was identical to this step's: its guest results are carried (run/reuse.ts)
+      ...(t.reusedFrom ? { reused_from: t.reusedFrom } : {}),
     },
   });
 }

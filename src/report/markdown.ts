@@ -127,7 +127,7 @@ function verdictTable(report: RunReport): string[] {
     const label = patchLabel(p, report);
     const name = isNotable(p) ? `[${md(label)}](#${anchor(p)})` : md(label);
     const subject = p.index === 0 ? cellCode(shortCommit(p.commit ?? report.base.commit)) : md(p.subject);
-    const pre = preExistingOf(p).length && p.index > 0 ? ' (pre-existing failures not blamed)' : '';
+    const pre = `${preExistingOf(p).length && p.index > 0 ? ' (pre-existing failures not blamed)' : ''}${p.reusedFrom ? ` (same kernel as ${md(p.reusedFrom)}: results reused)` : ''}`;
     lines.push(`| ${name} | ${subject} | ${STAGES.map((s) => cell(p, s)).join(' | ')} | ${verdictMd(p.verdict)}${pre} |`);
   }
   for (const k of missingPatchNumbers(report)) {
@@ -258,6 +258,7 @@ function patchSection(p: PatchReport, report: RunReport, opts: RenderOptions): s
     const interesting = t.verdict !== 'pass' || t.findings.length || t.badPagesTotal || t.violations.length;
     if (!interesting) continue;
     lines.push(`#### Test ${md(t.name)}: ${VERDICT_WORDS[t.verdict]}${t.durationMs !== undefined ? ` (${formatDuration(t.durationMs)})` : ''}`, '', md(t.summary), '');
+    if (t.reusedFrom) lines.push(`Same kernel as ${md(t.reusedFrom)}: its result, reused (not run again).`, '');
     lines.push(...findingsMd(t), ...badPagesMd(t), ...violationsMd(t), ...selftestMd(t));
     if (t.verdict !== 'pass') lines.push(...oraclesMd(t));
     lines.push(...coverageMd(t));

@@ -102,6 +102,7 @@ export const TestDetailsSchema = z.object({
   name: z.string(),
   verdict: VerdictSchema,
   summary: z.string(),
+  reusedFrom: z.string().optional(),
   durationMs: z.number().nonnegative().optional(),
   counters: z.object({ before: counterMap, after: counterMap, delta: counterMap }).optional(),
   samples: z.array(CounterSampleSchema),

@@ -145,6 +145,8 @@ export interface TestDetails {
   name: string;
   verdict: Verdict;
   summary: string;
+  /** the step whose run of this test this is: the kernel was identical (run/reuse.ts) */
+  reusedFrom?: string;
   durationMs?: number;
   counters?: { before: Record<string, number>; after: Record<string, number>; delta: Record<string, number> };
   /** zswap counters sampled during the test, for plots */

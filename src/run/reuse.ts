@@ -66,7 +66,7 @@ export function carryGuestResults(r: PatchReport, from: PatchReport): PatchRepor
     ...r,
     stages,
     reusedFrom: from.label,
-    tests: from.tests.map((t) => ({ ...t, preExisting: [] })),
+    tests: from.tests.map((t) => ({ ...t, preExisting: [], reusedFrom: t.reusedFrom ?? from.label })),
     ...(from.kernelFindings ? { kernelFindings: from.kernelFindings } : {}),
     ...(from.suiteCoverage ? { suiteCoverage: from.suiteCoverage } : {}),
     ...(from.boot ? { boot: from.boot } : {}),
@@ -77,6 +77,8 @@ export function carryGuestResults(r: PatchReport, from: PatchReport): PatchRepor
 export function markRerun(r: PatchReport, label: string, tests: readonly string[]): string {
   const note = `${reusedNote(label)} but for ${tests.join(', ')}, run again (test_zswap changed)`;
   r.reusedFrom = label;
+  const rerun = (name: string): boolean => tests.some((t) => name === t || name.startsWith(`${t}@`));
+  r.tests = r.tests.map((t) => (rerun(t.name) ? t : { ...t, reusedFrom: t.reusedFrom ?? label }));
   for (const s of ['test', 'model'] as const) r.stages[s] = { ...r.stages[s], summary: `${note}; ${r.stages[s].summary}` };
   return note;
 }

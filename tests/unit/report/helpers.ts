@@ -61,6 +61,18 @@ export function allPassing(): RunReport {
   return r;
 }
 
+/** Every patch passing, where 2/N's kernel was 1/N's: its guest results are 1/N's (run/reuse.ts). */
+export function withReuse(): RunReport {
+  const r = allPassing();
+  const one = r.patches.find((p) => p.index === 1)!;
+  const two = r.patches.find((p) => p.index === 2)!;
+  two.reusedFrom = one.label;
+  two.summary = `${two.summary} (same kernel as ${one.label}: results reused)`;
+  for (const s of ['boot', 'test', 'model'] as const) two.stages[s].summary = `same kernel as ${one.label}: results reused; ${two.stages[s].summary}`;
+  two.tests = one.tests.map((t) => ({ ...clone(t), reusedFrom: one.label }));
+  return r;
+}
+
 /**
  * The regression fixture as a run of two configs: the `zswap` rows pass everything, then the
  * fixture's own rows are the `zswap-debug` ones (where 2/4's KASAN splat is).

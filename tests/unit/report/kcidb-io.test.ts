@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../../src/common/paths.js';
 import { buildKcidb, renderKcidb, type RunReport } from '../../../src/report/index.js';
-import { allPassing, clone, fixture, twoConfigs, withAttestation } from './helpers.js';
+import { allPassing, clone, fixture, twoConfigs, withAttestation, withReuse } from './helpers.js';
 
 /**
  * kcidb.json checked by KernelCI's own library, kcidb-io from PyPI (requirements.txt, installed
@@ -78,6 +78,7 @@ describe('kcidb.json against kcidb-io (KernelCI\'s own validator)', () => {
       regression: JSON.parse(renderKcidb(fixture('regression'))),
       interrupted: JSON.parse(renderKcidb(fixture('interrupted'))),
       passing: JSON.parse(renderKcidb(allPassing())),
+      reused: JSON.parse(renderKcidb(withReuse())),
       'boot-failure': JSON.parse(renderKcidb(bootFailure())),
       awkward: buildKcidb(awkward()),
       variants: buildKcidb(withVariants()),
