@@ -227,6 +227,37 @@ async function benchRun(): Promise<void> {
 }
 
 /**
+ * Issue 16: the bundled wording series (1/4 and 3/4 comments, 2/4 Documentation, 4/4 test_zswap
+ * only) with reuse by content, then with --retest, in one run on the same warm build cache: the
+ * builds are the same in both, so the difference is the guest runs reuse saved.
+ */
+async function benchReuse(): Promise<void> {
+  out('== reuse: the wording series with reuse by content vs --retest (same builds, warm cache)');
+  const dir = await mkdtemp(path.join(tmpdir(), 'kharness-bench-reuse-'));
+  try {
+    const mbox = path.join(patchesDir, 'zswap-wording.mbox');
+    const args = (name: string, extra: string[]): string[] => [path.join(projectRoot, 'bin', 'kharness.js'), 'run', mbox, '--no-base-test', '--variants', 'default', '--tests', 'swap-cycle,selftest-zswap', '--out', path.join(dir, name), '--json', ...extra];
+    const runOnce = async (name: string, extra: string[]): Promise<{ ms: number; report: RunReport }> => {
+      const r = await timed(() => execa(process.execPath, args(name, extra), { reject: false, maxBuffer: 1 << 28 }));
+      return { ms: r.ms, report: JSON.parse(String(r.value.stdout)) as RunReport };
+    };
+    // The builds first, so neither timed run pays for them.
+    await runOnce('warm', ['--tests', 'swap-cycle', '--retest']);
+    const reuse = await runOnce('reuse', []);
+    const retest = await runOnce('retest', ['--retest']);
+    // a step booted a guest when any of its tests is its own run
+    const boots = (r: RunReport): number => r.patches.filter((p) => p.tests.some((t) => !t.reusedFrom)).length;
+    const line = (name: string, x: { ms: number; report: RunReport }): string =>
+      `${name}: ${s(x.ms)} wall, verdict ${x.report.verdict}; ${x.report.patches.map((p) => `${p.label} ${p.reusedFrom ? `reused ${p.reusedFrom}${p.tests.some((t) => !t.reusedFrom) ? ' (selftest rerun)' : ''}` : p.boot ? 'booted' : p.verdict}`).join(', ')}; guest runs ${boots(x.report)}`;
+    out(line('with reuse', reuse));
+    out(line('--retest  ', retest));
+    out(`  ratio reuse/--retest: ${ratio(reuse.ms, retest.ms)} (target: under 0.5)`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
  * Issue 11, item 3: the default variant's quick suite on the zswap-debug base beside the plain
  * base, per test: what KASAN and lockdep cost under TCG once the profile is scaled for them.
  * (The first run on a machine builds the debug base: minutes, reported as its own line.)
@@ -303,6 +334,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   debug: benchDebug,
   sandbox: benchSandbox,
   run: benchRun,
+  reuse: benchReuse,
   // Issue 15: the fleet queue's own overhead per job, and 1 against 2 workers.
   queue: runQueueBench,
 };

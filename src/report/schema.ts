@@ -80,6 +80,7 @@ export const StageReportSchema = z.object({
 });
 
 export const BuildDetailsSchema = z.object({
+  imageSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   durationMs: z.number().nonnegative(),
   objectsBuilt: z.number().int().nonnegative(),
   cached: z.boolean(),

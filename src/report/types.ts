@@ -133,6 +133,8 @@ export interface BuildDetails {
   newWarnings: { file: string; line?: number; message: string; flag?: string }[];
   errors: { file: string; line?: number; message: string }[];
   checkpatch?: { errors: number; warnings: number; checks: number; findings: { level: string; type: string; message: string; location?: string }[] };
+  /** sha256 of the bzImage booted: the same source and config give the same one (reproducible builds) */
+  imageSha256?: string;
 }
 
 export interface CounterSample {

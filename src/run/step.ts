@@ -193,7 +193,8 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
 
   const kernel: KernelUnderTest = { image: art.image, systemMap: art.systemMap, zswapPreprocessed: art.zswapPreprocessed, selftest: art.selftest, config: art.config, selftestAbsent: build.value.selftestBuild?.verdict === 'skipped' ? build.value.selftestBuild.summary : undefined };
   const key = await reuseKey(kernel, ctx);
-  const earlier = key ? ctx.guestResults?.get(key.kernel) : undefined;
+  if (key && r.build) r.build.imageSha256 = key.imageSha;
+  const earlier = key?.kernel ? ctx.guestResults?.get(key.kernel) : undefined;
   // The same kernel with another test_zswap: only selftest-zswap can come out differently.
   const only: GuestTestName[] | undefined = earlier && earlier.selftestSha !== key!.selftestSha && ctx.opts.tests.includes('selftest-zswap') ? ['selftest-zswap'] : undefined;
   if (earlier && !only) {
@@ -220,24 +221,25 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
   recordGuest(r, outcome, ctx);
   const note = only ? markRerun(r, earlier!.report.label, only) : undefined;
   const finished = finish(r, note);
-  if (key && reusable(finished)) ctx.guestResults?.set(key.kernel, { report: finished, suite: outcome.suite, selftestSha: key.selftestSha });
+  if (key?.kernel && reusable(finished)) ctx.guestResults?.set(key.kernel, { report: finished, suite: outcome.suite, selftestSha: key.selftestSha });
   // Traces of passing tests are large and tell nothing: keep only the evidence.
   if (!ctx.opts.keepTraces) for (const t of attempt.value.suite.tests) if (t.verdict === 'pass' && t.logs.trace) await rm(t.logs.trace, { force: true });
   return finished;
 }
 
 /**
- * The step's guest key (reuse.ts), or none: with --retest, or when a file cannot be hashed (the
- * step then simply runs).
+ * The step's kernel and test_zswap hashes, and its guest key (reuse.ts) unless --retest; nothing
+ * when a file cannot be hashed (the step then simply runs).
  */
-async function reuseKey(kernel: KernelUnderTest, ctx: StepContext): Promise<{ kernel: string; selftestSha: string } | undefined> {
-  if (ctx.opts.retest || !ctx.guestResults) return undefined;
+async function reuseKey(kernel: KernelUnderTest, ctx: StepContext): Promise<{ kernel?: string; imageSha: string; selftestSha: string } | undefined> {
   try {
     const o = ctx.opts;
+    const imageSha = await fileSha256(kernel.image);
     const selftestSha = kernel.selftest ? await fileSha256(kernel.selftest) : `absent: ${kernel.selftestAbsent ?? ''}`;
+    if (o.retest || !ctx.guestResults) return { imageSha, selftestSha };
     const key = guestKey({
       kharness: KHARNESS_VERSION,
-      imageSha: await fileSha256(kernel.image),
+      imageSha,
       configSha: kernel.config ? await fileSha256(kernel.config) : 'none',
       guestSourcesSha: await guestSourcesSha(),
       config: ctx.config,
@@ -249,7 +251,7 @@ async function reuseKey(kernel: KernelUnderTest, ctx: StepContext): Promise<{ ke
       budgetS: o.budgetS,
       accel: o.accel,
     });
-    return { kernel: key, selftestSha };
+    return { kernel: key, imageSha, selftestSha };
   } catch {
     return undefined;
   }

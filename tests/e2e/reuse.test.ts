@@ -1,0 +1,58 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { patchesDir } from '../../src/common/paths.js';
+import type { PatchReport, RunReport } from '../../src/report/types.js';
+import { runInTemp, uncleanStep } from './helpers.js';
+
+// Issue 16: test only what a patch can change. The bundled wording series on the real 6.12 tree:
+// 1/4 rewords a comment in mm/zswap.c, 2/4 only Documentation, 3/4 another comment on the same
+// line, 4/4 only a string of the cgroup selftest's test_zswap.c. Only 1/4 boots the whole suite.
+describe('reuse by content on the real 6.12 tree', () => {
+  let out: string;
+  let report: RunReport;
+  let exitCode: number;
+  let stderr: string;
+  const step = (label: string): PatchReport => report.patches.find((p) => p.label === label)!;
+
+  beforeAll(async () => {
+    ({ out, report, exitCode, stderr } = await runInTemp<RunReport>('kharness-reuse-', [path.join(patchesDir, 'zswap-wording.mbox'), '--no-base-test', '--variants', 'default', '--tests', 'swap-cycle,selftest-zswap']));
+  });
+
+  afterAll(async () => {
+    if (out) await rm(out, { recursive: true, force: true });
+  });
+
+  it('passes every patch, and boots the whole suite only for 1/4', () => {
+    expect(exitCode, `${report.summary}\n${stderr.slice(-2000)}`).toBe(0);
+    for (const l of ['1/4', '2/4', '3/4', '4/4']) expect(uncleanStep(step(l)), l).toBeUndefined();
+    expect(step('1/4').reusedFrom).toBeUndefined();
+    expect(step('1/4').tests.map((t) => [t.name, t.reusedFrom])).toEqual([['swap-cycle', undefined], ['selftest-zswap', undefined]]);
+  });
+
+  it('2/4 (Documentation only) is not rebuilt and carries 1/4\'s results', () => {
+    const two = step('2/4');
+    expect(two.stages.build.summary).toMatch(/^unchanged since 1\/4: not rebuilt: only Documentation\/admin-guide\/mm\/zswap\.rst changed, nothing the build reads/);
+    expect(two.build?.objectsBuilt).toBe(0);
+    expect(two.reusedFrom).toBe('1/4');
+    for (const s of ['boot', 'test', 'model'] as const) expect(two.stages[s].summary, s).toMatch(/^same kernel as 1\/4: results reused; /);
+    expect(two.tests.every((t) => t.reusedFrom === '1/4')).toBe(true);
+  });
+
+  it('3/4 (a comment on the same line) is rebuilt into a byte-identical bzImage and carries 1/4\'s results', () => {
+    const three = step('3/4');
+    expect(three.build?.objectsBuilt, three.stages.build.summary).toBeGreaterThan(0);
+    expect(three.build?.imageSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(three.build?.imageSha256).toBe(step('1/4').build?.imageSha256);
+    expect(three.reusedFrom).toBe('1/4');
+  });
+
+  it('4/4 (only test_zswap.c) reruns selftest-zswap alone and keeps swap-cycle from 1/4', () => {
+    const four = step('4/4');
+    expect(four.reusedFrom).toBe('1/4');
+    expect(four.stages.test.summary).toMatch(/^same kernel as 1\/4: results reused but for selftest-zswap, run again \(test_zswap changed\); /);
+    expect(four.tests.map((t) => [t.name, t.reusedFrom])).toEqual([['swap-cycle', '1/4'], ['selftest-zswap', undefined]]);
+    // the selftest ran in 4/4's own guest
+    expect(four.boot?.consoleLog).toMatch(/patch-4/);
+  });
+});
