@@ -65,6 +65,8 @@ export interface RunOptions extends OutputOptions {
   reporter?: PersonInfo;
   /** --retest: boot and test every step, even one whose kernel is identical to an earlier step's */
   retest?: boolean;
+  /** --retest-base: test the base again even when an earlier run kept its results (base-cache.ts) */
+  retestBase?: boolean;
 }
 
 export interface RunResult {

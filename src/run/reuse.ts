@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { projectRoot } from '../common/paths.js';
 import type { PatchReport, StageName } from '../report/types.js';
 
 /**
  * Reuse by content, never by guess: a step whose kernel image, merged .config and guest-side
- * code (our workload and suite, by their sources) are byte-identical to an earlier step's,
+ * code (all of kharness's sources: the guest's workload and suite, and the judge) are
+ * byte-identical to an earlier step's,
  * booted with the same options, would run the very same guest suite. Everything that could make
  * the runs differ is in the key, so reuse never crosses configs, variants, tests, profiles or
  * kharness versions. The tree's test_zswap is kept beside the key (step.ts): when only it
@@ -39,11 +41,22 @@ export async function fileSha256(file: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** What runs in the guest besides the kernel: the suite script and the workload's source. */
-export async function guestSourcesSha(): Promise<string> {
-  const h = createHash('sha256');
-  for (const f of ['suite.sh', 'zswap-stress.c']) h.update(await fileSha256(path.join(projectRoot, 'src', 'guest', f)));
-  return h.digest('hex');
+let sourcesSha: Promise<string> | undefined;
+
+/**
+ * This kharness, by content: every file under src/ (what runs in the guest, suite.sh and the
+ * workload's source, and the host code that judges it), so results are never reused across
+ * versions of either, whatever package.json says. Computed once per process.
+ */
+export function guestSourcesSha(): Promise<string> {
+  sourcesSha ??= (async () => {
+    const root = path.join(projectRoot, 'src');
+    const files = (await readdir(root, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)).sort();
+    const h = createHash('sha256');
+    for (const f of files) h.update(path.relative(root, f)).update('\0').update(await fileSha256(f));
+    return h.digest('hex');
+  })();
+  return sourcesSha;
 }
 
 /** The stages a reused step takes from the earlier one. */

@@ -12,6 +12,7 @@ import type { RunOptions } from './pipeline.js';
 import { GuestTestClock, type Progress } from './progress.js';
 import { parseMark } from '../guest/console-marks.js';
 import { KHARNESS_VERSION } from '../common/paths.js';
+import { keepable, loadBase, saveBase } from './base-cache.js';
 import { carryGuestResults, fileSha256, guestKey, guestSourcesSha, markRerun, reusable, reusedNote } from './reuse.js';
 import { applyStage, bootStage, laterStages, buildDetails, buildStage, modelStage, patchVerdict, skippedStage, stage, summarize, testDetails, testStage } from './stages.js';
 
@@ -194,12 +195,14 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
   const kernel: KernelUnderTest = { image: art.image, systemMap: art.systemMap, zswapPreprocessed: art.zswapPreprocessed, selftest: art.selftest, config: art.config, selftestAbsent: build.value.selftestBuild?.verdict === 'skipped' ? build.value.selftestBuild.summary : undefined };
   const key = await reuseKey(kernel, ctx);
   if (key && r.build) r.build.imageSha256 = key.imageSha;
-  const earlier = key?.kernel ? ctx.guestResults?.get(key.kernel) : undefined;
+  const earlier = key?.kernel ? (ctx.guestResults?.get(key.kernel) ?? (step.index === 0 ? await keptBase(key.kernel, ctx) : undefined)) : undefined;
   // The same kernel with another test_zswap: only selftest-zswap can come out differently.
   const only: GuestTestName[] | undefined = earlier && earlier.selftestSha !== key!.selftestSha && ctx.opts.tests.includes('selftest-zswap') ? ['selftest-zswap'] : undefined;
   if (earlier && !only) {
     show(`${reusedNote(earlier.report.label)}; ${elapsed()}`);
-    return finish(carryGuestResults(r, earlier.report), reusedNote(earlier.report.label));
+    const carried = finish(carryGuestResults(r, earlier.report), reusedNote(earlier.report.label));
+    if (key?.kernel && !ctx.guestResults?.has(key.kernel)) ctx.guestResults?.set(key.kernel, { ...earlier, report: carried });
+    return carried;
   }
   show(only ? `${reusedNote(earlier!.report.label)}, but test_zswap changed: only selftest-zswap runs ...` : `boot and test under ${ctx.accel.toUpperCase()} ...`);
   // Between the suite's marks, a line every PROGRESS_INTERVAL_MS names the running test and its time.
@@ -224,7 +227,27 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
   if (key?.kernel && reusable(finished)) ctx.guestResults?.set(key.kernel, { report: finished, suite: outcome.suite, selftestSha: key.selftestSha });
   // Traces of passing tests are large and tell nothing: keep only the evidence.
   if (!ctx.opts.keepTraces) for (const t of attempt.value.suite.tests) if (t.verdict === 'pass' && t.logs.trace) await rm(t.logs.trace, { force: true });
+  if (step.index === 0 && key?.kernel && !only && keepable(finished)) await keepBase(key.kernel, { report: finished, suite: outcome.suite, selftestSha: key.selftestSha }, ctx);
   return finished;
+}
+
+/** The base's results kept by an earlier run for this guest key (base-cache.ts), unless --retest-base. */
+async function keptBase(key: string, ctx: StepContext): Promise<TestedKernel | undefined> {
+  if (ctx.opts.retestBase) return undefined;
+  const kept = await loadBase(key, ctx.reportDir);
+  if (!kept) return undefined;
+  const label = `the base run of ${kept.savedAt.slice(0, 16).replace('T', ' ')} UTC`;
+  return { report: { ...kept.report, label }, suite: kept.suite, selftestSha: kept.selftestSha };
+}
+
+/** Keeps a base run for later runs; a cache that cannot be written costs only the reuse. */
+async function keepBase(key: string, tested: TestedKernel, ctx: StepContext): Promise<void> {
+  const dirs = tested.suite.variants?.map((v) => v.runDir) ?? [tested.suite.runDir];
+  try {
+    await saveBase(key, { ...tested, runDirs: dirs.map((d) => path.relative(ctx.reportDir, d)), reportDir: ctx.reportDir });
+  } catch {
+    // the next run tests the base again
+  }
 }
 
 /**
