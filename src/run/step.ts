@@ -189,10 +189,18 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
     return finish(r);
   }
   r.stages.build = buildReport;
-  const guestDir = path.join(ctx.reportDir, `patch-${step.index}${ctx.rowTag ? `-${ctx.rowTag}` : ''}`);
   await keepMergedConfig(art.config, ctx.logsDir, `config-${step.index}${ctx.rowTag ? `-${ctx.rowTag}` : ''}`, buildReport, ctx.rel);
-
   const kernel: KernelUnderTest = { image: art.image, systemMap: art.systemMap, zswapPreprocessed: art.zswapPreprocessed, selftest: art.selftest, config: art.config, selftestAbsent: build.value.selftestBuild?.verdict === 'skipped' ? build.value.selftestBuild.summary : undefined };
+  return guestStages(step, r, ctx, kernel, { where, show, elapsed });
+}
+
+/**
+ * boot → test → judge of a built step; or, for a kernel identical to one already tested (in this
+ * run, or the base in an earlier one), that kernel's results (reuse.ts, base-cache.ts).
+ */
+async function guestStages(step: Step, r: PatchReport, ctx: StepContext, kernel: KernelUnderTest, io: { where: string; show: (text: string) => void; elapsed: () => string }): Promise<PatchReport> {
+  const { where, show, elapsed } = io;
+  const guestDir = path.join(ctx.reportDir, `patch-${step.index}${ctx.rowTag ? `-${ctx.rowTag}` : ''}`);
   const key = await reuseKey(kernel, ctx);
   if (key && r.build) r.build.imageSha256 = key.imageSha;
   const earlier = key?.kernel ? (ctx.guestResults?.get(key.kernel) ?? (step.index === 0 ? await keptBase(key.kernel, ctx) : undefined)) : undefined;
