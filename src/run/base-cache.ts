@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { publishFileAtomic, uniqueTmpPath } from '../common/atomic.js';
+import { uniqueTmpPath } from '../common/atomic.js';
 import { cacheDir } from '../common/paths.js';
 import type { SuiteResult } from '../guest/index.js';
 import type { PatchReport } from '../report/types.js';
@@ -36,15 +36,24 @@ export function keepable(p: PatchReport): boolean {
   return stages.every((s) => s.verdict === 'pass' || s.verdict === 'fail') && p.tests.every((t) => t.verdict !== 'flaky' && t.verdict !== 'error');
 }
 
+/**
+ * Written whole in a folder of its own, then swapped in by rename: a run reading the entry while
+ * another keeps a newer one sees the old one or the new one, never half of either.
+ */
 export async function saveBase(key: string, entry: Omit<CachedBase, 'savedAt'>): Promise<void> {
   const dir = baseCacheDir(key);
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(path.join(dir, 'files'), { recursive: true });
-  for (const rel of entry.runDirs) await cp(path.join(entry.reportDir, rel), path.join(dir, 'files', rel), { recursive: true });
-  const file = path.join(dir, FILE);
-  const tmp = uniqueTmpPath(file);
-  await writeFile(tmp, JSON.stringify({ ...entry, savedAt: new Date().toISOString() }));
-  await publishFileAtomic(tmp, file);
+  const tmp = uniqueTmpPath(dir);
+  try {
+    await mkdir(path.join(tmp, 'files'), { recursive: true });
+    for (const rel of entry.runDirs) await cp(path.join(entry.reportDir, rel), path.join(tmp, 'files', rel), { recursive: true });
+    await writeFile(path.join(tmp, FILE), JSON.stringify({ ...entry, savedAt: new Date().toISOString() }));
+    const old = uniqueTmpPath(dir);
+    await rename(dir, old).catch(() => undefined);
+    await rename(tmp, dir);
+    await rm(old, { recursive: true, force: true });
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 }
 
 /**
