@@ -158,6 +158,13 @@ export function blamedTests(p: PatchReport): TestDetails[] {
   return p.tests.filter((t) => t.verdict === 'fail');
 }
 
+/** How a step that carries another's guest results says so in a verdict cell, or undefined. */
+export function reuseOf(p: PatchReport): string | undefined {
+  if (!p.reusedFrom) return undefined;
+  const ran = p.tests.filter((t) => !t.reusedFrom).map((t) => t.name);
+  return `same kernel as ${p.reusedFrom}: results reused${ran.length ? ` but for ${ran.join(', ')}, run again` : ''}`;
+}
+
 /** Pre-existing failures of a patch: the patch's own list and its tests', without repeats. */
 export function preExistingOf(p: PatchReport): string[] {
   const seen = new Set<string>();

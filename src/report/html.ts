@@ -14,6 +14,7 @@ import {
   notRun,
   patchLabel,
   preExistingOf,
+  reuseOf,
   seriesPatches,
   attestationRows,
   stageCellText,
@@ -134,7 +135,7 @@ function grid(report: RunReport): string {
       return `<td class="cell v-${st.verdict}" title="${h(`${s}: ${st.summary}`)}"><a href="#${anchorOf(p, s)}">${h(stageCellText(st))}</a></td>`;
     }).join('');
     const subject = p.index === 0 ? `<code>${h(shortCommit(p.commit ?? report.base.commit))}</code> <span class="muted">base</span>` : h(p.subject);
-    const pre = `${p.index > 0 && preExistingOf(p).length ? ' <span class="muted">(pre-existing failures not blamed)</span>' : ''}${p.reusedFrom ? ` <span class="muted">(same kernel as ${h(p.reusedFrom)}: results reused)</span>` : ''}`;
+    const pre = `${p.index > 0 && preExistingOf(p).length ? ' <span class="muted">(pre-existing failures not blamed)</span>' : ''}${reuseOf(p) ? ` <span class="muted">(${h(reuseOf(p)!)})</span>` : ''}`;
     return `<tr><th><a href="#${anchorOf(p)}">${h(patchLabel(p, report))}</a></th><td class="subject">${subject}</td>${cells}<td class="cell v-${p.verdict}"><a href="#${anchorOf(p)}">${h(VERDICT_WORDS[p.verdict])}</a>${pre}</td></tr>`;
   });
   for (const k of missingPatchNumbers(report)) {

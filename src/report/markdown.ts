@@ -13,6 +13,7 @@ import {
   notRun,
   patchLabel,
   preExistingOf,
+  reuseOf,
   seriesPatches,
   attestationRows,
   stageCellText,
@@ -127,7 +128,7 @@ function verdictTable(report: RunReport): string[] {
     const label = patchLabel(p, report);
     const name = isNotable(p) ? `[${md(label)}](#${anchor(p)})` : md(label);
     const subject = p.index === 0 ? cellCode(shortCommit(p.commit ?? report.base.commit)) : md(p.subject);
-    const pre = `${preExistingOf(p).length && p.index > 0 ? ' (pre-existing failures not blamed)' : ''}${p.reusedFrom ? ` (same kernel as ${md(p.reusedFrom)}: results reused)` : ''}`;
+    const pre = `${preExistingOf(p).length && p.index > 0 ? ' (pre-existing failures not blamed)' : ''}${reuseOf(p) ? ` (${md(reuseOf(p)!)})` : ''}`;
     lines.push(`| ${name} | ${subject} | ${STAGES.map((s) => cell(p, s)).join(' | ')} | ${verdictMd(p.verdict)}${pre} |`);
   }
   for (const k of missingPatchNumbers(report)) {

@@ -22,6 +22,15 @@ describe('a step that carries an identical kernel\'s guest results says so in ev
     expect(html).toContain(`Same kernel as ${from}: its result, reused (not run again).`);
   });
 
+  it('a step that ran some tests again names them beside the reuse', () => {
+    const partial = withReuse();
+    const p = partial.patches.find((x) => x.index === 2)!;
+    p.tests[p.tests.length - 1]!.reusedFrom = undefined;
+    const ran = p.tests[p.tests.length - 1]!.name;
+    expect(renderMarkdown(partial)).toContain(`(${note}: results reused but for ${ran.replace(/_/g, '\\_')}, run again)`);
+    expect(renderHtml(partial)).toContain(`(${note}: results reused but for ${ran}, run again)`);
+  });
+
   it('JUnit: a note on each reused test case', () => {
     const xml = renderJunit(r);
     expect(xml.split(`${note}: its result, reused (not run again)`).length - 1).toBe(two.tests.length);
