@@ -15,6 +15,7 @@ import {
   missingPatchNumbers,
   patchLabel,
   preExistingOf,
+  reuseOf,
   replySubject,
   seriesAuthor,
   seriesPatches,
@@ -165,7 +166,7 @@ function attestationLines(report: RunReport): string[] {
 function perPatchLines(report: RunReport): string[] {
   const rows: [string, string, string][] = [];
   for (const base of baseRows(report)) rows.push([patchLabel(base, report), base.verdict === 'pass' ? 'pass' : VERDICT_WORDS[base.verdict], `${shortCommit(base.commit ?? report.base.commit)}${base.verdict === 'pass' ? '' : ` (${cleanLine(base.summary)})`}`]);
-  for (const p of seriesPatches(report)) rows.push([patchLabel(p, report), stageStatus(p), cleanLine(p.subject)]);
+  for (const p of seriesPatches(report)) rows.push([patchLabel(p, report), stageStatus(p), `${cleanLine(p.subject)}${reuseOf(p) ? ` (${reuseOf(p)})` : ''}`]);
   for (const k of missingPatchNumbers(report)) rows.push([`${k}/${report.series.patches.length}`, 'not tested', cleanLine(report.series.patches.find((x) => x.index === k)?.subject ?? '')]);
   const w1 = Math.max(0, ...rows.map((r) => r[0].length));
   const w2 = Math.max(0, ...rows.map((r) => r[1].length));
@@ -188,7 +189,8 @@ function whatRan(report: RunReport): string {
   const testText = tests.length ? `ran ${listText(tests)}` : 'ran the guest tests';
   const traced = patches.every((p) => p.tests.every((t) => t.conformance.verdict === 'pass' || t.conformance.verdict === 'fail'));
   const model = traced ? "had the kernel's zswap trace checked against the reference model of entry lifetimes" : 'went through the model checks (not every test was checked against a kernel trace)';
-  return `Each patch was applied on top of the previous ones, built, booted, ${testText}, and ${model}.`;
+  const reused = patches.some((p) => p.reusedFrom) ? ' A patch whose kernel came out byte-identical to an earlier one carries its results, and says so below.' : '';
+  return `Each patch was applied on top of the previous ones, built, booted, ${testText}, and ${model}.${reused}`;
 }
 
 function listText(items: string[]): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RunReportSchema, buildKcidb, renderHtml, renderJunit, renderMarkdown } from '../../../src/report/index.js';
+import { RunReportSchema, buildKcidb, renderHtml, renderJunit, renderMarkdown, renderReply } from '../../../src/report/index.js';
 import { allPassing, withReuse } from './helpers.js';
 
 describe('a step that carries an identical kernel\'s guest results says so in every report', () => {
@@ -29,6 +29,12 @@ describe('a step that carries an identical kernel\'s guest results says so in ev
     const ran = p.tests[p.tests.length - 1]!.name;
     expect(renderMarkdown(partial)).toContain(`(${note}: results reused but for ${ran.replace(/_/g, '\\_')}, run again)`);
     expect(renderHtml(partial)).toContain(`(${note}: results reused but for ${ran}, run again)`);
+  });
+
+  it('the reply says which patch carries whose results', () => {
+    const reply = renderReply(r).replace(/\n\s+/g, ' ');
+    expect(reply).toContain(`(${note}: results reused)`);
+    expect(reply).toContain('carries its results, and says so below');
   });
 
   it('JUnit: a note on each reused test case', () => {
