@@ -27,11 +27,13 @@ export interface GuestKeyParts {
   runs: number;
   budgetS?: number;
   accel?: string;
+  /** --keep-traces: a run that keeps every trace never takes one whose passing traces were dropped */
+  keepTraces?: boolean;
 }
 
 /** The key itself: a hash of every part, in a fixed order. Pure. */
 export function guestKey(p: GuestKeyParts): string {
-  const ordered = [p.kharness, p.imageSha, p.configSha, p.guestSourcesSha, p.config, p.tests.join(','), p.variants.join(','), p.profile, String(p.trace), String(p.runs), String(p.budgetS ?? ''), p.accel ?? ''];
+  const ordered = [p.kharness, p.imageSha, p.configSha, p.guestSourcesSha, p.config, p.tests.join(','), p.variants.join(','), p.profile, String(p.trace), String(p.runs), String(p.budgetS ?? ''), p.accel ?? '', String(p.keepTraces ?? false)];
   return createHash('sha256').update(JSON.stringify(ordered)).digest('hex');
 }
 

@@ -281,6 +281,7 @@ async function reuseKey(kernel: KernelUnderTest, ctx: StepContext): Promise<{ ke
       runs: o.runs,
       budgetS: o.budgetS,
       accel: o.accel,
+      keepTraces: o.keepTraces,
     });
     return { kernel: key, imageSha, selftestSha };
   } catch {

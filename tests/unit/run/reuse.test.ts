@@ -19,7 +19,7 @@ describe('the guest key', () => {
     expect(guestKey({ ...parts })).toBe(guestKey(parts));
     const changed: Partial<GuestKeyParts>[] = [
       { kharness: '0.2.0' }, { imageSha: 'b'.repeat(64) }, { configSha: 'f'.repeat(64) }, { guestSourcesSha: '0'.repeat(64) },
-      { config: 'zswap-debug' }, { tests: ['swap-cycle', 'writeback'] }, { variants: ['default', 'nomemcg'] }, { profile: 'soak' }, { trace: false }, { runs: 2 }, { budgetS: 900 }, { accel: 'kvm' },
+      { config: 'zswap-debug' }, { tests: ['swap-cycle', 'writeback'] }, { variants: ['default', 'nomemcg'] }, { profile: 'soak' }, { trace: false }, { runs: 2 }, { budgetS: 900 }, { accel: 'kvm' }, { keepTraces: true },
     ];
     const keys = new Set(changed.map((c) => guestKey({ ...parts, ...c })));
     expect(keys.size).toBe(changed.length);
