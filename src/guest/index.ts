@@ -376,7 +376,12 @@ export async function judgeRunDir(runDir: string): Promise<SuiteResult> {
       throw new InputError(`${path.join(runDir, name)} is not valid JSON: ${(err as Error).message}`);
     }
   };
-  return judgeRun({ runDir, plan: await read<GuestPlan>(PLAN_FILE), boot: await read<BootOutcome>(BOOT_FILE) });
+  const boot = await read<BootOutcome>(BOOT_FILE);
+  // A run folder moved or copied since (a kept base run, a worker's results) is judged on its own
+  // console log, not on the path it was first written at.
+  const local = path.join(runDir, path.basename(String(boot.consoleLog)));
+  if (existsSync(local)) boot.consoleLog = local;
+  return judgeRun({ runDir, plan: await read<GuestPlan>(PLAN_FILE), boot });
 }
 
 /**

@@ -1,9 +1,9 @@
-import { rm } from 'node:fs/promises';
+import { cp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { patchesDir } from '../../src/common/paths.js';
 import type { PatchReport, RunReport } from '../../src/report/types.js';
-import { runInTemp, uncleanStep } from './helpers.js';
+import { kharness, runInTemp, uncleanStep } from './helpers.js';
 
 // Issue 16: test only what a patch can change. The bundled wording series on the real 6.12 tree:
 // 1/4 rewords a comment in mm/zswap.c, 2/4 only Documentation, 3/4 another comment on the same
@@ -45,6 +45,15 @@ describe('reuse by content on the real 6.12 tree', () => {
     expect(three.build?.imageSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(three.build?.imageSha256).toBe(step('1/4').build?.imageSha256);
     expect(three.reusedFrom).toBe('1/4');
+  });
+
+  it('a guest run folder copied elsewhere (as a kept base is) is judged offline the same', async () => {
+    const copy = path.join(out, 'copied-patch-1');
+    await cp(path.join(out, 'report', 'patch-1'), copy, { recursive: true });
+    await rm(path.join(out, 'report', 'patch-1', 'console.log'));
+    const r = await kharness(['judge', copy, '--json']);
+    const suite = r.json<{ tests: { name: string; verdict: string }[] }>();
+    expect(suite.tests.map((t) => [t.name, t.verdict])).toEqual(step('1/4').tests.map((t) => [t.name, t.verdict]));
   });
 
   it('4/4 (only test_zswap.c) reruns selftest-zswap alone and keeps swap-cycle from 1/4', () => {
