@@ -341,6 +341,16 @@ export function mergeVariantSuites(parts: { variant: string; suite: SuiteResult 
   };
 }
 
+/** The failed (or broken) tests, each with its summary; undefined when none. */
+function failedTestsSummary(tests: TestJudgement[]): string | undefined {
+  const failed = tests.filter((t) => t.verdict === 'fail' || t.verdict === 'error');
+  return failed.length ? failed.map((t) => `${t.name}: ${t.summary}`).join('; ') : undefined;
+}
+
+function passedSummary(tests: TestJudgement[]): string {
+  return `all ${tests.filter((t) => t.verdict === 'pass').length} test(s) passed`;
+}
+
 /**
  * An earlier run of the same kernel with some of its tests run again (reuse: only the tree's
  * test_zswap changed): the fresh run's tests, findings and boot replace those of the same names,
@@ -352,8 +362,7 @@ export function withRerunTests(earlier: SuiteResult, fresh: SuiteResult): SuiteR
   const keptFindings = earlier.findings.filter((f) => f.test && !rerun.has(f.test) && kept.some((t) => t.name === f.test));
   const tests = [...kept, ...fresh.tests];
   const verdict = combineVerdicts([...kept.map((t) => t.verdict), fresh.verdict]);
-  const failed = tests.filter((t) => t.verdict === 'fail' || t.verdict === 'error');
-  const summary = fresh.boot.status !== 'completed' ? fresh.summary : failed.length ? failed.map((t) => `${t.name}: ${t.summary}`).join('; ') : verdict === 'pass' ? `all ${tests.filter((t) => t.verdict === 'pass').length} test(s) passed` : fresh.summary;
+  const summary = fresh.boot.status !== 'completed' ? fresh.summary : (failedTestsSummary(tests) ?? (verdict === 'pass' ? passedSummary(tests) : fresh.summary));
   return { ...earlier, verdict, summary, boot: fresh.boot, findings: [...keptFindings, ...fresh.findings], tests, runDir: fresh.runDir, suiteErrors: [...(earlier.suiteErrors ?? []), ...(fresh.suiteErrors ?? [])] };
 }
 
@@ -417,17 +426,15 @@ function summarizeSuite(o: { run: GuestRun; judged: TestJudgement[]; suiteErrors
   if (o.suiteErrors.length > 0 && verdict !== 'fail') verdict = 'error';
   const { findings: _f, ...bootRest } = boot;
   void _f;
-  const failedTests = judged.filter((t) => t.verdict === 'fail' || t.verdict === 'error');
   const summary =
     boot.status !== 'completed'
       ? `${boot.status}: ${boot.reason}`
-      : failedTests.length
-        ? failedTests.map((t) => `${t.name}: ${t.summary}`).join('; ')
-        : orphanFindings.length
+      : (failedTestsSummary(judged) ??
+        (orphanFindings.length
           ? `kernel reported ${orphanFindings[0]!.title}`
           : o.suiteErrors.length
             ? `the guest's records cannot be trusted: ${o.suiteErrors.slice(0, 3).join('; ')}`
-            : `all ${judged.filter((t) => t.verdict === 'pass').length} test(s) passed`;
+            : passedSummary(judged)));
   const traced = judged.filter((t) => t.coverage.some((c) => c.source === 'trace'));
   const coverage = traced.length
     ? traced[0]!.coverage.map((c) => ({ ...c, count: traced.reduce((sum, t) => sum + (t.coverage.find((x) => x.path === c.path)?.count ?? 0), 0) }))
