@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { action, positiveInt } from '../common/command.js';
 import { ExitCode, InputError } from '../common/errors.js';
-import { onInterrupt } from '../common/exec.js';
+import { killChildren, onInterrupt } from '../common/exec.js';
 import type { ConfigJobRunner } from './queue.js';
 
 interface WorkerCliOptions {
@@ -38,12 +38,12 @@ async function runWorker(opts: WorkerCliOptions): Promise<number> {
   const connection = await openRedis(opts.redis);
   let stopping: Promise<void> | undefined;
   let stop = (signal: NodeJS.Signals): void => void signal;
-  // A real run installs its own interrupt hook (it stops the run, exit 130, and the job is handed
-  // back); once it returns, the worker's hook is put back and the worker stops too.
+  // A run cut short (exit 130: its job is handed back) stops this worker too. An in-process runner
+  // (the tests' stub) may have installed its own interrupt hook: the worker's is put back.
   const runner: ConfigJobRunner = async (data, ctx) => {
     try {
       const outcome = await inner(data, ctx);
-      if (outcome.exitCode === ExitCode.Interrupted) stop('SIGTERM');
+      if (outcome.exitCode === ExitCode.Interrupted && !stopping) stop('SIGTERM');
       return outcome;
     } finally {
       onInterrupt((signal) => stop(signal));
@@ -57,6 +57,9 @@ async function runWorker(opts: WorkerCliOptions): Promise<number> {
     }
     log(`${signal}: stopping after the current job`);
     stopping = worker.close();
+    // Each real job is a `kharness fleet-job` process: the signal goes on to it, so a kernel run
+    // stops (exit 130) and its job goes back to the queue, instead of holding the worker for an hour.
+    killChildren(signal);
   };
   onInterrupt((signal) => stop(signal));
   await worker.waitUntilReady();
@@ -79,6 +82,26 @@ export function registerFleetCommands(program: Command): void {
     .option('--lock-duration <ms>', 'a job whose worker has not renewed its lock for this long is stalled and retried elsewhere', positiveInt('--lock-duration'), 60_000)
     .option('--stalled-interval <ms>', 'how often to look for stalled jobs', positiveInt('--stalled-interval'), 30_000)
     .action(action(async (opts: WorkerCliOptions) => runWorker(opts) as Promise<0>));
+
+  // What a worker runs each real job in (runner.ts): one config's fold, the job's data on stdin.
+  program
+    .command('fleet-job', { hidden: true })
+    .requiredOption('--job-id <id>')
+    .requiredOption('--result <file>', 'where the outcome (exit code, report) is written')
+    .option('--results <dir>')
+    .option('--work <dir>')
+    .action(
+      action(async (opts: { jobId: string; result: string; results?: string; work?: string }) => {
+        const { text } = await import('node:stream/consumers');
+        const { ConfigJobDataSchema } = await import('./jobs.js');
+        const { runConfigJobHere } = await import('./runner.js');
+        const { writeFileAtomic } = await import('../common/atomic.js');
+        const parsed = ConfigJobDataSchema.safeParse(JSON.parse(await text(process.stdin)));
+        if (!parsed.success) throw new InputError(`bad job data: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+        const outcome = await runConfigJobHere(parsed.data, { jobId: opts.jobId, results: opts.results, work: opts.work });
+        await writeFileAtomic(opts.result, JSON.stringify(outcome));
+      }),
+    );
 
   const queue = program.command('queue').description('the fleet\'s queue');
   queue

@@ -151,10 +151,18 @@ export async function waitForSeries(connection: Redis, parentId: string, timeout
  * same work again runs it again; a finished or queued one is left as it is. True when removed.
  */
 export async function removeIfFailed(connection: Redis, parentId: string): Promise<boolean> {
+  return removeSeries(connection, parentId, ['failed']);
+}
+
+/**
+ * Removes a series parent and its config jobs when the parent is in one of STATES (a queued or
+ * running one is never pulled from under its worker). True when removed.
+ */
+export async function removeSeries(connection: Redis, parentId: string, states: readonly string[]): Promise<boolean> {
   const queue = new Queue(QUEUE_NAME, { connection });
   try {
     const parent = await queue.getJob(parentId);
-    if (!parent || (await parent.getState()) !== 'failed') return false;
+    if (!parent || !states.includes(await parent.getState())) return false;
     await parent.remove({ removeChildren: true });
     return true;
   } finally {

@@ -1,16 +1,25 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ExitCode, KharnessError } from '../common/errors.js';
+import { spawnTracked } from '../common/exec.js';
+import { projectRoot } from '../common/paths.js';
 import { resolveTests, variantsFor } from '../guest/index.js';
 import { runSeries } from '../run/pipeline.js';
 import type { ConfigJobData } from './jobs.js';
-import type { ConfigJobRunner } from './queue.js';
+import type { ConfigJobRunner, ConfigRunOutcome } from './queue.js';
 
 export interface PipelineRunnerOptions {
   /** --results DIR: a shared folder; each job's report folder is DIR/<job id> */
   results?: string;
   /** --work: worktrees and build dirs (default: the cache) */
   work?: string;
+}
+
+/** What a `kharness fleet-job` child is given besides the job's data. */
+export interface JobProcessOptions extends PipelineRunnerOptions {
+  jobId: string;
 }
 
 /** The run a config job asks for, as `kharness run` options. */
@@ -32,25 +41,50 @@ function runOptions(data: ConfigJobData, input: string, out: string, work?: stri
     testBase: data.work.testBase,
     sandbox: data.work.sandbox,
     reporter: data.reporter,
+    retest: data.retest,
+    retestBase: data.retestBase,
     out,
     work,
     quiet: true,
   };
 }
 
-/** The production runner: one config's whole fold of the series through runSeries, on this machine. */
+/** One config's whole fold of the series through runSeries, in this process (`kharness fleet-job`). */
+export async function runConfigJobHere(data: ConfigJobData, opts: JobProcessOptions): Promise<ConfigRunOutcome> {
+  const scratch = await mkdtemp(path.join(tmpdir(), 'kharness-job-'));
+  try {
+    let input = data.input;
+    if (data.mbox !== undefined) {
+      input = path.join(scratch, 'series.mbox');
+      await writeFile(input, data.mbox);
+    }
+    const out = opts.results ? path.join(path.resolve(opts.results), opts.jobId) : path.join(scratch, 'report');
+    const result = await runSeries(runOptions(data, input, out, opts.work));
+    return { exitCode: result.exitCode, report: result.report, resultsDir: opts.results ? opts.jobId : undefined };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The production runner: each config job runs in a `kharness fleet-job` process of its own. Jobs
+ * at once (--concurrency) then never share a run's interrupt hook or child list; SIGTERM reaches
+ * the run (it stops, exit 130, the job is handed back); and a worker killed outright takes the
+ * job's process with it (parent-death signal), and that process its make and QEMU.
+ */
 export function pipelineRunner(opts: PipelineRunnerOptions): ConfigJobRunner {
   return async (data, ctx) => {
-    const scratch = await mkdtemp(path.join(tmpdir(), 'kharness-job-'));
+    const scratch = await mkdtemp(path.join(tmpdir(), 'kharness-jobproc-'));
     try {
-      let input = data.input;
-      if (data.mbox !== undefined) {
-        input = path.join(scratch, 'series.mbox');
-        await writeFile(input, data.mbox);
-      }
-      const out = opts.results ? path.join(path.resolve(opts.results), ctx.jobId) : path.join(scratch, 'report');
-      const result = await runSeries(runOptions(data, input, out, opts.work));
-      return { exitCode: result.exitCode, report: result.report, resultsDir: opts.results ? ctx.jobId : undefined };
+      const resultFile = path.join(scratch, 'outcome.json');
+      const args = [path.join(projectRoot, 'bin', 'kharness.js'), 'fleet-job', '--job-id', ctx.jobId, '--result', resultFile];
+      if (opts.results) args.push('--results', opts.results);
+      if (opts.work) args.push('--work', opts.work);
+      const child = await spawnTracked(process.execPath, args, { input: JSON.stringify(data), stdout: 'ignore', stderr: 'pipe', maxBuffer: 16 * 1024 * 1024 });
+      if (existsSync(resultFile)) return JSON.parse(await readFile(resultFile, 'utf8')) as ConfigRunOutcome;
+      const why = String(child.stderr ?? '').trim().split('\n').slice(-5).join('\n') || `exit ${child.exitCode ?? '?'}${child.signal ? ` (${child.signal})` : ''}`;
+      // Bad input is final (the job fails for good); anything else is our side, and retried.
+      throw new KharnessError(`the job's run ended without a result: ${why}`, child.exitCode === ExitCode.BadInput ? ExitCode.BadInput : ExitCode.Infrastructure);
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }

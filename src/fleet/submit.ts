@@ -8,8 +8,8 @@ import { splitMbox } from '../lore/mbox.js';
 import type { Series } from '../lore/index.js';
 import type { RunOptions, RunResult } from '../run/pipeline.js';
 import { loadSeries } from '../tree/input.js';
-import type { WorkKey } from './jobs.js';
-import { openRedis, enqueueSeries, removeIfFailed, waitForSeries } from './queue.js';
+import { seriesJobId, type WorkKey } from './jobs.js';
+import { openRedis, enqueueSeries, removeIfFailed, removeSeries, waitForSeries } from './queue.js';
 import { writeSeriesResult } from './results.js';
 
 export interface QueueRunOptions extends RunOptions {
@@ -58,8 +58,13 @@ export async function submitSeries(opts: QueueRunOptions): Promise<RunResult> {
         series: { subject: series.subject, version: series.version, slug: series.slug },
         work,
         configs: opts.configs,
-        job: { input: mbox === undefined ? opts.input : `${series.slug}.mbox`, mbox, version: series.version, lore: opts.lore, base: opts.base, reporter: opts.reporter },
+        job: { input: mbox === undefined ? opts.input : `${series.slug}.mbox`, mbox, version: series.version, lore: opts.lore, base: opts.base, reporter: opts.reporter, retest: opts.retest, retestBase: opts.retestBase },
       });
+    // --retest asks for a new run: a result on record for the same work is dropped first.
+    if (opts.retest || opts.retestBase) {
+      const finished = await removeSeries(connection, seriesJobId(work, opts.configs), ['completed', 'failed']);
+      if (finished) note(`--retest: the result on record for this work was dropped; running it again`);
+    }
     let id = await enqueue();
     // Work that failed before (its attempts spent) is run again, not answered with the old failure.
     if (await removeIfFailed(connection, id)) id = await enqueue();

@@ -25,6 +25,7 @@ interface WatchCliOptions {
   variants?: string;
   profile: string;
   sandbox: boolean;
+  baseTest: boolean;
   reporter?: PersonInfo;
   queue?: string;
   results?: string;
@@ -46,6 +47,7 @@ function runVersion(opts: WatchCliOptions): (v: VersionRecord) => Promise<RunOut
       runs: 1,
       trace: true,
       sandbox: opts.sandbox,
+      testBase: opts.baseTest,
       cache: false,
       reporter: opts.reporter,
     };
@@ -73,6 +75,7 @@ export function registerRobotCommands(program: Command): void {
     .option('--profile <name>', 'guest suite profile', 'quick')
     .option('--reporter <who>', "the replies' Reported-by: (\"Name <address>\"; default: git config user.name/user.email)", parseReporter)
     .option('--no-sandbox', NO_SANDBOX_HELP)
+    .option('--no-base-test', 'do not test the unpatched base (as kharness run --no-base-test)')
     .option('--queue <url>', 'enqueue each version on the fleet (BullMQ on Redis, redis://HOST:PORT) instead of running it here')
     .option('--results <dir>', 'with --queue: the folder shared with the workers, to copy logs and artifacts from')
     .action(

@@ -6,8 +6,9 @@ import type { PatchReport, RunReport } from '../../src/report/types.js';
 import { kharness, runInTemp, uncleanStep } from './helpers.js';
 
 // Issue 16: test only what a patch can change. The bundled wording series on the real 6.12 tree:
-// 1/4 rewords a comment in mm/zswap.c, 2/4 only Documentation, 3/4 another comment on the same
-// line, 4/4 only a string of the cgroup selftest's test_zswap.c. Only 1/4 boots the whole suite.
+// 1/5 rewords a comment in mm/zswap.c, 2/5 only Documentation, 3/5 another comment on the same
+// line, 4/5 only a string of the cgroup selftest's test_zswap.c, 5/5 a real code change. Only 1/5
+// and 5/5 boot the whole suite; 4/5 runs selftest-zswap alone.
 describe('reuse by content on the real 6.12 tree', () => {
   let out: string;
   let report: RunReport;
@@ -23,28 +24,28 @@ describe('reuse by content on the real 6.12 tree', () => {
     if (out) await rm(out, { recursive: true, force: true });
   });
 
-  it('passes every patch, and boots the whole suite only for 1/4', () => {
+  it('passes every patch, and boots the whole suite only for 1/5 and 5/5', () => {
     expect(exitCode, `${report.summary}\n${stderr.slice(-2000)}`).toBe(0);
-    for (const l of ['1/4', '2/4', '3/4', '4/4']) expect(uncleanStep(step(l)), l).toBeUndefined();
-    expect(step('1/4').reusedFrom).toBeUndefined();
-    expect(step('1/4').tests.map((t) => [t.name, t.reusedFrom])).toEqual([['swap-cycle', undefined], ['selftest-zswap', undefined]]);
+    for (const l of ['1/5', '2/5', '3/5', '4/5', '5/5']) expect(uncleanStep(step(l)), l).toBeUndefined();
+    expect(step('1/5').reusedFrom).toBeUndefined();
+    expect(step('1/5').tests.map((t) => [t.name, t.reusedFrom])).toEqual([['swap-cycle', undefined], ['selftest-zswap', undefined]]);
   });
 
-  it('2/4 (Documentation only) is not rebuilt and carries 1/4\'s results', () => {
-    const two = step('2/4');
-    expect(two.stages.build.summary).toMatch(/^unchanged since 1\/4: not rebuilt: only Documentation\/admin-guide\/mm\/zswap\.rst changed, nothing the build reads/);
+  it('2/5 (Documentation only) is not rebuilt and carries 1/5\'s results', () => {
+    const two = step('2/5');
+    expect(two.stages.build.summary).toMatch(/^unchanged since 1\/5: not rebuilt: only Documentation\/admin-guide\/mm\/zswap\.rst changed, nothing the build reads/);
     expect(two.build?.objectsBuilt).toBe(0);
-    expect(two.reusedFrom).toBe('1/4');
-    for (const s of ['boot', 'test', 'model'] as const) expect(two.stages[s].summary, s).toMatch(/^same kernel as 1\/4: results reused; /);
-    expect(two.tests.every((t) => t.reusedFrom === '1/4')).toBe(true);
+    expect(two.reusedFrom).toBe('1/5');
+    for (const s of ['boot', 'test', 'model'] as const) expect(two.stages[s].summary, s).toMatch(/^same kernel as 1\/5: results reused; /);
+    expect(two.tests.every((t) => t.reusedFrom === '1/5')).toBe(true);
   });
 
-  it('3/4 (a comment on the same line) is rebuilt into a byte-identical bzImage and carries 1/4\'s results', () => {
-    const three = step('3/4');
+  it('3/5 (a comment on the same line) is rebuilt into a byte-identical bzImage and carries 1/5\'s results', () => {
+    const three = step('3/5');
     expect(three.build?.objectsBuilt, three.stages.build.summary).toBeGreaterThan(0);
     expect(three.build?.imageSha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(three.build?.imageSha256).toBe(step('1/4').build?.imageSha256);
-    expect(three.reusedFrom).toBe('1/4');
+    expect(three.build?.imageSha256).toBe(step('1/5').build?.imageSha256);
+    expect(three.reusedFrom).toBe('1/5');
   });
 
   it('a guest run folder copied elsewhere (as a kept base is) is judged offline the same', async () => {
@@ -53,15 +54,24 @@ describe('reuse by content on the real 6.12 tree', () => {
     await rm(path.join(out, 'report', 'patch-1', 'console.log'));
     const r = await kharness(['judge', copy, '--json']);
     const suite = r.json<{ tests: { name: string; verdict: string }[] }>();
-    expect(suite.tests.map((t) => [t.name, t.verdict])).toEqual(step('1/4').tests.map((t) => [t.name, t.verdict]));
+    expect(suite.tests.map((t) => [t.name, t.verdict])).toEqual(step('1/5').tests.map((t) => [t.name, t.verdict]));
   });
 
-  it('4/4 (only test_zswap.c) reruns selftest-zswap alone and keeps swap-cycle from 1/4', () => {
-    const four = step('4/4');
-    expect(four.reusedFrom).toBe('1/4');
-    expect(four.stages.test.summary).toMatch(/^same kernel as 1\/4: results reused but for selftest-zswap, run again \(test_zswap changed\); /);
-    expect(four.tests.map((t) => [t.name, t.reusedFrom])).toEqual([['swap-cycle', '1/4'], ['selftest-zswap', undefined]]);
-    // the selftest ran in 4/4's own guest
+  it('4/5 (only test_zswap.c) reruns selftest-zswap alone and keeps swap-cycle from 1/5', () => {
+    const four = step('4/5');
+    expect(four.reusedFrom).toBe('1/5');
+    expect(four.stages.test.summary).toMatch(/^same kernel as 1\/5: results reused but for selftest-zswap, run again \(test_zswap changed\); /);
+    expect(four.tests.map((t) => [t.name, t.reusedFrom])).toEqual([['swap-cycle', '1/5'], ['selftest-zswap', undefined]]);
+    // the selftest ran in 4/5's own guest
     expect(four.boot?.consoleLog).toMatch(/patch-4/);
+  });
+
+  it('5/5 (a real code change) builds a new image and runs everything', () => {
+    const five = step('5/5');
+    expect(five.build?.objectsBuilt).toBeGreaterThan(0);
+    expect(five.build?.imageSha256).not.toBe(step('1/5').build?.imageSha256);
+    expect(five.reusedFrom).toBeUndefined();
+    expect(five.tests.map((t) => [t.name, t.reusedFrom])).toEqual([['swap-cycle', undefined], ['selftest-zswap', undefined]]);
+    expect(five.boot?.consoleLog).toMatch(/patch-5/);
   });
 });
