@@ -40,6 +40,7 @@ interface BisectOpts {
   accel?: string;
   work?: string;
   json?: boolean;
+  queue?: string;
 }
 
 function badWhenFrom(opts: BisectOpts): BadWhen {
@@ -82,6 +83,7 @@ export function registerBisectCommands(program: Command): void {
     .option('--keyring <dir>', `series mode: ${KEYRING_HELP}`, collect)
     .option('--require-attestation', `series mode: ${REQUIRE_ATTESTATION_HELP}`)
     .option('--json', 'print bisect.json to stdout')
+    .option('--queue <url>', 'series mode: run each step as a job on the fleet (BullMQ on Redis, redis://HOST:PORT); the search runs here')
     .action(
       action(async (opts: BisectOpts): Promise<ExitCodeValue> => {
         const badWhen = badWhenFrom(opts);
@@ -92,7 +94,13 @@ export function registerBisectCommands(program: Command): void {
         const accel = opts.accel === 'kvm' || opts.accel === 'tcg' ? opts.accel : undefined;
         let result: BisectResult;
         let outDir: string;
-        if (opts.series) {
+        if (opts.series && opts.queue) {
+          if (opts.good || opts.bad) throw new InputError('--series finds the first bad patch itself; --good/--bad are for a commit range');
+          const { bisectSeriesOnFleet } = await import('../fleet/bisect.js');
+          const onFleet = await bisectSeriesOnFleet({ input: opts.series, queue: opts.queue, lore: opts.lore, cache: opts.cache ? undefined : false, maxPatches: opts.maxPatches, keyrings: opts.keyring, requireAttestation: opts.requireAttestation, tree: opts.tree, base: opts.base, config: opts.config, tests, variants: variantsFor(opts.variants, tests), profile: opts.profile, runs: opts.runs, trace: opts.trace, sandbox: opts.sandbox, badWhen, onProgress: (l) => info(opts, `bisect: ${l}`) });
+          result = onFleet.result;
+          outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', onFleet.slug, 'bisect'));
+        } else if (opts.series) {
           if (opts.good || opts.bad) throw new InputError('--series finds the first bad patch itself; --good/--bad are for a commit range');
           const loaded = await loadSeries(opts.series, { lore: opts.lore, cache: opts.cache ? undefined : false, maxPatches: opts.maxPatches, keyrings: opts.keyring, requireAttestation: opts.requireAttestation });
           outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', loaded.series.slug, 'bisect'));
@@ -110,6 +118,7 @@ export function registerBisectCommands(program: Command): void {
           }
         } else {
           if (!opts.good || !opts.bad) throw new InputError('give --series <input>, or --good A --bad B (with --tree) for a commit range');
+          if (opts.queue) throw new InputError('--queue bisects a series (--series): a commit range runs here, with git bisect');
           if (opts.requireAttestation || opts.keyring) throw new InputError('--require-attestation and --keyring check the mails of a series: they go with --series');
           const tree = await openTreeArg(opts.tree, opts.work);
           outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', `bisect-${tree.key}`));

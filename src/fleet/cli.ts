@@ -2,10 +2,11 @@ import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { z } from 'zod';
 import { action, positiveInt } from '../common/command.js';
 import { ExitCode, InputError } from '../common/errors.js';
 import { killChildren, onInterrupt } from '../common/exec.js';
-import type { ConfigJobRunner } from './queue.js';
+import type { BisectStepRunner, ConfigJobRunner } from './queue.js';
 
 interface WorkerCliOptions {
   redis: string;
@@ -20,12 +21,15 @@ interface WorkerCliOptions {
  * The runner a worker uses: kharness run's pipeline, or (tests and the bench only) the
  * `runConfigJob` export of the module KHARNESS_FLEET_RUNNER names.
  */
-async function chooseRunner(opts: WorkerCliOptions): Promise<ConfigJobRunner> {
+async function chooseRunner(opts: WorkerCliOptions): Promise<{ config: ConfigJobRunner; bisect?: BisectStepRunner }> {
   const module = process.env.KHARNESS_FLEET_RUNNER;
-  if (!module) return (await import('./runner.js')).pipelineRunner({ results: opts.results, work: opts.work });
-  const loaded = (await import(pathToFileURL(path.resolve(module)).href)) as { runConfigJob?: ConfigJobRunner };
+  if (!module) {
+    const { pipelineRunner, pipelineBisectRunner } = await import('./runner.js');
+    return { config: pipelineRunner({ results: opts.results, work: opts.work }), bisect: pipelineBisectRunner({ results: opts.results, work: opts.work }) };
+  }
+  const loaded = (await import(pathToFileURL(path.resolve(module)).href)) as { runConfigJob?: ConfigJobRunner; runBisectStep?: BisectStepRunner };
   if (typeof loaded.runConfigJob !== 'function') throw new InputError(`KHARNESS_FLEET_RUNNER=${module} exports no runConfigJob function`);
-  return loaded.runConfigJob;
+  return { config: loaded.runConfigJob, bisect: loaded.runBisectStep };
 }
 
 /** `kharness worker`: takes jobs until SIGTERM/SIGINT, then finishes (or hands back) its current jobs and exits 0. */
@@ -34,7 +38,8 @@ async function runWorker(opts: WorkerCliOptions): Promise<number> {
   const log = (line: string): void => void process.stdout.write(`${new Date().toISOString()} worker ${me} ${line}\n`);
   // BullMQ and the pipeline load only when a fleet command runs: other commands start as fast as before.
   const { openRedis, startWorker } = await import('./queue.js');
-  const inner = await chooseRunner(opts);
+  const runners = await chooseRunner(opts);
+  const inner = runners.config;
   const connection = await openRedis(opts.redis);
   let stopping: Promise<void> | undefined;
   let stop = (signal: NodeJS.Signals): void => void signal;
@@ -49,7 +54,7 @@ async function runWorker(opts: WorkerCliOptions): Promise<number> {
       onInterrupt((signal) => stop(signal));
     }
   };
-  const worker = startWorker(connection, runner, { concurrency: opts.concurrency, lockDurationMs: opts.lockDuration, stalledIntervalMs: opts.stalledInterval, log });
+  const worker = startWorker(connection, runner, { concurrency: opts.concurrency, lockDurationMs: opts.lockDuration, stalledIntervalMs: opts.stalledInterval, log, bisectRunner: runners.bisect });
   stop = (signal) => {
     if (stopping) {
       log(`${signal} again: exiting now; the current job is retried elsewhere once its lock expires`);
@@ -93,12 +98,13 @@ export function registerFleetCommands(program: Command): void {
     .action(
       action(async (opts: { jobId: string; result: string; results?: string; work?: string }) => {
         const { text } = await import('node:stream/consumers');
-        const { ConfigJobDataSchema } = await import('./jobs.js');
-        const { runConfigJobHere } = await import('./runner.js');
+        const { BisectJobDataSchema, ConfigJobDataSchema } = await import('./jobs.js');
+        const { runBisectStepHere, runConfigJobHere } = await import('./runner.js');
         const { writeFileAtomic } = await import('../common/atomic.js');
-        const parsed = ConfigJobDataSchema.safeParse(JSON.parse(await text(process.stdin)));
+        const parsed = z.union([ConfigJobDataSchema, BisectJobDataSchema]).safeParse(JSON.parse(await text(process.stdin)));
         if (!parsed.success) throw new InputError(`bad job data: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-        const outcome = await runConfigJobHere(parsed.data, { jobId: opts.jobId, results: opts.results, work: opts.work });
+        const here = { jobId: opts.jobId, results: opts.results, work: opts.work };
+        const outcome = parsed.data.kind === 'config' ? await runConfigJobHere(parsed.data, here) : await runBisectStepHere(parsed.data, here);
         await writeFileAtomic(opts.result, JSON.stringify(outcome));
       }),
     );

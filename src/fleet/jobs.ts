@@ -90,3 +90,52 @@ export function configJobId(work: WorkKey, config: string): string {
 export function seriesJobId(work: WorkKey, configs: readonly string[]): string {
   return `series-${digest(configs.map((c) => configJobId(work, c)))}`;
 }
+
+/** One step of `kharness bisect --series … --queue`: build and test the series up to one patch. */
+export const BISECT_JOB = 'bisect-step';
+
+export const BadWhenSchema = z.object({ stage: z.enum(['any', 'build', 'test', 'model']), test: z.string().optional() });
+
+export const BisectJobDataSchema = z.object({
+  kind: z.literal('bisect-step'),
+  series: SeriesLabelSchema,
+  work: WorkKeySchema,
+  config: z.string().min(1),
+  /** 0 = the base, k = the series applied up to patch k */
+  patch: z.number().int().min(0),
+  badWhen: BadWhenSchema,
+  input: z.string().min(1),
+  mbox: z.string().optional(),
+  version: z.number().int().positive().optional(),
+  lore: z.string().optional(),
+  base: z.string().optional(),
+});
+export type BisectJobData = z.infer<typeof BisectJobDataSchema>;
+
+const OutcomeSchema = z.enum(['good', 'bad', 'skip', 'error']);
+
+/** A bisect step's result, as src/bisect's BisectStep, with the worker that ran it. */
+export const BisectJobResultSchema = z.object({
+  commit: z.string(),
+  subject: z.string(),
+  patch: z.number().int().optional(),
+  outcome: OutcomeSchema,
+  runs: z.array(OutcomeSchema),
+  flaky: z.record(OutcomeSchema, z.number()).optional(),
+  reason: z.string(),
+  evidence: z.array(z.string()),
+  durationMs: z.number(),
+  worker: z.string().optional(),
+  /** the step's folder (logs, guest runs) under the worker's --results */
+  resultsDir: z.string().regex(/^[A-Za-z0-9._-]+$/).optional(),
+});
+export type BisectJobResult = z.infer<typeof BisectJobResultSchema>;
+
+/**
+ * A bisect step's id: the work up to its patch (the base and the diffs of patches 1..k), the
+ * config, and what counts as bad. Two bisects of series sharing a prefix share those steps.
+ */
+export function bisectJobId(work: WorkKey, config: string, patch: number, badWhen: z.infer<typeof BadWhenSchema>): string {
+  const w = WorkKeySchema.parse(work);
+  return `bisect-${digest([w.tree, w.base, w.patches.slice(0, patch), config, w.profile, w.tests, w.variants, w.runs, w.trace, w.sandbox, badWhen.stage, badWhen.test ?? ''])}`;
+}

@@ -3,6 +3,8 @@ import { DelayedError, FlowProducer, Job, Queue, QueueEvents, UnrecoverableError
 import { Redis } from 'ioredis';
 import { ExitCode, InputError, KharnessError, errorMessage } from '../common/errors.js';
 import {
+  BISECT_JOB, BisectJobDataSchema, BisectJobResultSchema, bisectJobId,
+  type BisectJobData, type BisectJobResult,
   CONFIG_JOB, ConfigJobDataSchema, ConfigJobResultSchema, QUEUE_NAME, SERIES_JOB, SeriesJobDataSchema, SeriesJobResultSchema,
   configJobId, seriesJobId,
   type ConfigJobData, type ConfigJobResult, type SeriesJobResult, type SeriesLabel, type WorkKey,
@@ -29,6 +31,9 @@ export interface JobContext {
 }
 
 export type ConfigJobRunner = (data: ConfigJobData, ctx: JobContext) => Promise<ConfigRunOutcome>;
+
+/** Builds and tests one bisect step (the series up to data.patch); its outcome 'error' is retried. */
+export type BisectStepRunner = (data: BisectJobData, ctx: JobContext) => Promise<Omit<BisectJobResult, 'worker'>>;
 
 /** A job whose runner ended in exit 3 (our side broke): thrown so BullMQ retries it with backoff. */
 export class InfraJobError extends Error {
@@ -118,8 +123,11 @@ async function childFailures(queue: Queue, data: unknown): Promise<string> {
   return reasons.join('; ');
 }
 
-/** Waits for a series parent to finish and returns its validated result; a failed series throws. */
-export async function waitForSeries(connection: Redis, parentId: string, timeoutMs?: number): Promise<SeriesJobResult> {
+/**
+ * Waits for job ID to finish and returns its value; a failed job throws, with `whyFailed`'s
+ * account of it (a series names its config jobs' failures).
+ */
+async function waitForJob(connection: Redis, id: string, whyFailed: (queue: Queue, job: Job) => Promise<string>, timeoutMs?: number): Promise<unknown> {
   const queue = new Queue(QUEUE_NAME, { connection });
   // Events are read from the stream's position now, not from '$' whenever the reader gets going:
   // a job finishing in between would otherwise be missed (seen here with fast jobs).
@@ -129,21 +137,42 @@ export async function waitForSeries(connection: Redis, parentId: string, timeout
   const events = new QueueEvents(QUEUE_NAME, { connection: eventsConnection, lastEventId: last?.[0] ?? '0-0' });
   try {
     await events.waitUntilReady();
-    const job = await queue.getJob(parentId);
-    if (!job) throw new KharnessError(`no job ${parentId} in the queue`, ExitCode.Infrastructure);
-    let value: unknown;
+    const job = await queue.getJob(id);
+    if (!job) throw new KharnessError(`no job ${id} in the queue`, ExitCode.Infrastructure);
     try {
-      value = await job.waitUntilFinished(events, timeoutMs);
+      return await job.waitUntilFinished(events, timeoutMs);
     } catch (err) {
-      const why = (await childFailures(queue, job.data)) || errorMessage(err);
-      throw new KharnessError(`the series job ${parentId} failed: ${why}`, ExitCode.Infrastructure, 'kharness queue status --redis URL shows why; a failed job is retried by enqueueing it again');
+      const why = (await whyFailed(queue, job)) || errorMessage(err);
+      throw new KharnessError(`the job ${id} failed: ${why}`, ExitCode.Infrastructure, 'kharness queue status --redis URL shows why; a failed job is retried by enqueueing it again');
     }
-    return SeriesJobResultSchema.parse(value);
   } finally {
     await events.close();
     eventsConnection.disconnect();
     await queue.close();
   }
+}
+
+/** Waits for a series parent to finish and returns its validated result; a failed series throws. */
+export async function waitForSeries(connection: Redis, parentId: string, timeoutMs?: number): Promise<SeriesJobResult> {
+  return SeriesJobResultSchema.parse(await waitForJob(connection, parentId, (queue, job) => childFailures(queue, job.data), timeoutMs));
+}
+
+/**
+ * Queues one bisect step (a step already queued, running or done is left as it is: the same id is
+ * the same work; one whose attempts were spent is queued afresh) and waits for its result.
+ */
+export async function runBisectStepOnFleet(connection: Redis, data: BisectJobData, opts: { attempts?: number; backoffMs?: number; timeoutMs?: number } = {}): Promise<BisectJobResult> {
+  const parsed = BisectJobDataSchema.parse(data);
+  const id = bisectJobId(parsed.work, parsed.config, parsed.patch, parsed.badWhen);
+  const queue = new Queue(QUEUE_NAME, { connection });
+  try {
+    const old = await queue.getJob(id);
+    if (old && (await old.getState()) === 'failed') await old.remove();
+    await queue.add(BISECT_JOB, parsed, { jobId: id, attempts: opts.attempts ?? 3, backoff: { type: 'exponential', delay: opts.backoffMs ?? 30_000 } });
+  } finally {
+    await queue.close();
+  }
+  return BisectJobResultSchema.parse(await waitForJob(connection, id, async (_q, job) => (job.failedReason ? `${job.failedReason} (after ${job.attemptsMade} attempts)` : ''), opts.timeoutMs));
 }
 
 /**
@@ -180,12 +209,15 @@ export interface FleetWorkerOptions {
   maxStalledCount?: number;
   /** one line per job state change */
   log: (line: string) => void;
+  /** runs bisect steps (kharness bisect --queue); without it such a job fails at once */
+  bisectRunner?: BisectStepRunner;
 }
 
 function label(job: Job): string {
-  const data = job.data as { series?: SeriesLabel; config?: string } | undefined;
+  const data = job.data as { series?: SeriesLabel; config?: string; patch?: number } | undefined;
   const series = data?.series ? ` v${data.series.version} ${data.series.subject}` : '';
-  return `${job.name} ${job.id ?? '?'}${data?.config ? ` [${data.config}]` : ''}${series}`;
+  const patch = typeof data?.patch === 'number' ? ` ${data.patch === 0 ? 'base' : `patch ${data.patch}`}` : '';
+  return `${job.name} ${job.id ?? '?'}${data?.config ? ` [${data.config}]` : ''}${patch}${series}`;
 }
 
 /**
@@ -241,6 +273,24 @@ async function configResult(job: Job, token: string | undefined, runner: ConfigJ
   return result.data;
 }
 
+/** Runs one bisect step; a step our side could not evaluate ('error') is retried, bad input is not. */
+async function bisectResult(job: Job, runner: BisectStepRunner | undefined, log: (l: string) => void): Promise<BisectJobResult> {
+  if (!runner) throw new UnrecoverableError('this worker runs no bisect steps');
+  const parsed = BisectJobDataSchema.safeParse(job.data);
+  if (!parsed.success) throw new UnrecoverableError(`bad job data: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  let step: Omit<BisectJobResult, 'worker'>;
+  try {
+    step = await runner(parsed.data, { jobId: job.id ?? '', attempt: job.attemptsMade + 1, log });
+  } catch (err) {
+    if (err instanceof KharnessError && err.exitCode === ExitCode.BadInput) throw new UnrecoverableError(errorMessage(err));
+    throw err;
+  }
+  if (step.outcome === 'error') throw new InfraJobError(`the step could not be evaluated: ${step.reason}`);
+  const result = BisectJobResultSchema.safeParse({ ...step, worker: `${hostname()}:${process.pid}` });
+  if (!result.success) throw new InfraJobError(`the runner's result is invalid: ${result.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return result.data;
+}
+
 /** A worker on the fleet's queue, logging every job state change; close() lets the current jobs finish. */
 export function startWorker(connection: Redis, runner: ConfigJobRunner, opts: FleetWorkerOptions): Worker {
   const log = opts.log;
@@ -249,6 +299,7 @@ export function startWorker(connection: Redis, runner: ConfigJobRunner, opts: Fl
     async (job: Job, token?: string) => {
       if (job.name === SERIES_JOB) return seriesResult(job, token, worker);
       if (job.name === CONFIG_JOB) return configResult(job, token, runner, (line) => log(`${label(job)}: ${line}`));
+      if (job.name === BISECT_JOB) return bisectResult(job, opts.bisectRunner, (line) => log(`${label(job)}: ${line}`));
       throw new UnrecoverableError(`unknown job kind "${job.name}"`);
     },
     {
@@ -262,8 +313,8 @@ export function startWorker(connection: Redis, runner: ConfigJobRunner, opts: Fl
   );
   worker.on('active', (job) => log(`active ${label(job)} (attempt ${job.attemptsMade + 1})`));
   worker.on('completed', (job) => {
-    const r = job.returnvalue as { exitCode?: number; report?: { verdict?: string } } | undefined;
-    log(`completed ${label(job)}${r?.report?.verdict ? `: ${r.report.verdict} (exit ${r.exitCode})` : ''}`);
+    const r = job.returnvalue as { exitCode?: number; report?: { verdict?: string }; outcome?: string } | undefined;
+    log(`completed ${label(job)}${r?.report?.verdict ? `: ${r.report.verdict} (exit ${r.exitCode})` : r?.outcome ? `: ${r.outcome}` : ''}`);
   });
   worker.on('failed', (job, err) => {
     if (!job) return log(`failed: ${errorMessage(err)}`);
@@ -297,7 +348,8 @@ export async function queueStatus(connection: Redis, limit = 200): Promise<Queue
       for (const job of await queue.getJobs([state], 0, limit - 1)) {
         if (!job) continue;
         const data = job.data as { series?: SeriesLabel; config?: string };
-        const verdict = (job.returnvalue as { report?: { verdict?: string } } | null)?.report?.verdict;
+        const value = job.returnvalue as { report?: { verdict?: string }; outcome?: string } | null;
+        const verdict = value?.report?.verdict ?? value?.outcome;
         rows.push({ state, id: job.id ?? '?', kind: job.name, config: data.config, series: data.series, attempts: job.attemptsMade, detail: job.failedReason ?? verdict ?? '' });
       }
     }

@@ -22,7 +22,7 @@ export interface QueueRunOptions extends RunOptions {
 }
 
 /** What decides the result, hashed into the job ids: a RESEND or a retitled series is the same work. */
-export function workKey(series: Series, mbox: Buffer, opts: RunOptions): WorkKey {
+export function workKey(series: Series, mbox: Buffer, opts: Pick<RunOptions, 'tree' | 'base' | 'profile' | 'tests' | 'variants' | 'runs' | 'trace' | 'testBase' | 'sandbox'>): WorkKey {
   // series.mbox has one message per patch, in order: each diff hashed as `git patch-id` would.
   const diffs = splitMbox(mbox).map((m) => diffHash(m.toString('utf8')));
   return {

@@ -5,7 +5,10 @@ import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../src/common/paths.js';
+import { Queue } from 'bullmq';
+import { QUEUE_NAME } from '../../src/fleet/jobs.js';
 import { startLocalRedis, type LocalRedis } from '../../src/fleet/local-redis.js';
+import { openRedis } from '../../src/fleet/queue.js';
 import { startLoreServer, type LoreServer } from '../../src/lore/index.js';
 import type { PatchReport, RunReport } from '../../src/report/types.js';
 import { CLI, descendantsOf, kharness, readJson, requireEnvironment, startKharness, stillAlive, waitFor } from './helpers.js';
@@ -143,6 +146,33 @@ describe('the fleet on a real kernel series', () => {
     } finally {
       submit.kill('SIGKILL');
       await submit;
+      // The handed-back job is not the next test's business.
+      const connection = await openRedis(redis.url);
+      const queue = new Queue(QUEUE_NAME, { connection });
+      await queue.obliterate({ force: true });
+      await queue.close();
+      connection.disconnect();
+    }
+  }, 1_800_000);
+
+  it('bisect --series --queue: each step a job on a real worker, the same first bad patch as the local run', async () => {
+    const w = startWorker('D', redis.url, path.join(scratch, 'results'));
+    workers.push(w);
+    try {
+      await waitFor('worker D ready', 60_000, () => w.lines.some((l) => / ready on /.test(l)));
+      const r = await kharness(['bisect', '--series', `${server.url}/linux-mm/${DEMO}/`, '--queue', redis.url, '--tests', 'swap-cycle', '--variants', 'default', '--out', path.join(scratch, 'bisect'), '--json']);
+      const result = r.json<{ culprit?: { patch?: number }; steps: { patch?: number; outcome: string; commit: string }[] }>();
+      expect(r.exitCode, r.stderr.slice(-2000)).toBe(1);
+      expect(result.culprit?.patch).toBe(local.firstBadPatch);
+      // base, tip, then the middle: every step a job the worker ran on its own tree (real commits)
+      expect(result.steps.map((s) => [s.patch, s.outcome])).toEqual([[0, 'good'], [3, 'bad'], [1, 'good'], [2, 'bad']]);
+      for (const s of result.steps) expect(s.commit).toMatch(/^[0-9a-f]{40}$/);
+      expect(w.lines.filter((l) => /completed bisect-step bisect-\w+ \[zswap\]/.test(l))).toHaveLength(4);
+      // and nothing else: the queue was left empty by the test before
+      expect(w.lines.some((l) => /active config/.test(l))).toBe(false);
+    } finally {
+      w.proc.kill('SIGTERM');
+      await w.proc;
     }
   }, 1_800_000);
 });
