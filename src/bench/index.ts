@@ -12,7 +12,7 @@ import { runLoreBench } from '../lore/bench.js';
 import { startLoreServer } from '../lore/index.js';
 import { runModelBench } from '../model/bench.js';
 import { runReplayBench } from './replay.js';
-import { runQueueBench } from './queue.js';
+import { runQueueBench, runRealQueueBench } from './queue.js';
 import { cacheDir, defaultTreePath, patchesDir, projectRoot } from '../common/paths.js';
 import { openTreeArg } from '../tree/managed.js';
 import { git, openKernelTree, prepareWorktree, type KernelTree } from '../tree/worktree.js';
@@ -344,6 +344,8 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   reuse: benchReuse,
   // Issue 15: the fleet queue's own overhead per job, and 1 against 2 workers.
   queue: runQueueBench,
+  // Issue 15: four real series through real workers, 1 against 2, beside plain runs (about 15 min).
+  'queue-real': runRealQueueBench,
 };
 
 export async function runBench(names: string[]): Promise<void> {

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import { execa, type ResultPromise } from 'execa';
@@ -88,4 +89,65 @@ export async function runQueueBench(): Promise<void> {
   } finally {
     await redis.stop();
   }
+}
+
+/** The four real series of `queue-real`: bundled 6.12 series and a deliberate bug, one boot per patch. */
+const REAL_SERIES = [
+  path.join(projectRoot, 'patches', 'zswap-lifetime-demo.mbox'),
+  path.join(projectRoot, 'patches', 'zswap-swapoff-cleanup.mbox'),
+  path.join(projectRoot, 'patches', 'zswap-wording.mbox'),
+  path.join(projectRoot, 'tests', 'fixtures', 'kernel-bugs', 'load-leak.mbox'),
+];
+const REAL_WORK = ['--no-base-test', '--tests', 'swap-cycle', '--variants', 'default'];
+
+/**
+ * The four series queued at once on `workers` real `kharness worker`s (a private redis-server
+ * each time, so nothing is on record), and the same four run one after another by `kharness run`
+ * with no queue: the wall times, and series per hour.
+ */
+async function realThroughput(workers: number): Promise<number> {
+  const bin = path.join(projectRoot, 'bin', 'kharness.js');
+  const redis = await startLocalRedis();
+  const procs: ResultPromise[] = [];
+  try {
+    const ready = Array.from({ length: workers }, () => {
+      const proc = execa('node', [bin, 'worker', '--redis', redis.url], { reject: false });
+      procs.push(proc);
+      return new Promise<void>((resolve) => proc.stdout?.on('data', (b: Buffer) => /ready on/.test(b.toString()) && resolve()));
+    });
+    await Promise.all(ready);
+    const t0 = performance.now();
+    const runs = await Promise.all(REAL_SERIES.map((mbox, i) => execa('node', [bin, 'run', mbox, ...REAL_WORK, '--queue', redis.url, '--out', path.join(os.tmpdir(), `kharness-bench-queue-${process.pid}-${workers}-${i}`)], { reject: false })));
+    const ms = performance.now() - t0;
+    for (const r of runs) if (r.exitCode !== 0 && r.exitCode !== 1) throw new Error(`a queued run broke (exit ${r.exitCode}): ${String(r.stderr).slice(-500)}`);
+    return ms;
+  } finally {
+    for (const p of procs) p.kill('SIGTERM');
+    await Promise.all(procs);
+    await redis.stop();
+  }
+}
+
+/** The same four series by `kharness run` here, one after another: what the queue is measured against. */
+async function realLocal(): Promise<number> {
+  const bin = path.join(projectRoot, 'bin', 'kharness.js');
+  const t0 = performance.now();
+  for (const [i, mbox] of REAL_SERIES.entries()) {
+    const r = await execa('node', [bin, 'run', mbox, ...REAL_WORK, '--out', path.join(os.tmpdir(), `kharness-bench-local-${process.pid}-${i}`)], { reject: false });
+    if (r.exitCode !== 0 && r.exitCode !== 1) throw new Error(`a local run broke (exit ${r.exitCode}): ${String(r.stderr).slice(-500)}`);
+  }
+  return performance.now() - t0;
+}
+
+/** `npm run bench -- queue-real`: four real series through the fleet on 1 and on 2 workers, beside plain runs. */
+export async function runRealQueueBench(): Promise<void> {
+  out('== queue-real: four real series (demo, swapoff-cleanup, wording, load-leak; one boot per patch, builds warm) ==');
+  // The builds are in the cache from the tests and benches before; were one not, the 1-worker pass pays for it.
+  const one = await realThroughput(1);
+  const two = await realThroughput(2);
+  const local = await realLocal();
+  const perHour = (t: number): string => `${((4 / t) * 3_600_000).toFixed(1)} series/hour`;
+  out(`  kharness run, one after another: ${(local / 1000).toFixed(1)} s  ${perHour(local)}`);
+  out(`  queued, 1 worker:  ${(one / 1000).toFixed(1)} s  ${perHour(one)}  (queue vs plain runs: ${(one / local).toFixed(3)}x)`);
+  out(`  queued, 2 workers: ${(two / 1000).toFixed(1)} s  ${perHour(two)}  (${(one / two).toFixed(2)}x the 1-worker rate; 2 cores: both guests share them)`);
 }
