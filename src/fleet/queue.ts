@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { DelayedError, FlowProducer, Job, Queue, QueueEvents, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import type { z } from 'zod';
 import { ExitCode, InputError, KharnessError, errorMessage } from '../common/errors.js';
 import {
   BISECT_JOB, BisectJobDataSchema, BisectJobResultSchema, bisectJobId,
@@ -246,17 +247,34 @@ async function seriesResult(job: Job, token: string | undefined, worker: Worker)
   return SeriesJobResultSchema.parse({ configs });
 }
 
-/** Runs one config job through the runner; exit 3 or a crash is retried, bad input is not. */
-async function configResult(job: Job, token: string | undefined, runner: ConfigJobRunner, log: (l: string) => void): Promise<ConfigJobResult> {
-  const parsed = ConfigJobDataSchema.safeParse(job.data);
+/** A job's data checked against its schema; data no schema accepts fails the job for good. */
+function jobData<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, job: Job): T {
+  const parsed = schema.safeParse(job.data);
   if (!parsed.success) throw new UnrecoverableError(`bad job data: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  let outcome: ConfigRunOutcome;
+  return parsed.data;
+}
+
+/** Calls a job's runner; a runner that says the input is bad (exit 2) fails the job for good, anything else it throws is retried. */
+async function runJob<D, R>(runner: (data: D, ctx: JobContext) => Promise<R>, data: D, job: Job, log: (l: string) => void): Promise<R> {
   try {
-    outcome = await runner(parsed.data, { jobId: job.id ?? '', attempt: job.attemptsMade + 1, log });
+    return await runner(data, { jobId: job.id ?? '', attempt: job.attemptsMade + 1, log });
   } catch (err) {
     if (err instanceof KharnessError && err.exitCode === ExitCode.BadInput) throw new UnrecoverableError(errorMessage(err));
     throw err;
   }
+}
+
+/** The runner's result with this worker's name, checked against its schema; an invalid one is our side's fault (retried). */
+function jobResult<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, value: object): T {
+  const result = schema.safeParse({ ...value, worker: `${hostname()}:${process.pid}` });
+  if (!result.success) throw new InfraJobError(`the runner's result is invalid: ${result.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return result.data;
+}
+
+/** Runs one config job through the runner; exit 3 or a crash is retried, bad input is not. */
+async function configResult(job: Job, token: string | undefined, runner: ConfigJobRunner, log: (l: string) => void): Promise<ConfigJobResult> {
+  const data = jobData(ConfigJobDataSchema, job);
+  const outcome = await runJob(runner, data, job, log);
   const summary = (outcome.report as { summary?: unknown } | null)?.summary;
   if (outcome.exitCode === ExitCode.BadInput) throw new UnrecoverableError(`bad input: ${String(summary ?? 'exit 2')}`);
   // Exit 3 (our side broke) and 130 (the run was cut short) say nothing about the series: retried.
@@ -268,27 +286,15 @@ async function configResult(job: Job, token: string | undefined, runner: ConfigJ
   if (outcome.exitCode === ExitCode.Infrastructure || outcome.exitCode === ExitCode.Interrupted) {
     throw new InfraJobError(`exit ${outcome.exitCode}: ${String(summary ?? 'no report')}`);
   }
-  const result = ConfigJobResultSchema.safeParse({ config: parsed.data.config, exitCode: outcome.exitCode, report: outcome.report, resultsDir: outcome.resultsDir, worker: `${hostname()}:${process.pid}` });
-  if (!result.success) throw new InfraJobError(`the runner's result is invalid: ${result.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return result.data;
+  return jobResult(ConfigJobResultSchema, { config: data.config, exitCode: outcome.exitCode, report: outcome.report, resultsDir: outcome.resultsDir });
 }
 
 /** Runs one bisect step; a step our side could not evaluate ('error') is retried, bad input is not. */
 async function bisectResult(job: Job, runner: BisectStepRunner | undefined, log: (l: string) => void): Promise<BisectJobResult> {
   if (!runner) throw new UnrecoverableError('this worker runs no bisect steps');
-  const parsed = BisectJobDataSchema.safeParse(job.data);
-  if (!parsed.success) throw new UnrecoverableError(`bad job data: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  let step: Omit<BisectJobResult, 'worker'>;
-  try {
-    step = await runner(parsed.data, { jobId: job.id ?? '', attempt: job.attemptsMade + 1, log });
-  } catch (err) {
-    if (err instanceof KharnessError && err.exitCode === ExitCode.BadInput) throw new UnrecoverableError(errorMessage(err));
-    throw err;
-  }
+  const step = await runJob(runner, jobData(BisectJobDataSchema, job), job, log);
   if (step.outcome === 'error') throw new InfraJobError(`the step could not be evaluated: ${step.reason}`);
-  const result = BisectJobResultSchema.safeParse({ ...step, worker: `${hostname()}:${process.pid}` });
-  if (!result.success) throw new InfraJobError(`the runner's result is invalid: ${result.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return result.data;
+  return jobResult(BisectJobResultSchema, step);
 }
 
 /** A worker on the fleet's queue, logging every job state change; close() lets the current jobs finish. */
