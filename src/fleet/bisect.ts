@@ -1,11 +1,8 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { errorMessage } from '../common/errors.js';
 import { bisectSeries, type BadWhen, type BisectResult, type BisectStep } from '../bisect/index.js';
 import type { GuestTestName } from '../guest/index.js';
-import { loadSeries } from '../tree/input.js';
 import { openRedis, runBisectStepOnFleet } from './queue.js';
-import { workKey } from './submit.js';
+import { seriesForQueue } from './submit.js';
 
 export interface FleetBisectOptions {
   input: string;
@@ -41,34 +38,30 @@ function retryDelayMs(): number | undefined {
  * job failed for good is an `error` step, and the bisect says it could not be evaluated.
  */
 export async function bisectSeriesOnFleet(o: FleetBisectOptions): Promise<{ result: BisectResult; slug: string }> {
-  const loaded = await loadSeries(o.input, { lore: o.lore, cache: o.cache, maxPatches: o.maxPatches, keyrings: o.keyrings, requireAttestation: o.requireAttestation });
+  const { loaded, label, work, source } = await seriesForQueue(o.input, { lore: o.lore, cache: o.cache, maxPatches: o.maxPatches, keyrings: o.keyrings, requireAttestation: o.requireAttestation }, { ...o, testBase: true });
   const { series } = loaded;
-  const seriesMbox = await readFile(loaded.mboxPath);
-  // A file the workers cannot see travels with the job; a URL or message-id they fetch themselves.
-  const mbox = existsSync(o.input) ? seriesMbox.toString('utf8') : undefined;
-  const work = workKey(series, seriesMbox, { ...o, testBase: true });
   // Each worker applies the series itself: a step's commit is the one its worker made.
   const commits = [{ commit: o.base ?? series.baseCommit ?? 'base', subject: 'base' }, ...series.patches.map((p, i) => ({ commit: `patch-${i + 1}`, subject: p.subject }))];
   const connection = await openRedis(o.queue);
   try {
     const evaluate = async (_commit: string, subject: string, _previous: string | undefined, patch: number): Promise<BisectStep> => {
-      o.onProgress(`queued ${patch === 0 ? 'the base' : `patch ${patch}`}; waiting for a worker`);
+      const which = patch === 0 ? 'the base' : `patch ${patch}`;
+      o.onProgress(`queued ${which}; waiting for a worker`);
       const t0 = Date.now();
       try {
         const { worker, resultsDir, ...step } = await runBisectStepOnFleet(connection, {
           kind: 'bisect-step',
-          series: { subject: series.subject, version: series.version, slug: series.slug },
+          series: label,
           work,
           config: o.config,
           patch,
           badWhen: o.badWhen,
-          input: mbox === undefined ? o.input : `${series.slug}.mbox`,
-          mbox,
+          ...source,
           lore: o.lore,
           base: o.base,
         }, { backoffMs: retryDelayMs() });
         commits[patch]!.commit = step.commit;
-        o.onProgress(`${patch === 0 ? 'the base' : `patch ${patch}`}: ${step.outcome} on ${worker ?? '?'}${resultsDir ? ` (files: ${resultsDir})` : ''}`);
+        o.onProgress(`${which}: ${step.outcome} on ${worker ?? '?'}${resultsDir ? ` (files: ${resultsDir})` : ''}`);
         return { ...step, subject: patch === 0 ? step.subject : subject };
       } catch (err) {
         return { commit: commits[patch]!.commit, subject, patch, outcome: 'error', runs: ['error'], reason: errorMessage(err), evidence: [], durationMs: Date.now() - t0 };

@@ -7,8 +7,8 @@ import { diffHash } from '../lore/assemble.js';
 import { splitMbox } from '../lore/mbox.js';
 import type { Series } from '../lore/index.js';
 import type { RunOptions, RunResult } from '../run/pipeline.js';
-import { loadSeries } from '../tree/input.js';
-import { seriesJobId, type WorkKey } from './jobs.js';
+import { loadSeries, type LoadSeriesOptions, type LoadedSeries } from '../tree/input.js';
+import { seriesJobId, type SeriesLabel, type WorkKey } from './jobs.js';
 import { openRedis, enqueueSeries, removeIfFailed, removeSeries, waitForSeries } from './queue.js';
 import { writeSeriesResult } from './results.js';
 
@@ -39,26 +39,46 @@ export function workKey(series: Series, mbox: Buffer, opts: Pick<RunOptions, 'tr
   };
 }
 
+/** A series read and checked by a submitter, as its jobs carry it. */
+export interface QueuedSeries {
+  loaded: LoadedSeries;
+  label: SeriesLabel;
+  work: WorkKey;
+  /** where a worker reads the series: the mbox itself when the input is a file here, else the URL or message-id */
+  source: { input: string; mbox?: string };
+}
+
+/** Reads and checks the series (bad input stops here, before anything is queued) and gives its jobs' shared parts. */
+export async function seriesForQueue(input: string, load: LoadSeriesOptions, workOpts: Parameters<typeof workKey>[2]): Promise<QueuedSeries> {
+  const loaded = await loadSeries(input, load);
+  const { series } = loaded;
+  const seriesMbox = await readFile(loaded.mboxPath);
+  // A file the workers cannot see travels with the job; a URL or message-id they fetch themselves.
+  const mbox = existsSync(input) ? seriesMbox.toString('utf8') : undefined;
+  return {
+    loaded,
+    label: { subject: series.subject, version: series.version, slug: series.slug },
+    work: workKey(series, seriesMbox, workOpts),
+    source: mbox === undefined ? { input } : { input: `${series.slug}.mbox`, mbox },
+  };
+}
+
 /**
  * `kharness run … --queue`: the series is fetched and checked here (bad input stops before
  * anything is queued), enqueued as a flow, and its result written as a local run's reports.
  */
 export async function submitSeries(opts: QueueRunOptions): Promise<RunResult> {
   const note = opts.note ?? ((line: string) => process.stderr.write(`kharness: ${line}\n`));
-  const loaded = await loadSeries(opts.input, { version: opts.version, lore: opts.lore, cache: opts.cache, maxPatches: opts.maxPatches, keyrings: opts.keyrings, requireAttestation: opts.requireAttestation });
+  const { loaded, label, work, source } = await seriesForQueue(opts.input, { version: opts.version, lore: opts.lore, cache: opts.cache, maxPatches: opts.maxPatches, keyrings: opts.keyrings, requireAttestation: opts.requireAttestation }, opts);
   const { series } = loaded;
-  // A file the workers cannot see travels with the job; a URL or message-id they fetch themselves.
-  const seriesMbox = await readFile(loaded.mboxPath);
-  const mbox = existsSync(opts.input) ? seriesMbox.toString('utf8') : undefined;
-  const work = workKey(series, seriesMbox, opts);
   const connection = await openRedis(opts.queue);
   try {
     const enqueue = async (): Promise<string> =>
       enqueueSeries(connection, {
-        series: { subject: series.subject, version: series.version, slug: series.slug },
+        series: label,
         work,
         configs: opts.configs,
-        job: { input: mbox === undefined ? opts.input : `${series.slug}.mbox`, mbox, version: series.version, lore: opts.lore, base: opts.base, reporter: opts.reporter, retest: opts.retest, retestBase: opts.retestBase },
+        job: { ...source, version: series.version, lore: opts.lore, base: opts.base, reporter: opts.reporter, retest: opts.retest, retestBase: opts.retestBase },
       });
     // --retest asks for a new run: a result on record for the same work is dropped first.
     if (opts.retest || opts.retestBase) {
