@@ -9,11 +9,10 @@ import { TREE_OPTION_HELP, projectRoot } from '../common/paths.js';
 import { listConfigs, resolveConfig } from '../build/config.js';
 import { ALL_TESTS, PROFILES } from '../guest/profiles.js';
 import { VARIANTS, resolveProfile, resolveTests, variantsFor, type GuestTestName } from '../guest/index.js';
-import { applySeries, chooseBase } from '../tree/apply.js';
 import { KEYRING_HELP, loadSeries, MAX_PATCHES_HELP, REQUIRE_ATTESTATION_HELP, collect } from '../tree/input.js';
 import { openTreeArg } from '../tree/managed.js';
 import { lockTree } from '../tree/worktree.js';
-import { bisectSeries, writeBisect, type BadWhen, type BisectResult } from './index.js';
+import { bisectSeries, seriesCommits, writeBisect, type BadWhen, type BisectResult } from './index.js';
 import { bisectRange, runRangeStep } from './range.js';
 
 interface BisectOpts {
@@ -94,24 +93,19 @@ export function registerBisectCommands(program: Command): void {
         const accel = opts.accel === 'kvm' || opts.accel === 'tcg' ? opts.accel : undefined;
         let result: BisectResult;
         let outDir: string;
+        if (opts.series && (opts.good || opts.bad)) throw new InputError('--series finds the first bad patch itself; --good/--bad are for a commit range');
         if (opts.series && opts.queue) {
-          if (opts.good || opts.bad) throw new InputError('--series finds the first bad patch itself; --good/--bad are for a commit range');
           const { bisectSeriesOnFleet } = await import('../fleet/bisect.js');
           const onFleet = await bisectSeriesOnFleet({ input: opts.series, queue: opts.queue, lore: opts.lore, cache: opts.cache ? undefined : false, maxPatches: opts.maxPatches, keyrings: opts.keyring, requireAttestation: opts.requireAttestation, tree: opts.tree, base: opts.base, config: opts.config, tests, variants: variantsFor(opts.variants, tests), profile: opts.profile, runs: opts.runs, trace: opts.trace, sandbox: opts.sandbox, badWhen, onProgress: (l) => info(opts, `bisect: ${l}`) });
           result = onFleet.result;
           outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', onFleet.slug, 'bisect'));
         } else if (opts.series) {
-          if (opts.good || opts.bad) throw new InputError('--series finds the first bad patch itself; --good/--bad are for a commit range');
           const loaded = await loadSeries(opts.series, { lore: opts.lore, cache: opts.cache ? undefined : false, maxPatches: opts.maxPatches, keyrings: opts.keyring, requireAttestation: opts.requireAttestation });
           outDir = path.resolve(opts.out ?? path.join(projectRoot, 'reports', loaded.series.slug, 'bisect'));
           const tree = await openTreeArg(opts.tree, opts.work);
           const unlock = await lockTree(tree);
           try {
-            const base = await chooseBase(tree, { base: opts.base, seriesBase: loaded.series.baseCommit, namedTree: loaded.series.baseTree?.name, mboxPath: loaded.mboxPath });
-            const applied = await applySeries(tree, loaded.mboxPath, base, loaded.series.patches.map((p) => p.subject));
-            const failed = applied.patches.find((p) => !p.commit);
-            if (failed) throw new InputError(`patch ${failed.index} does not apply (${failed.conflicts.map((c) => c.file).join(', ') || failed.status}): bisect needs every patch applied`);
-            const commits = [{ commit: base.commit, subject: `base (${base.reason})` }, ...applied.patches.map((p) => ({ commit: p.commit!, subject: p.subject }))];
+            const commits = await seriesCommits(tree, loaded, opts.base);
             result = await bisectSeries(commits, { tree, config: opts.config, tests, variants: variantsFor(opts.variants, tests), profile: opts.profile, runs: opts.runs, badWhen, outDir, trace: opts.trace, accel, onProgress: (l) => info(opts, `bisect: ${l}`) });
           } finally {
             await unlock();

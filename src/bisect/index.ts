@@ -5,6 +5,8 @@ import { InputError } from '../common/errors.js';
 import type { Verdict } from '../common/verdict.js';
 import { buildCommit } from '../build/index.js';
 import { runSuite, splitVariantTestName, type GuestTestName, type SuiteResult } from '../guest/index.js';
+import { applySeries, chooseBase } from '../tree/apply.js';
+import type { LoadedSeries } from '../tree/input.js';
 import type { KernelTree } from '../tree/worktree.js';
 
 /** What makes a commit bad: any failure, or a failure of one stage or one guest test. */
@@ -57,6 +59,19 @@ export interface EvaluateOptions {
   trace: boolean;
   accel?: 'kvm' | 'tcg';
   onProgress?: (line: string) => void;
+}
+
+/**
+ * The series applied on its base (--base, else its own base-commit or named tree) in TREE's
+ * worktree: the base and each patch's commit, in order. Bisecting needs every patch: one that does
+ * not apply is bad input. The caller holds the tree's lock.
+ */
+export async function seriesCommits(tree: KernelTree, loaded: LoadedSeries, base?: string): Promise<{ commit: string; subject: string }[]> {
+  const chosen = await chooseBase(tree, { base, seriesBase: loaded.series.baseCommit, namedTree: loaded.series.baseTree?.name, mboxPath: loaded.mboxPath });
+  const applied = await applySeries(tree, loaded.mboxPath, chosen, loaded.series.patches.map((p) => p.subject));
+  const failed = applied.patches.find((p) => !p.commit);
+  if (failed) throw new InputError(`patch ${failed.index} does not apply (${failed.conflicts.map((c) => c.file).join(', ') || failed.status}): bisect needs every patch applied`);
+  return [{ commit: chosen.commit, subject: `base (${chosen.reason})` }, ...applied.patches.map((p) => ({ commit: p.commit!, subject: p.subject }))];
 }
 
 /** Judges one guest run by the bisect's definition of bad. Pure. */

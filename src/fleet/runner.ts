@@ -8,8 +8,7 @@ import { projectRoot } from '../common/paths.js';
 import { resolveTests, variantsFor, type GuestTestName } from '../guest/index.js';
 import { runSeries } from '../run/pipeline.js';
 import { settleSandbox } from '../sandbox/index.js';
-import { evaluateCommit, type BisectStep } from '../bisect/index.js';
-import { applySeries, chooseBase } from '../tree/apply.js';
+import { evaluateCommit, seriesCommits, type BisectStep } from '../bisect/index.js';
 import { loadSeries } from '../tree/input.js';
 import { openTreeArg } from '../tree/managed.js';
 import { lockTree } from '../tree/worktree.js';
@@ -94,11 +93,9 @@ export async function runBisectStepHere(data: BisectJobData, opts: JobProcessOpt
     const tree = await openTreeArg(data.work.tree || undefined, opts.work);
     const unlock = await lockTree(tree);
     try {
-      const base = await chooseBase(tree, { base: data.base, seriesBase: loaded.series.baseCommit, namedTree: loaded.series.baseTree?.name, mboxPath: loaded.mboxPath });
-      const applied = await applySeries(tree, loaded.mboxPath, base, loaded.series.patches.map((p) => p.subject));
-      const commits = [{ commit: base.commit, subject: `base (${base.reason})` }, ...applied.patches.map((p) => ({ commit: p.commit, subject: p.subject }))];
+      const commits = await seriesCommits(tree, loaded, data.base);
       const step = commits[data.patch];
-      if (!step?.commit) throw new KharnessError(`patch ${data.patch} does not apply here: bisect needs every patch applied`, ExitCode.BadInput);
+      if (!step) throw new KharnessError(`the series has no patch ${data.patch}`, ExitCode.BadInput);
       const tests = resolveTests(data.work.tests.join(','));
       const outDir = opts.results ? path.join(path.resolve(opts.results), opts.jobId) : path.join(scratch, 'bisect');
       return await evaluateCommit(step.commit, step.subject, data.patch > 0 ? commits[data.patch - 1]?.commit : undefined, {
