@@ -46,9 +46,10 @@ export const ConfigJobDataSchema = z.object({
   /** --base as the submitter gave it (work.base also holds the series' own base-commit) */
   base: z.string().optional(),
   reporter: PersonInfoSchema.optional(),
-  /** --retest and --retest-base: no reuse of identical kernels' or a kept base's results on the worker */
+  /** --retest, --retest-base and --retest-kept: no reuse of identical kernels' or kept results on the worker */
   retest: z.boolean().optional(),
   retestBase: z.boolean().optional(),
+  retestKept: z.boolean().optional(),
 });
 export type ConfigJobData = z.infer<typeof ConfigJobDataSchema>;
 

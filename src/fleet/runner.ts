@@ -48,6 +48,7 @@ function runOptions(data: ConfigJobData, input: string, out: string, work?: stri
     reporter: data.reporter,
     retest: data.retest,
     retestBase: data.retestBase,
+    retestKept: data.retestKept,
     out,
     work,
     quiet: true,

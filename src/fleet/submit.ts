@@ -78,10 +78,10 @@ export async function submitSeries(opts: QueueRunOptions): Promise<RunResult> {
         series: label,
         work,
         configs: opts.configs,
-        job: { ...source, version: series.version, lore: opts.lore, base: opts.base, reporter: opts.reporter, retest: opts.retest, retestBase: opts.retestBase },
+        job: { ...source, version: series.version, lore: opts.lore, base: opts.base, reporter: opts.reporter, retest: opts.retest, retestBase: opts.retestBase, retestKept: opts.retestKept },
       });
     // --retest asks for a new run: a result on record for the same work is dropped first.
-    if (opts.retest || opts.retestBase) {
+    if (opts.retest || opts.retestBase || opts.retestKept) {
       const finished = await removeSeries(connection, seriesJobId(work, opts.configs), ['completed', 'failed']);
       if (finished) note(`--retest: the result on record for this work was dropped; running it again`);
     }

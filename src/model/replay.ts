@@ -10,6 +10,7 @@ import {
   outcomesOf,
   slotStateKey,
   type Broken,
+  type StepResult,
   type FreeCall,
   type SlotOp,
   type SlotState,
@@ -374,28 +375,25 @@ export function countSwapoffUnuse(calls: readonly TraceCall[], freesOf: Map<Pare
  * its task may come after tracing (and the counter read) ended. Counts how many may be missing.
  */
 function writtenBackUnsettled(calls: readonly TraceCall[]): number {
+  // One pass in start order: a task's first call starting after a writeback returned is the first
+  // such call met, so each returned writeback waits in its task's list until then.
   const nextStart = new Map<TraceCall, number>();
-  const byTask = new Map<number, TraceCall[]>();
-  for (const c of calls) {
-    const key = taskOf(c);
-    let list = byTask.get(key);
-    if (!list) byTask.set(key, (list = []));
-    list.push(c);
-  }
-  for (const unsorted of byTask.values()) {
-    const list = byTimeOrder(unsorted);
-    for (const c of list) {
-      if (c.kind !== 'writeback' || c.ret !== 0 || c.end === undefined) continue;
-      const end = c.end;
-      // First call of the task starting after the writeback returned (binary search by start).
-      let lo = 0;
-      let hi = list.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (list[mid]!.start <= end) lo = mid + 1;
-        else hi = mid;
+  const waiting = new Map<number, TraceCall[]>();
+  for (const c of byTimeOrder(calls)) {
+    const task = taskOf(c);
+    const list = waiting.get(task);
+    if (list !== undefined && list.length > 0) {
+      let kept = 0;
+      for (const w of list) {
+        if (c.start > w.end!) nextStart.set(w, c.start);
+        else list[kept++] = w;
       }
-      nextStart.set(c, lo < list.length ? list[lo]!.start : Infinity);
+      list.length = kept;
+    }
+    if (c.kind === 'writeback' && c.ret === 0 && c.end !== undefined) {
+      nextStart.set(c, Infinity);
+      if (list) list.push(c);
+      else waiting.set(task, [c]);
     }
   }
   const windows = [...nextStart.entries()].map(([c, to]) => ({ from: c.end!, to })).sort((a, b) => a.from - b.from);
@@ -467,13 +465,12 @@ function buildHistories(calls: readonly TraceCall[], parents: Map<FreeCall, Pare
     if (!h) histories.set(key, (h = { slot: { type: slot.type, offset: slot.offset }, ops: [] }));
     return h;
   };
-  // Each call is an op of one slot only: the op, and that slot's history.
-  const opOf = new Map<TraceCall, { op: SlotOp; history: SlotHistory }>();
+  // Each call is an op of one slot only (so two calls' ops share a history when their slots' keys are equal).
+  const opOf = new Map<TraceCall, SlotOp>();
   const addOp = (slot: Slot, call: SlotOp['call'], end: number | undefined, pending: boolean): SlotOp => {
     const op: SlotOp = { call, frees: [], lo: call.start - slack, hi: end === undefined ? Infinity : end + slack, pending };
-    const h = history(slot);
-    h.ops.push(op);
-    opOf.set(call, { op, history: h });
+    history(slot).ops.push(op);
+    opOf.set(call, op);
     return op;
   };
   const swapCalls: SwapCall[] = [];
@@ -507,7 +504,7 @@ function buildHistories(calls: readonly TraceCall[], parents: Map<FreeCall, Pare
     if (c.kind !== 'free') continue;
     const parent = parents.get(c) ?? null;
     const owner = parent && parent.kind !== 'swapoff' ? opOf.get(parent) : undefined;
-    const parentOp = owner && owner.history === history(c.slot) ? owner.op : undefined;
+    const parentOp = owner && slotKey((owner.call as Extract<TraceCall, { slot: Slot }>).slot) === slotKey(c.slot) ? owner : undefined;
     if (parentOp) {
       parentOp.frees.push(c);
       parentOp.hi = Math.min(parentOp.hi, c.start + slack);
@@ -679,22 +676,22 @@ function replayUnchecked(ops: readonly SlotOp[], start: SlotState): SlotState {
   return state;
 }
 
-/** Groups calls into stretches that no call overlaps across: each is searched on its own. */
-function segments(ops: readonly SlotOp[]): SlotOp[][] {
-  const out: SlotOp[][] = [];
-  let current: SlotOp[] = [];
-  let maxHi = -Infinity;
-  for (const op of ops) {
-    if (current.length > 0 && op.lo > maxHi) {
-      out.push(current);
-      current = [];
-      maxHi = -Infinity;
-    }
-    current.push(op);
-    maxHi = Math.max(maxHi, op.hi);
-  }
-  if (current.length > 0) out.push(current);
-  return out;
+/** The end (exclusive) of the stretch starting at I that no call overlaps across: each is searched on its own. */
+function segmentEnd(ops: readonly SlotOp[], i: number): number {
+  let maxHi = ops[i]!.hi;
+  let j = i + 1;
+  for (; j < ops.length && ops[j]!.lo <= maxHi; j++) maxHi = Math.max(maxHi, ops[j]!.hi);
+  return j;
+}
+
+/**
+ * A stretch of one call with one possible outcome, from one state (nearly every stretch): what
+ * searchSegment would find, with no search; undefined when the stretch is not that simple.
+ */
+function stepAlone(op: SlotOp, state: SlotState): StepResult | undefined {
+  if (op.lo > op.hi || isOptional(op)) return undefined;
+  const outcomes = outcomesOf(op);
+  return outcomes.length === 1 ? applyOp(state, op, outcomes[0]!) : undefined;
 }
 
 /**
@@ -739,7 +736,20 @@ function checkSlot(h: SlotHistory, opts: Required<ReplayOptions>, found: Found[]
     found.push({ violation, at: op });
   };
   let overBudget = false;
-  for (const segment of segments(h.ops)) {
+  const ops = h.ops;
+  for (let i = 0, j = 0; i < ops.length; i = j) {
+    j = segmentEnd(ops, i);
+    const alone = j === i + 1 && !overBudget && frontier.length === 1 && opts.searchBudget > 0 ? stepAlone(ops[i]!, frontier[0]!) : undefined;
+    if (alone?.ok) {
+      frontier[0] = alone.state; // frontier is always an array of this function's own
+      continue;
+    }
+    if (alone) {
+      report(ops[i]!, alone);
+      frontier = [forceOp(frontier[0]!, ops[i]!)];
+      continue;
+    }
+    const segment = ops.slice(i, j);
     if (overBudget || segment.length > MAX_SEGMENT) {
       if (!overBudget) inconclusive.push({ slot: h.slot, reason: `${segment.length} overlapping calls (over ${MAX_SEGMENT})` });
       overBudget = true;

@@ -34,6 +34,7 @@ export function registerRunCommands(program: Command): void {
     .option('--keep-traces', 'keep the zswap traces of passing tests too (large), for `kharness judge` later')
     .option('--retest', "boot and test every step, even one whose kernel image and guest binaries are identical to an earlier step's (whose results it would otherwise reuse)")
     .option('--retest-base', 'test the base again even when an earlier run on the same base, kernel, config, tests, variants and profile kept its results')
+    .option('--retest-kept', 'test each patch again even when an earlier run kept a pass for a byte-identical kernel with the same config, tests, variants and profile (the base: --retest-base); reuse within this run still applies')
     .option('--no-base-test', 'do not test the base commit (failures cannot then be told pre-existing)')
     .option('--accel <kvm|tcg>', 'force an accelerator (default: probe, cached)')
     .option('--work <dir>', 'where worktrees and build dirs live (default: ~/.cache/kharness/work)')
@@ -46,7 +47,7 @@ export function registerRunCommands(program: Command): void {
     .option('--results <dir>', 'with --queue: the folder shared with the workers (their --results), to copy the logs and artifacts from')
     .option('--json', 'print report.json to stdout instead of progress')
     .action(
-      action(async (input: string, opts: { tree?: string; base?: string; baseTest: boolean; config: string; tests?: string; variants?: string; profile: string; out?: string; lore?: string; cache: boolean; useVersion?: number; runs: number; trace: boolean; keepTraces?: boolean; budget?: number; accel?: string; work?: string; json?: boolean; queue?: string; results?: string; sandbox: boolean; maxPatches?: number; keyring?: string[]; requireAttestation?: boolean; reporter?: PersonInfo; retest?: boolean; retestBase?: boolean }) => {
+      action(async (input: string, opts: { tree?: string; base?: string; baseTest: boolean; config: string; tests?: string; variants?: string; profile: string; out?: string; lore?: string; cache: boolean; useVersion?: number; runs: number; trace: boolean; keepTraces?: boolean; budget?: number; accel?: string; work?: string; json?: boolean; queue?: string; results?: string; sandbox: boolean; maxPatches?: number; keyring?: string[]; requireAttestation?: boolean; reporter?: PersonInfo; retest?: boolean; retestBase?: boolean; retestKept?: boolean }) => {
         if (opts.results && !opts.queue) throw new InputError('--results is for --queue', 'give --queue redis://HOST:PORT too, or leave --results out');
         const runOpts: RunOptions = {
           input,
@@ -75,6 +76,7 @@ export function registerRunCommands(program: Command): void {
           reporter: opts.reporter,
           retest: opts.retest,
           retestBase: opts.retestBase,
+          retestKept: opts.retestKept,
         };
         // Without --queue nothing changes: the run is here, and needs no Redis.
         const outcome = opts.queue ? await (await import('../fleet/submit.js')).submitSeries({ ...runOpts, queue: opts.queue, results: opts.results }) : await runSeries(runOpts);

@@ -65,8 +65,10 @@ export interface RunOptions extends OutputOptions {
   reporter?: PersonInfo;
   /** --retest: boot and test every step, even one whose kernel is identical to an earlier step's */
   retest?: boolean;
-  /** --retest-base: test the base again even when an earlier run kept its results (base-cache.ts) */
+  /** --retest-base: test the base again even when an earlier run kept its results (kept-results.ts) */
   retestBase?: boolean;
+  /** --retest-kept: test each patch again even when an earlier run kept a pass for its kernel (kept-results.ts; the base: --retest-base) */
+  retestKept?: boolean;
 }
 
 export interface RunResult {

@@ -29,11 +29,13 @@ export interface GuestKeyParts {
   accel?: string;
   /** --keep-traces: a run that keeps every trace never takes one whose passing traces were dropped */
   keepTraces?: boolean;
+  /** the environment overrides that change what the guest run does (guestEnvironment) */
+  environment?: string;
 }
 
 /** The key itself: a hash of every part, in a fixed order. Pure. */
 export function guestKey(p: GuestKeyParts): string {
-  const ordered = [p.kharness, p.imageSha, p.configSha, p.guestSourcesSha, p.config, p.tests.join(','), p.variants.join(','), p.profile, String(p.trace), String(p.runs), String(p.budgetS ?? ''), p.accel ?? '', String(p.keepTraces ?? false)];
+  const ordered = [p.kharness, p.imageSha, p.configSha, p.guestSourcesSha, p.config, p.tests.join(','), p.variants.join(','), p.profile, String(p.trace), String(p.runs), String(p.budgetS ?? ''), p.accel ?? '', String(p.keepTraces ?? false), p.environment ?? ''];
   return createHash('sha256').update(JSON.stringify(ordered)).digest('hex');
 }
 
@@ -41,6 +43,13 @@ export async function fileSha256(file: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
   return h.digest('hex');
+}
+
+/** The variables that swap the VM launcher or inject a guest fault: a run under them is another run. */
+const GUEST_ENVIRONMENT = ['KHARNESS_VNG', 'KHARNESS_TEST_FAULT'] as const;
+
+export function guestEnvironment(env: NodeJS.ProcessEnv = process.env): string {
+  return GUEST_ENVIRONMENT.filter((k) => env[k] !== undefined).map((k) => `${k}=${env[k]}`).join('\n');
 }
 
 let sourcesSha: Promise<string> | undefined;

@@ -12,8 +12,8 @@ import type { RunOptions } from './pipeline.js';
 import { GuestTestClock, type Progress } from './progress.js';
 import { parseMark } from '../guest/console-marks.js';
 import { KHARNESS_VERSION } from '../common/paths.js';
-import { keepable, loadBase, saveBase } from './base-cache.js';
-import { carryGuestResults, fileSha256, guestKey, guestSourcesSha, markRerun, reusable, reusedNote } from './reuse.js';
+import { keepable, loadKept, saveKept } from './kept-results.js';
+import { carryGuestResults, fileSha256, guestEnvironment, guestKey, guestSourcesSha, markRerun, reusable, reusedNote } from './reuse.js';
 import { applyStage, bootStage, laterStages, buildDetails, buildStage, modelStage, patchVerdict, skippedStage, stage, summarize, testDetails, testStage } from './stages.js';
 
 /** One step of the fold: the base (index 0) or patch k, with its commit in our worktree. */
@@ -171,6 +171,7 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
   r.stages.apply = applied;
 
   show(`build (${ctx.config}) ...`);
+  const buildStarted = Date.now();
   const build = await guard('build', where, ctx.interrupted, () => buildStep(step, ctx, (l) => show(`${l}; ${elapsed()}`)));
   if (!build.ok) {
     settle(r, 'build', build.report, build.report.verdict === 'skipped' ? build.report.summary : 'the build could not run (not the patch)');
@@ -181,6 +182,8 @@ export async function runStep(step: Step, ctx: StepContext): Promise<PatchReport
   ctx.previousBuiltLabel = step.label;
   r.build = buildDetails(build.value);
   const buildReport = buildStage(build.value, ctx.rel);
+  // A build taken from an earlier identical one says how long that took; the stage took this long.
+  if (build.value.cached) buildReport.durationMs = Date.now() - buildStarted;
   if (build.value.unchangedSince && builtBefore) buildReport.summary = `unchanged since ${builtBefore === 'base' ? 'the base' : builtBefore}: ${buildReport.summary}`;
   const art = build.value.artifacts;
   show(build.value.unchangedSince ? `build skipped: ${buildReport.summary}; ${elapsed()}` : `build ${build.value.verdict} in ${(build.value.durationMs / 1000).toFixed(0)}s${build.value.cached ? ' (cached)' : ''}; ${elapsed()}`);
@@ -203,7 +206,7 @@ async function guestStages(step: Step, r: PatchReport, ctx: StepContext, kernel:
   const guestDir = path.join(ctx.reportDir, `patch-${step.index}${ctx.rowTag ? `-${ctx.rowTag}` : ''}`);
   const key = await reuseKey(kernel, ctx);
   if (key && r.build) r.build.imageSha256 = key.imageSha;
-  const earlier = key?.kernel ? (ctx.guestResults?.get(key.kernel) ?? (step.index === 0 ? await keptBase(key.kernel, ctx) : undefined)) : undefined;
+  const earlier = key?.kernel ? (ctx.guestResults?.get(key.kernel) ?? (await keptKernel(key.kernel, step, ctx, guestDir))) : undefined;
   // The same kernel with another test_zswap: only selftest-zswap can come out differently.
   const only: GuestTestName[] | undefined = earlier && earlier.selftestSha !== key!.selftestSha && ctx.opts.tests.includes('selftest-zswap') ? ['selftest-zswap'] : undefined;
   if (earlier && !only) {
@@ -235,26 +238,30 @@ async function guestStages(step: Step, r: PatchReport, ctx: StepContext, kernel:
   if (key?.kernel && reusable(finished)) ctx.guestResults?.set(key.kernel, { report: finished, suite: outcome.suite, selftestSha: key.selftestSha });
   // Traces of passing tests are large and tell nothing: keep only the evidence.
   if (!ctx.opts.keepTraces) for (const t of attempt.value.suite.tests) if (t.verdict === 'pass' && t.logs.trace) await rm(t.logs.trace, { force: true });
-  if (step.index === 0 && key?.kernel && !only && keepable(finished)) await keepBase(key.kernel, { report: finished, suite: outcome.suite, selftestSha: key.selftestSha }, ctx);
+  if (key?.kernel && !only && keepable(finished, step.index === 0)) await keepKernel(key.kernel, { report: finished, suite: outcome.suite, selftestSha: key.selftestSha }, guestDir, ctx);
   return finished;
 }
 
-/** The base's results kept by an earlier run for this guest key (base-cache.ts), unless --retest-base. */
-async function keptBase(key: string, ctx: StepContext): Promise<TestedKernel | undefined> {
-  if (ctx.opts.retestBase) return undefined;
-  const kept = await loadBase(key, ctx.reportDir);
-  if (!kept) return undefined;
-  const label = `the base run of ${kept.savedAt.slice(0, 16).replace('T', ' ')} UTC`;
+/**
+ * The results an earlier run kept for this guest key (kept-results.ts), unless --retest-base (for
+ * the base) or --retest-kept (for a patch): a patch takes only a kept pass, whatever step it came from.
+ */
+async function keptKernel(key: string, step: Step, ctx: StepContext, guestDir: string): Promise<TestedKernel | undefined> {
+  if (step.index === 0 ? ctx.opts.retestBase : ctx.opts.retestKept) return undefined;
+  const kept = await loadKept(key, ctx.reportDir, path.relative(ctx.reportDir, guestDir));
+  if (!kept || (step.index > 0 && kept.report.verdict !== 'pass')) return undefined;
+  const when = `the run of ${kept.savedAt.slice(0, 16).replace('T', ' ')} UTC`;
+  const label = kept.report.index === 0 ? `the base ${when.slice(4)}` : `${kept.report.label} of ${when}`;
   return { report: { ...kept.report, label }, suite: kept.suite, selftestSha: kept.selftestSha };
 }
 
-/** Keeps a base run for later runs; a cache that cannot be written costs only the reuse. */
-async function keepBase(key: string, tested: TestedKernel, ctx: StepContext): Promise<void> {
+/** Keeps a step's run for later runs; a cache that cannot be written costs only the reuse. */
+async function keepKernel(key: string, tested: TestedKernel, guestDir: string, ctx: StepContext): Promise<void> {
   const dirs = tested.suite.variants?.map((v) => v.runDir) ?? [tested.suite.runDir];
   try {
-    await saveBase(key, { ...tested, runDirs: dirs.map((d) => path.relative(ctx.reportDir, d)), reportDir: ctx.reportDir });
+    await saveKept(key, { ...tested, runDirs: dirs.map((d) => path.relative(ctx.reportDir, d)), guestDir: path.relative(ctx.reportDir, guestDir), reportDir: ctx.reportDir });
   } catch {
-    // the next run tests the base again
+    // the next run tests this kernel again
   }
 }
 
@@ -282,6 +289,7 @@ async function reuseKey(kernel: KernelUnderTest, ctx: StepContext): Promise<{ ke
       budgetS: o.budgetS,
       accel: o.accel,
       keepTraces: o.keepTraces,
+      environment: guestEnvironment(),
     });
     return { kernel: key, imageSha, selftestSha };
   } catch {

@@ -44,7 +44,10 @@ describe('kharness run on the demo series', () => {
   it('fails patch 2 (and 3, which keeps it), passes the base and patch 1', () => {
     expect(runExit).toBe(1);
     expect(report.status).toBe('complete');
-    expect(report.patches.map((p) => [p.label, p.verdict])).toEqual([
+    // The base and 1/3 are clean: pass, or flaky only by uncleanTest's rule (an upstream
+    // test_zswap case that lost its race under TCG and passed when run again), checked below.
+    const clean = (v: string): string => (v === 'flaky' ? 'pass' : v);
+    expect(report.patches.map((p) => [p.label, clean(p.verdict)])).toEqual([
       ['base', 'pass'],
       ['1/3', 'pass'],
       ['2/3', 'fail'],
@@ -119,9 +122,10 @@ describe('kharness run on the demo series', () => {
     expect(md).toContain('First bad patch: **2/3** mm: zswap: avoid the xarray erase in zswap\\_invalidate()');
     expect(md).toMatch(/^\*\*Verdict: FAIL\*\*/m);
     expect(md).toMatch(/\| \[2\/3\]\(#patch-2\) \| mm: zswap: avoid the xarray erase .*\| pass \| pass \| pass \| \*\*FAIL\*\* \| [^|]+ \| \*\*FAIL\*\* \|$/m);
-    // the base may carry a kept run of the same kernel (run/base-cache.ts): its cell then says so
+    // the base and 1/3 may carry a kept run of the same kernel (run/kept-results.ts): their cells then say so
     expect(md).toMatch(/^\| base \| `[0-9a-f]{12}` \| pass \| pass \| pass \| pass \| pass \| pass( \(same kernel as the base run of [^|]+ UTC: results reused\))? \|$/m);
-    expect(md).toMatch(/^\| 1\/3 \| .* \| pass \| pass \| pass \| pass \| pass \| pass \|$/m);
+    const one = report.patches[1]!.verdict; // pass, or flaky by uncleanTest's rule (above)
+    expect(md).toMatch(new RegExp(`^\\| 1\\/3 \\| .* \\| pass \\| pass \\| pass \\| ${one} \\| pass \\| ${one}( \\(same kernel as 1\\/3 of the run of [^|]+ UTC: results reused\\))? \\|$`, 'm'));
     if (report.patches[2]!.stages.model.verdict === 'fail') {
       expect(md).toMatch(/^\| trace conformance \| fail \| \d+ model violation\(s\).*, first: (entry-leak|double-free|load-after-free|load-hit-without-entry|free-without-entry|free-while-live|use-after-free): /m);
       if (report.patches[2]!.tests.some((t) => t.violations.length > 0)) expect(md).toMatch(/^#### Model violation `[a-z-]+` in swap-cycle/m);
@@ -200,7 +204,8 @@ describe('kharness run on the demo series', () => {
 
   it('keeps a partial report on Ctrl-C and leaves no QEMU behind', async () => {
     const dir = path.join(out, 'interrupted');
-    const child = execa(process.execPath, [CLI, 'run', `${server.url}/all/${CLEAN}`, '--variants', 'default', '--out', dir], { reject: false });
+    // --retest-kept: the run above kept these patches' passes, which would make this one too quick to interrupt
+    const child = execa(process.execPath, [CLI, 'run', `${server.url}/all/${CLEAN}`, '--variants', 'default', '--retest-kept', '--out', dir], { reject: false });
     // Wait until the base has been tested (the report is rewritten after each patch).
     const deadline = Date.now() + 20 * 60_000;
     for (;;) {

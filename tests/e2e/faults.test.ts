@@ -39,7 +39,8 @@ import {
 const DEMO_MBOX = path.join(patchesDir, 'zswap-lifetime-demo.mbox');
 const CLEAN_1 = path.join(fixtures, 'faults', 'clean-1.mbox');
 const HANG = path.join(fixtures, 'kernel-bugs', 'hang-double-lock.mbox');
-const CHEAP = ['--no-base-test', '--tests', 'swap-cycle', '--variants', 'default'];
+// --retest-kept: every row boots its kernel, even one an earlier row's pass was kept for.
+const CHEAP = ['--no-base-test', '--tests', 'swap-cycle', '--variants', 'default', '--retest-kept'];
 
 // ---- the matrix ------------------------------------------------------------------------------
 

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { cp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,8 @@ import { kharness, runInTemp, uncleanStep } from './helpers.js';
 // 1/5 rewords a comment in mm/zswap.c, 2/5 only Documentation, 3/5 another comment on the same
 // line, 4/5 only a string of the cgroup selftest's test_zswap.c, 5/5 a real code change. Only 1/5
 // and 5/5 boot the whole suite; 4/5 runs selftest-zswap alone.
+const ARGS = [path.join(patchesDir, 'zswap-wording.mbox'), '--no-base-test', '--variants', 'default', '--tests', 'swap-cycle,selftest-zswap'];
+
 describe('reuse by content on the real 6.12 tree', () => {
   let out: string;
   let report: RunReport;
@@ -17,7 +20,8 @@ describe('reuse by content on the real 6.12 tree', () => {
   const step = (label: string): PatchReport => report.patches.find((p) => p.label === label)!;
 
   beforeAll(async () => {
-    ({ out, report, exitCode, stderr } = await runInTemp<RunReport>('kharness-reuse-', [path.join(patchesDir, 'zswap-wording.mbox'), '--no-base-test', '--variants', 'default', '--tests', 'swap-cycle,selftest-zswap']));
+    // --retest-kept: what an earlier run kept is the last test's subject; this run shows reuse within one run.
+    ({ out, report, exitCode, stderr } = await runInTemp<RunReport>('kharness-reuse-', [...ARGS, '--retest-kept']));
   });
 
   afterAll(async () => {
@@ -73,5 +77,28 @@ describe('reuse by content on the real 6.12 tree', () => {
     expect(five.reusedFrom).toBeUndefined();
     expect(five.tests.map((t) => [t.name, t.reusedFrom])).toEqual([['swap-cycle', undefined], ['selftest-zswap', undefined]]);
     expect(five.boot?.consoleLog).toMatch(/patch-5/);
+  });
+
+  it('a second run takes the passes the first kept: only 4/5\'s selftest boots', async () => {
+    const again = await runInTemp<RunReport>('kharness-reuse-again-', ARGS);
+    try {
+      const at = (label: string): PatchReport => again.report.patches.find((p) => p.label === label)!;
+      expect(again.exitCode, `${again.report.summary}\n${again.stderr.slice(-2000)}`).toBe(0);
+      for (const l of ['1/5', '2/5', '3/5', '4/5', '5/5']) expect(uncleanStep(at(l)), l).toBeUndefined();
+      for (const l of ['1/5', '5/5']) {
+        expect(at(l).reusedFrom, l).toMatch(new RegExp(`^${l.replace('/', '\\/')} of the run of \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC$`));
+        expect(at(l).stages.test.summary, l).toMatch(/^same kernel as \d\/5 of the run of .* UTC: results reused; /);
+        expect(at(l).build?.imageSha256, l).toBe(step(l).build?.imageSha256);
+        // the kept guest files are in this run's report, where the report points
+        expect(existsSync(path.join(again.out, 'report', at(l).stages.boot.logs.console!)), l).toBe(true);
+      }
+      expect(at('2/5').reusedFrom).toBe('1/5');
+      expect(at('3/5').reusedFrom).toBe('1/5');
+      // test_zswap differs from the kept kernel's: only the selftest runs, in 4/5's own guest
+      expect(at('4/5').tests.map((t) => [t.name, t.reusedFrom])).toEqual([['swap-cycle', '1/5'], ['selftest-zswap', undefined]]);
+      expect(at('4/5').boot?.consoleLog).toMatch(/patch-4/);
+    } finally {
+      await rm(again.out, { recursive: true, force: true });
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BuildResult } from '../../../src/build/index.js';
 import type { BootOutcome } from '../../../src/boot/vm.js';
 import type { GuestRun, SuiteResult } from '../../../src/guest/index.js';
@@ -28,6 +28,16 @@ describe('the guest key', () => {
 });
 
 describe('a step whose kernel is identical to an earlier one reuses its guest results', () => {
+  // A cache of each test's own: what a run keeps for later runs (kept-results.ts) is not this file's subject.
+  const saved = process.env.KHARNESS_CACHE;
+  beforeEach(async () => {
+    process.env.KHARNESS_CACHE = await mkdtemp(path.join(tmpdir(), 'kh-reuse-cache-'));
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.KHARNESS_CACHE;
+    else process.env.KHARNESS_CACHE = saved;
+  });
+
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'kh-reuse-'));

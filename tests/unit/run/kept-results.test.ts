@@ -6,11 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuildResult } from '../../../src/build/index.js';
 import type { BootOutcome } from '../../../src/boot/vm.js';
 import type { GuestRun, SuiteResult } from '../../../src/guest/index.js';
+import { movedRunDir } from '../../../src/run/kept-results.js';
 import { runStep, type StageFns, type Step, type StepContext } from '../../../src/run/step.js';
 
-// The base's results kept between runs (src/run/base-cache.ts), through the real fold with stub
-// stages and a private KHARNESS_CACHE: a second run on the same kernel does not boot the base.
-describe('base results kept between runs', () => {
+// Guest results kept between runs (src/run/kept-results.ts), through the real fold with stub
+// stages and a private KHARNESS_CACHE: a second run on the same kernel does not boot it again.
+describe('results kept between runs', () => {
   let root: string;
   const saved = process.env.KHARNESS_CACHE;
   beforeAll(async () => {
@@ -27,12 +28,12 @@ describe('base results kept between runs', () => {
   const base: Step = { index: 0, label: 'base', subject: 'base', commit: 'b0' };
 
   /** A run into its own report folder: the guest writes a console log there; counts its boots. */
-  function run(name: string, verdict: SuiteResult['verdict'] = 'pass', over: Partial<StepContext['opts']> = {}): { ctx: StepContext; boots: string[]; reportDir: string } {
+  function run(name: string, verdict: SuiteResult['verdict'] = 'pass', over: Partial<StepContext['opts']> = {}, image = 'bzImage'): { ctx: StepContext; boots: string[]; reportDir: string } {
     const reportDir = path.join(root, name);
     const boots: string[] = [];
     const build = async (): Promise<BuildResult> => ({
       commit: 'b0', config: 'zswap', verdict: 'pass', summary: 'built', durationMs: 1, errors: [], newWarnings: [], warningsTotal: 0, logPath: path.join(reportDir, 'logs', 'b.log'), objectsBuilt: 1, cached: true,
-      artifacts: { dir: root, image: path.join(root, 'bzImage'), systemMap: '/none', config: path.join(root, 'config') },
+      artifacts: { dir: root, image: path.join(root, image), systemMap: '/none', config: path.join(root, 'config') },
     });
     const fns: Partial<StageFns> = {
       build,
@@ -93,10 +94,62 @@ describe('base results kept between runs', () => {
     process.env.KHARNESS_CACHE = path.join(root, 'cache-2');
     for (const v of ['flaky', 'error'] as const) {
       await runStep(base, run(`bad-${v}`, v).ctx);
-      expect(existsSync(path.join(root, 'cache-2', 'base-results')), v).toBe(false);
+      expect(existsSync(path.join(root, 'cache-2', 'kept-results')), v).toBe(false);
     }
     const next = run('after-bad');
     await runStep(base, next.ctx);
     expect(next.boots).toHaveLength(1);
+  });
+
+  const patch = (index: number): Step => ({ index, label: `${index}/3`, subject: `patch ${index}`, commit: `c${index}`, apply: { index, subject: 's', status: 'applied', conflicts: [], log: '' } });
+
+  it('keeps a passing patch; a later run takes it for another step, its files moved to that step\'s folder', async () => {
+    process.env.KHARNESS_CACHE = path.join(root, 'cache-3');
+    await writeFile(path.join(root, 'patched'), 'a patched kernel');
+    const first = run('p-first', 'pass', {}, 'patched');
+    expect((await runStep(patch(2), first.ctx)).verdict).toBe('pass');
+    expect(first.boots).toHaveLength(1);
+    const second = run('p-second', 'pass', {}, 'patched');
+    const b = await runStep(patch(1), second.ctx);
+    expect(second.boots).toEqual([]);
+    expect(b.reusedFrom).toMatch(/^2\/3 of the run of \d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+    expect(b.stages.test.summary).toMatch(/^same kernel as 2\/3 of the run of .* UTC: results reused; /);
+    expect(b.stages.boot.logs.console).toBe('patch-1/console.log');
+    expect(readFileSync(path.join(second.reportDir, 'patch-1', 'console.log'), 'utf8')).toBe('booted in p-first\n');
+    expect(existsSync(path.join(second.reportDir, 'patch-2'))).toBe(false);
+    // --retest-kept boots it again (and --retest too)
+    for (const over of [{ retestKept: true }, { retest: true }] as Partial<StepContext['opts']>[]) {
+      const again = run(`p-again-${Object.keys(over)[0]}`, 'pass', over, 'patched');
+      expect((await runStep(patch(1), again.ctx)).reusedFrom, JSON.stringify(over)).toBeUndefined();
+      expect(again.boots, JSON.stringify(over)).toHaveLength(1);
+    }
+  });
+
+  it("never keeps a patch's failure, and a patch does not take a kept failing base", async () => {
+    process.env.KHARNESS_CACHE = path.join(root, 'cache-4');
+    await writeFile(path.join(root, 'failing'), 'a failing kernel');
+    await runStep(patch(1), run('f-first', 'fail', {}, 'failing').ctx);
+    expect(existsSync(path.join(root, 'cache-4', 'kept-results'))).toBe(false);
+    const again = run('f-again', 'fail', {}, 'failing');
+    expect((await runStep(patch(1), again.ctx)).verdict).toBe('fail');
+    expect(again.boots).toHaveLength(1);
+    // the base's failure is kept (the background patches are compared against) ...
+    await runStep(base, run('f-base', 'fail', {}, 'failing').ctx);
+    expect(existsSync(path.join(root, 'cache-4', 'kept-results'))).toBe(true);
+    const baseAgain = run('f-base-again', 'fail', {}, 'failing');
+    expect((await runStep(base, baseAgain.ctx)).reusedFrom).toMatch(/^the base run of /);
+    expect(baseAgain.boots).toEqual([]);
+    // ... but a patch booting that same kernel runs it
+    const patched = run('f-patch', 'fail', {}, 'failing');
+    expect((await runStep(patch(1), patched.ctx)).reusedFrom).toBeUndefined();
+    expect(patched.boots).toHaveLength(1);
+  });
+
+  it('moves a kept folder and its variant and rerun siblings to the new step, nothing else', () => {
+    expect(movedRunDir('patch-2', 'patch-2', 'patch-1')).toBe('patch-1');
+    expect(movedRunDir('patch-2-nomemcg', 'patch-2', 'patch-1')).toBe('patch-1-nomemcg');
+    expect(movedRunDir('patch-2/console.log', 'patch-2', 'patch-1')).toBe('patch-1/console.log');
+    expect(movedRunDir('patch-20', 'patch-2', 'patch-1')).toBe('patch-20');
+    expect(movedRunDir('logs/build.log', 'patch-2', 'patch-1')).toBe('logs/build.log');
   });
 });
