@@ -259,8 +259,9 @@ export async function buildCommit(opts: BuildOptions): Promise<BuildResult> {
   // and compression steps instead of adding its seconds after them.
   mkdirSync(artifacts, { recursive: true });
   const selftestBuilt = buildSelftest(opts.tree.worktree, artifacts, path.join(buildDir, '.kharness-selftests'));
-  selftestBuilt.catch(() => undefined); // awaited below: not an unhandled rejection meanwhile
-  const outcome = await makeWithProgress(opts, buildDir, targets, logPath, full ? fullBuildRecordPath(opts.tree.workDir, `${plan.name}-${plan.hash}`) : undefined).finally(() => selftestBuilt.catch(() => undefined));
+  // Handled at once (awaited below, so not an unhandled rejection meanwhile); make's failure waits for gcc too.
+  const selftestSettled = selftestBuilt.catch(() => undefined);
+  const outcome = await makeWithProgress(opts, buildDir, targets, logPath, full ? fullBuildRecordPath(opts.tree.workDir, `${plan.name}-${plan.hash}`) : undefined).finally(() => selftestSettled);
   const roots = [opts.tree.worktree, buildDir, '..'];
   const diagnostics = parseDiagnostics(outcome.log, roots);
   const errors = diagnostics.filter((d) => d.severity === 'error');

@@ -186,12 +186,16 @@ function treeGone(s: SlotState, op: SlotOp): StepResult | null {
   return fail('tree-use-after-swapoff', `${where(op)} on slot ${slotOf(op)} runs after zswap_swapoff freed the tree of its type and before the next swapon`);
 }
 
+function tooManyFrees(op: SlotOp, entry: string): StepResult {
+  return fail('free-without-entry', `${where(op)} frees more entries than the one it may release (${entry})`, entry);
+}
+
 function extraFrees(op: SlotOp, expected: string | null): StepResult | null {
   // Nearly every call frees none or one: no Set, no filtered copy for those (issue 16, replay speed).
   if (op.frees.length === 0) return null;
   if (op.frees.length === 1) {
     const only = op.frees[0]!.entry;
-    return expected !== null && only !== expected ? fail('free-without-entry', `${where(op)} frees more entries than the one it may release (${only})`, only) : null;
+    return expected !== null && only !== expected ? tooManyFrees(op, only) : null;
   }
   const others = op.frees.filter((f) => f.entry !== expected);
   const seen = new Set<string>();
@@ -200,8 +204,7 @@ function extraFrees(op: SlotOp, expected: string | null): StepResult | null {
     seen.add(f.entry);
   }
   if (expected === null ? others.length > 1 : others.length > 0) {
-    const f = others[expected === null ? 1 : 0]!;
-    return fail('free-without-entry', `${where(op)} frees more entries than the one it may release (${f.entry})`, f.entry);
+    return tooManyFrees(op, others[expected === null ? 1 : 0]!.entry);
   }
   return null;
 }

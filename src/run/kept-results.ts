@@ -98,13 +98,14 @@ function rewritePaths<T>(value: T, fix: (s: string) => string): T {
 /**
  * The run kept for KEY, its guest folders copied into REPORT_DIR as the folders of this run's
  * step GUEST_DIR, and every path (absolute, or relative to the report folder) rewritten to
- * there; undefined when there is none, or it is damaged (the step then simply runs).
+ * there; undefined when there is none, it is damaged, or ACCEPT refuses its report (the step then
+ * simply runs, and nothing was copied).
  */
-export async function loadKept(key: string, reportDir: string, guestDir: string): Promise<KeptRun | undefined> {
+export async function loadKept(key: string, reportDir: string, guestDir: string, accept: (report: PatchReport) => boolean = () => true): Promise<KeptRun | undefined> {
   const dir = keptDir(key);
   try {
     const entry = JSON.parse(await readFile(path.join(dir, FILE), 'utf8')) as KeptRun;
-    if (!entry.report?.stages || !Array.isArray(entry.suite?.tests) || !Array.isArray(entry.runDirs) || typeof entry.reportDir !== 'string' || typeof entry.guestDir !== 'string') return undefined;
+    if (!entry.report?.stages || !accept(entry.report) || !Array.isArray(entry.suite?.tests) || !Array.isArray(entry.runDirs) || typeof entry.reportDir !== 'string' || typeof entry.guestDir !== 'string') return undefined;
     if (!entry.runDirs.every((r) => typeof r === 'string' && !path.isAbsolute(r) && !r.split(/[\\/]/).includes('..') && existsSync(path.join(dir, 'files', r)))) return undefined;
     const moved = (rel: string): string => movedRunDir(rel, entry.guestDir, guestDir);
     for (const rel of entry.runDirs) {

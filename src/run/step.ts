@@ -248,10 +248,10 @@ async function guestStages(step: Step, r: PatchReport, ctx: StepContext, kernel:
  */
 async function keptKernel(key: string, step: Step, ctx: StepContext, guestDir: string): Promise<TestedKernel | undefined> {
   if (step.index === 0 ? ctx.opts.retestBase : ctx.opts.retestKept) return undefined;
-  const kept = await loadKept(key, ctx.reportDir, path.relative(ctx.reportDir, guestDir));
-  if (!kept || (step.index > 0 && kept.report.verdict !== 'pass')) return undefined;
-  const when = `the run of ${kept.savedAt.slice(0, 16).replace('T', ' ')} UTC`;
-  const label = kept.report.index === 0 ? `the base ${when.slice(4)}` : `${kept.report.label} of ${when}`;
+  const kept = await loadKept(key, ctx.reportDir, path.relative(ctx.reportDir, guestDir), (report) => step.index === 0 || report.verdict === 'pass');
+  if (!kept) return undefined;
+  const date = `${kept.savedAt.slice(0, 16).replace('T', ' ')} UTC`;
+  const label = kept.report.index === 0 ? `the base run of ${date}` : `${kept.report.label} of the run of ${date}`;
   return { report: { ...kept.report, label }, suite: kept.suite, selftestSha: kept.selftestSha };
 }
 

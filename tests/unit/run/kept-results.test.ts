@@ -141,8 +141,16 @@ describe('results kept between runs', () => {
     expect(baseAgain.boots).toEqual([]);
     // ... but a patch booting that same kernel runs it
     const patched = run('f-patch', 'fail', {}, 'failing');
+    const boot = patched.ctx.fns!.boot!;
+    let before: boolean | undefined;
+    patched.ctx.fns!.boot = async (o) => {
+      before = existsSync(o.outDir);
+      return boot(o);
+    };
     expect((await runStep(patch(1), patched.ctx)).reusedFrom).toBeUndefined();
     expect(patched.boots).toHaveLength(1);
+    // and nothing of the refused run was copied into its folder first
+    expect(before).toBe(false);
   });
 
   it('moves a kept folder and its variant and rerun siblings to the new step, nothing else', () => {
